@@ -1,0 +1,108 @@
+//! The Lab's wire types: `GET|POST /api/lab/echo` and `GET /api/lab/stats`.
+
+use serde::{Deserialize, Serialize};
+
+/// Allowed `delay_ms`: how long the server waits before answering.
+pub const DELAY_MS_MAX: u32 = 30_000;
+/// Allowed `jitter_ms`: the actual delay is uniform in `delay_ms ± jitter_ms`, never below 0.
+pub const JITTER_MS_MAX: u32 = 10_000;
+/// Allowed `bytes`: how many padding characters the answer carries.
+pub const PADDING_BYTES_MAX: u32 = 262_144;
+
+/// What the Lab asks of one echo: the query of `GET /api/lab/echo`, or the body of
+/// `POST /api/lab/echo`. Every field is optional on the wire and defaults to 0 / none.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EchoRequest {
+    /// Milliseconds to wait before answering, `0..=DELAY_MS_MAX`.
+    pub delay_ms: u32,
+    /// Milliseconds of random spread around `delay_ms`, `0..=JITTER_MS_MAX`.
+    pub jitter_ms: u32,
+    /// Chance the server answers `503 injected_failure` instead, `0.0..=1.0`.
+    pub fail_rate: f64,
+    /// Padding characters in the answer, `0..=PADDING_BYTES_MAX`.
+    pub bytes: u32,
+    /// The client's own number for this request, echoed back unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+}
+
+/// The names of [`EchoRequest`]'s fields, as they appear in a query string or body.
+pub const ECHO_FIELDS: [&str; 5] = ["delay_ms", "jitter_ms", "fail_rate", "bytes", "seq"];
+
+/// A value outside its allowed range: which field, and what it allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutOfRange {
+    pub field: &'static str,
+    pub allowed: &'static str,
+}
+
+impl std::fmt::Display for OutOfRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` must be {}.", self.field, self.allowed)
+    }
+}
+
+impl EchoRequest {
+    /// What each field allows, in words a person reads in an error message.
+    pub fn allowed(field: &str) -> Option<&'static str> {
+        Some(match field {
+            "delay_ms" => "a whole number of milliseconds from 0 to 30000",
+            "jitter_ms" => "a whole number of milliseconds from 0 to 10000",
+            "fail_rate" => "a number from 0.0 to 1.0",
+            "bytes" => "a whole number from 0 to 262144",
+            "seq" => "a whole number from 0 to 18446744073709551615",
+            _ => return None,
+        })
+    }
+
+    /// Checks every field against its range; the first one out of range is named.
+    pub fn validate(&self) -> Result<(), OutOfRange> {
+        let out_of_range = |field: &'static str| OutOfRange {
+            field,
+            allowed: Self::allowed(field).unwrap_or("in range"),
+        };
+        if self.delay_ms > DELAY_MS_MAX {
+            return Err(out_of_range("delay_ms"));
+        }
+        if self.jitter_ms > JITTER_MS_MAX {
+            return Err(out_of_range("jitter_ms"));
+        }
+        if !(0.0..=1.0).contains(&self.fail_rate) {
+            return Err(out_of_range("fail_rate"));
+        }
+        if self.bytes > PADDING_BYTES_MAX {
+            return Err(out_of_range("bytes"));
+        }
+        Ok(())
+    }
+}
+
+/// Body of a successful echo (200).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EchoResponse {
+    /// The request's `seq`, unchanged (absent when the request had none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    /// How long the server actually waited, after jitter, in milliseconds.
+    pub delay_ms: u64,
+    /// When the server received the request, in milliseconds since the Unix epoch.
+    pub received_at_ms: u64,
+    /// When the server answered, in milliseconds since the Unix epoch.
+    pub responded_at_ms: u64,
+    /// `bytes` characters of padding, to make the answer as large as asked.
+    pub padding: String,
+}
+
+/// Body of `GET /api/lab/stats`: what the echo endpoint has done since the server started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LabStats {
+    /// Echoes answered with 200.
+    pub served: u64,
+    /// Echoes answered with `503 injected_failure`.
+    pub failed_injected: u64,
+    /// Echoes whose client went away (cancelled the fetch) before the answer was ready.
+    pub abandoned: u64,
+    /// Echoes waiting right now.
+    pub in_flight: u64,
+}

@@ -1,0 +1,218 @@
+//! The wire format of every protocol type: what the JSON looks like and that it reads back.
+
+use protocol::{ComponentStatus, ErrorBody, ErrorCode, Health, HealthStatus};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+/// Serialises `value`, checks it equals `expected`, and checks it reads back to `value`.
+fn check<T>(value: T, expected: Value)
+where
+    T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let written = serde_json::to_value(&value).expect("serialises");
+    assert_eq!(written, expected);
+    let read: T = serde_json::from_value(written).expect("deserialises");
+    assert_eq!(read, value);
+}
+
+#[test]
+fn health_has_the_documented_shape() {
+    check(
+        Health {
+            status: HealthStatus::Ok,
+            version: "1.2.3".into(),
+            database: ComponentStatus::Ok,
+        },
+        json!({"status": "ok", "version": "1.2.3", "database": "ok"}),
+    );
+    check(
+        Health {
+            status: HealthStatus::Degraded,
+            version: "1.2.3".into(),
+            database: ComponentStatus::Unavailable,
+        },
+        json!({"status": "degraded", "version": "1.2.3", "database": "unavailable"}),
+    );
+}
+
+#[test]
+fn error_body_is_the_envelope() {
+    check(
+        ErrorBody::new(ErrorCode::NotFound, "There is nothing at /api/nope."),
+        json!({"error": {"code": "not_found", "message": "There is nothing at /api/nope."}}),
+    );
+}
+
+#[test]
+fn every_error_code_round_trips_as_its_snake_case_name() {
+    for code in ErrorCode::ALL {
+        let written = serde_json::to_value(code).expect("serialises");
+        assert_eq!(written, json!(code.as_str()));
+        assert_eq!(code.to_string(), code.as_str());
+        let read: ErrorCode = serde_json::from_value(written).expect("deserialises");
+        assert_eq!(read, code);
+    }
+}
+
+#[test]
+fn an_error_code_from_a_newer_server_reads_as_unknown() {
+    let body: ErrorBody = serde_json::from_value(
+        json!({"error": {"code": "brand_new_code", "message": "Something new."}}),
+    )
+    .expect("deserialises");
+    assert_eq!(body.error.code, ErrorCode::Unknown);
+    assert_eq!(body.error.message, "Something new.");
+}
+
+#[test]
+fn only_transient_errors_are_retryable() {
+    let retryable: Vec<_> = ErrorCode::ALL
+        .into_iter()
+        .filter(|c| c.is_retryable())
+        .collect();
+    assert_eq!(
+        retryable,
+        [
+            ErrorCode::RequestTimeout,
+            ErrorCode::RateLimited,
+            ErrorCode::InjectedFailure,
+            ErrorCode::Unavailable
+        ]
+    );
+}
+
+mod lab {
+    use super::check;
+    use protocol::lab::{ECHO_FIELDS, EchoRequest, EchoResponse, LabStats};
+    use serde_json::json;
+
+    #[test]
+    fn echo_request_fields_default_to_zero() {
+        let read: EchoRequest = serde_json::from_value(json!({})).expect("deserialises");
+        assert_eq!(read, EchoRequest::default());
+        check(
+            EchoRequest {
+                delay_ms: 250,
+                jitter_ms: 50,
+                fail_rate: 0.5,
+                bytes: 10,
+                seq: Some(7),
+            },
+            json!({"delay_ms": 250, "jitter_ms": 50, "fail_rate": 0.5, "bytes": 10, "seq": 7}),
+        );
+    }
+
+    #[test]
+    fn echo_request_rejects_unknown_fields() {
+        let err = serde_json::from_value::<EchoRequest>(json!({"delay": 5})).expect_err("rejected");
+        assert!(err.to_string().contains("unknown field `delay`"), "{err}");
+    }
+
+    #[test]
+    fn every_echo_field_has_an_allowed_range_in_words() {
+        for field in ECHO_FIELDS {
+            assert!(EchoRequest::allowed(field).is_some(), "{field}");
+        }
+        assert_eq!(EchoRequest::allowed("nope"), None);
+    }
+
+    /// `(request, the field named in the error or None when valid)`.
+    #[test]
+    fn validation_names_the_first_field_out_of_range() {
+        let base = EchoRequest::default();
+        let cases = [
+            (base, None),
+            (
+                EchoRequest {
+                    delay_ms: 30_000,
+                    jitter_ms: 10_000,
+                    fail_rate: 1.0,
+                    bytes: 262_144,
+                    ..base
+                },
+                None,
+            ),
+            (
+                EchoRequest {
+                    delay_ms: 30_001,
+                    ..base
+                },
+                Some("delay_ms"),
+            ),
+            (
+                EchoRequest {
+                    jitter_ms: 10_001,
+                    ..base
+                },
+                Some("jitter_ms"),
+            ),
+            (
+                EchoRequest {
+                    fail_rate: 1.01,
+                    ..base
+                },
+                Some("fail_rate"),
+            ),
+            (
+                EchoRequest {
+                    fail_rate: -0.1,
+                    ..base
+                },
+                Some("fail_rate"),
+            ),
+            (
+                EchoRequest {
+                    fail_rate: f64::NAN,
+                    ..base
+                },
+                Some("fail_rate"),
+            ),
+            (
+                EchoRequest {
+                    bytes: 262_145,
+                    ..base
+                },
+                Some("bytes"),
+            ),
+        ];
+        for (request, expected) in cases {
+            let got = request.validate().err().map(|e| e.field);
+            assert_eq!(got, expected, "{request:?}");
+        }
+        let message = EchoRequest {
+            delay_ms: 99_999,
+            ..base
+        }
+        .validate()
+        .expect_err("rejected")
+        .to_string();
+        assert_eq!(
+            message,
+            "`delay_ms` must be a whole number of milliseconds from 0 to 30000."
+        );
+    }
+
+    #[test]
+    fn echo_response_and_stats_have_the_documented_shape() {
+        check(
+            EchoResponse {
+                seq: Some(3),
+                delay_ms: 120,
+                received_at_ms: 1_000,
+                responded_at_ms: 1_120,
+                padding: "xx".into(),
+            },
+            json!({"seq": 3, "delay_ms": 120, "received_at_ms": 1000, "responded_at_ms": 1120, "padding": "xx"}),
+        );
+        check(
+            LabStats {
+                served: 1,
+                failed_injected: 2,
+                abandoned: 3,
+                in_flight: 4,
+            },
+            json!({"served": 1, "failed_injected": 2, "abandoned": 3, "in_flight": 4}),
+        );
+    }
+}

@@ -1,0 +1,66 @@
+//! The SQLite database: opened in WAL mode with a busy timeout, migrated at start.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+/// Opens (creating when missing) the database at `path`, its folder included, and applies the
+/// embedded migrations.
+pub async fn connect(path: &Path) -> Result<SqlitePool, DbError> {
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).map_err(|source| DbError::Folder {
+            folder: folder.display().to_string(),
+            source,
+        })?;
+    }
+    let options = SqliteConnectOptions::from_str("sqlite:")
+        .map_err(DbError::Open)?
+        .filename(path)
+        .create_if_missing(true)
+        // WAL lets readers go on while a write commits; NORMAL sync is durable across a process
+        // crash in WAL mode (an acknowledged write is in the log before we answer).
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(5))
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await
+        .map_err(DbError::Open)?;
+    sqlx::migrate!("./migrations")
+        .run(&pool)
+        .await
+        .map_err(DbError::Migrate)?;
+    Ok(pool)
+}
+
+/// Records this start of the server, so the database is known to be writable from the outset.
+pub async fn record_start(pool: &SqlitePool, version: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO server_starts (version) VALUES (?)")
+        .bind(version)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Whether the database answers a trivial query.
+pub async fn is_up(pool: &SqlitePool) -> bool {
+    sqlx::query("SELECT 1").execute(pool).await.is_ok()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot create the database folder {folder}: {source}")]
+    Folder {
+        folder: String,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database: {0}")]
+    Open(sqlx::Error),
+    #[error("cannot migrate the database: {0}")]
+    Migrate(sqlx::migrate::MigrateError),
+}

@@ -1,0 +1,177 @@
+//! Serving the built page: hashed assets cached for a year, `index.html` never cached and sent with
+//! a Content-Security-Policy that allows exactly its own inline loader script, precompressed
+//! `.br`/`.gz` variants when the browser accepts them, and `index.html` for every other GET so a
+//! deep link to a room loads the app.
+
+use std::path::{Path, PathBuf};
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use tower_http::services::ServeDir;
+
+/// Where the built page lives.
+#[derive(Debug, Clone)]
+pub struct PageFiles {
+    dist: PathBuf,
+}
+
+impl PageFiles {
+    pub fn new(dist: impl Into<PathBuf>) -> Self {
+        Self { dist: dist.into() }
+    }
+
+    fn index_path(&self) -> PathBuf {
+        self.dist.join("index.html")
+    }
+}
+
+/// The router for everything outside `/api`.
+pub fn router(files: PageFiles) -> Router {
+    let assets = ServeDir::new(&files.dist)
+        .precompressed_br()
+        .precompressed_gzip()
+        .append_index_html_on_directories(false)
+        .fallback(axum::routing::get(index).with_state(files.clone()));
+    Router::new()
+        .route("/", axum::routing::get(index))
+        .route("/index.html", axum::routing::get(index))
+        .with_state(files)
+        .fallback_service(assets)
+        .layer(middleware::from_fn(cache_headers))
+}
+
+/// `index.html`, read on every request (it is small, and `trunk` may rebuild it while the server
+/// runs), with the policy that lets its inline loader run and nothing else inline.
+async fn index(State(files): State<PageFiles>) -> Response {
+    match tokio::fs::read_to_string(files.index_path()).await {
+        Ok(html) => {
+            let policy = content_security_policy(&html);
+            let mut response = axum::response::Html(html).into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            match HeaderValue::from_str(&policy) {
+                Ok(value) => {
+                    headers.insert(header::CONTENT_SECURITY_POLICY, value);
+                }
+                Err(_) => tracing::error!("the page's content security policy is not a header"),
+            }
+            response
+        }
+        Err(error) => {
+            tracing::error!(path = %files.index_path().display(), %error, "the page is not built");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CACHE_CONTROL, "no-store")],
+                axum::response::Html(
+                    "<!doctype html><title>Meanwhile</title><h1>The page is not built yet</h1>\
+                     <p>Run <code>cargo xtask run</code>, which builds it before starting the server.</p>",
+                ),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// The policy for the page: scripts only from this origin plus the inline scripts `html` carries
+/// (by hash), WebAssembly compilation allowed, no inline styles, no framing.
+pub fn content_security_policy(html: &str) -> String {
+    let hashes: String = inline_scripts(html)
+        .map(|script| {
+            let digest = Sha256::digest(script.as_bytes());
+            format!(
+                " 'sha256-{}'",
+                base64::engine::general_purpose::STANDARD.encode(digest)
+            )
+        })
+        .collect();
+    format!(
+        "default-src 'self'; script-src 'self'{hashes} 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; \
+         base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// The text of every `<script>` without a `src` attribute, exactly as the browser hashes it.
+fn inline_scripts(html: &str) -> impl Iterator<Item = &str> {
+    let mut rest = html;
+    std::iter::from_fn(move || {
+        loop {
+            let start = rest.find("<script")?;
+            let after_tag = &rest[start..];
+            let open_end = after_tag.find('>')?;
+            let attributes = &after_tag[..open_end];
+            let body_and_rest = &after_tag[open_end + 1..];
+            let close = body_and_rest.find("</script>")?;
+            let body = &body_and_rest[..close];
+            rest = &body_and_rest[close + "</script>".len()..];
+            if !attributes.contains(" src=") && !attributes.ends_with('/') {
+                return Some(body);
+            }
+        }
+    })
+}
+
+/// Hashed assets (`name-<16 hex>.ext`, as trunk names them) never change: cache for a year.
+/// Everything else must be revalidated.
+async fn cache_headers(request: Request, next: Next) -> Response {
+    let immutable = is_hashed_asset(request.uri().path());
+    let mut response = next.run(request).await;
+    if response.status().is_success() && !response.headers().contains_key(header::CACHE_CONTROL) {
+        let value = if immutable {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        };
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// Whether the file name carries a content hash, as in `frontend-3f2a9c0d1e4b5a6c_bg.wasm`.
+pub fn is_hashed_asset(path: &str) -> bool {
+    let name = Path::new(path)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    name.split(['-', '.', '_'])
+        .any(|part| part.len() == 16 && part.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_inline_scripts_are_hashed() {
+        let html = r#"<head><script src="/a.js"></script><script type="module">run()</script>
+            <link rel="modulepreload" href="/x.js"><script>two</script></head>"#;
+        let scripts: Vec<_> = inline_scripts(html).collect();
+        assert_eq!(scripts, ["run()", "two"]);
+        let policy = content_security_policy(html);
+        // sha256("run()") and sha256("two"), base64.
+        assert_eq!(policy.matches("'sha256-").count(), 2, "{policy}");
+        assert!(policy.contains("'wasm-unsafe-eval'"));
+        assert!(!policy.contains("unsafe-inline"));
+    }
+
+    #[test]
+    fn hashed_assets_are_recognised() {
+        for (path, hashed) in [
+            ("/frontend-3f2a9c0d1e4b5a6c_bg.wasm", true),
+            ("/frontend-3f2a9c0d1e4b5a6c.js", true),
+            ("/style-0123456789abcdef.css", true),
+            ("/index.html", false),
+            ("/favicon.svg", false),
+            ("/frontend-3f2a9c0d1e4b5a6.js", false),
+        ] {
+            assert_eq!(is_hashed_asset(path), hashed, "{path}");
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The API's routes: each resource module owns its router and the root merges them.
+
+mod health;
+mod lab;
+
+use axum::Router;
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().merge(health::router()).merge(lab::router())
+}

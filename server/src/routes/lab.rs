@@ -1,0 +1,112 @@
+//! `GET|POST /api/lab/echo` and `GET /api/lab/stats`: the Lab's slow, sometimes failing echo.
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use protocol::lab::{ECHO_FIELDS, EchoRequest, LabStats};
+
+use crate::error::{ApiError, ApiJson, ApiQuery, Result};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/lab/echo", get(echo_query).post(echo_body))
+        .route("/lab/stats", get(stats_show))
+}
+
+/// The echo with its parameters in the query string.
+async fn echo_query(
+    State(state): State<AppState>,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
+) -> Result<Response> {
+    let request = parse_echo_query(&pairs)?;
+    echo(&state, request).await
+}
+
+/// The echo with its parameters as a JSON body.
+async fn echo_body(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<EchoRequest>,
+) -> Result<Response> {
+    echo(&state, request).await
+}
+
+async fn echo(state: &AppState, request: EchoRequest) -> Result<Response> {
+    request
+        .validate()
+        .map_err(|e| ApiError::Validation(e.to_string()))?;
+    let started = Instant::now();
+    let answer = state.lab.echo(request).await?;
+    let total_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let mut response = ApiJson(&answer).into_response();
+    // Lets the browser's devtools (and the Lab's details panel) show the server's share of the time.
+    let timing = format!(
+        "wait;dur={};desc=\"requested delay\", total;dur={total_ms:.1}",
+        answer.delay_ms
+    );
+    if let Ok(value) = HeaderValue::from_str(&timing) {
+        response.headers_mut().insert("server-timing", value);
+    }
+    Ok(response)
+}
+
+async fn stats_show(State(state): State<AppState>) -> ApiJson<LabStats> {
+    ApiJson(state.lab.stats())
+}
+
+/// Reads the echo's query string field by field, so a bad value is named with what it allows.
+fn parse_echo_query(pairs: &[(String, String)]) -> Result<EchoRequest> {
+    let mut request = EchoRequest::default();
+    let mut seen: Vec<&str> = Vec::new();
+    for (name, value) in pairs {
+        let name = name.as_str();
+        if seen.contains(&name) {
+            return Err(ApiError::BadRequest(format!(
+                "`{name}` is given more than once; give it once."
+            )));
+        }
+        let Some(allowed) = EchoRequest::allowed(name) else {
+            return Err(ApiError::Validation(format!(
+                "`{name}` is not a parameter of the echo; it takes {}.",
+                ECHO_FIELDS.join(", ")
+            )));
+        };
+        let malformed =
+            || ApiError::BadRequest(format!("`{name}` must be {allowed}, not {value:?}."));
+        match name {
+            "delay_ms" => request.delay_ms = number(value).ok_or_else(malformed)?,
+            "jitter_ms" => request.jitter_ms = number(value).ok_or_else(malformed)?,
+            "bytes" => request.bytes = number(value).ok_or_else(malformed)?,
+            "seq" => request.seq = Some(value.trim().parse().map_err(|_| malformed())?),
+            "fail_rate" => {
+                request.fail_rate = value.trim().parse().map_err(|_| malformed())?;
+            }
+            _ => unreachable_field(name)?,
+        }
+        seen.push(name);
+    }
+    Ok(request)
+}
+
+/// A whole number; one too large for its type is still a number, so it reads as the maximum and
+/// validation reports the range (422) rather than calling it malformed (400).
+fn number(value: &str) -> Option<u32> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        Some(value.parse().unwrap_or(u32::MAX))
+    } else {
+        None
+    }
+}
+
+/// `EchoRequest::allowed` and the match above list the same fields; this keeps the compiler from
+/// needing a panic if they ever drift apart.
+fn unreachable_field(name: &str) -> Result<()> {
+    Err(ApiError::Validation(format!(
+        "`{name}` is not a parameter of the echo."
+    )))
+}

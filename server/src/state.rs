@@ -1,0 +1,30 @@
+//! What every handler can reach: the database, the Lab's counters, and the shutdown signal.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use tokio_util::sync::CancellationToken;
+
+use crate::lab::Lab;
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: SqlitePool,
+    pub lab: Arc<Lab>,
+    /// Cancelled when the server begins to shut down, so long-lived streams can end themselves.
+    pub shutdown: CancellationToken,
+    /// How long an ordinary request may take before it is answered `408 request_timeout`.
+    pub request_timeout: Duration,
+}
+
+impl AppState {
+    pub fn new(db: SqlitePool) -> Self {
+        Self {
+            db,
+            lab: Arc::new(Lab::default()),
+            shutdown: CancellationToken::new(),
+            request_timeout: Duration::from_millis(protocol::limits::REQUEST_TIMEOUT_MS),
+        }
+    }
+}

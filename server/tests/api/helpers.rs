@@ -1,0 +1,143 @@
+//! `spawn_app()`: the server on a free port with its own database and a small built page.
+
+use std::path::Path;
+use std::time::Duration;
+
+use protocol::ErrorBody;
+use reqwest::{Response, StatusCode};
+use server::AppState;
+use server::page::PageFiles;
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The inline loader script of the fixture page, as trunk would inject it.
+pub const LOADER_SCRIPT: &str = "import init from '/frontend-0123456789abcdef.js';await init();";
+/// A hashed asset of the fixture page and its precompressed variants' contents.
+pub const WASM_NAME: &str = "frontend-0123456789abcdef_bg.wasm";
+pub const WASM_PLAIN: &[u8] = b"\0asm plain";
+pub const WASM_BROTLI: &[u8] = b"brotli bytes";
+pub const WASM_GZIP: &[u8] = b"gzip bytes";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+    _folder: TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], letting the test change the state (e.g. a short request timeout).
+pub async fn spawn_app_with(configure: impl FnOnce(&mut AppState)) -> TestApp {
+    if let Ok(filter) = std::env::var("TEST_LOG") {
+        server::telemetry::init(&filter);
+    }
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let dist = folder.path().join("dist");
+    write_fixture_page(&dist);
+    let db = server::db::connect(&folder.path().join("data").join("test.db"))
+        .await
+        .expect("database opens");
+    let mut state = AppState::new(db);
+    configure(&mut state);
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let (shutdown, shutdown_rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(server::serve(
+        listener,
+        state.clone(),
+        PageFiles::new(dist),
+        async move {
+            let _ = shutdown_rx.await;
+        },
+        Duration::from_secs(5),
+    ));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        state,
+        shutdown: Some(shutdown),
+        server: Some(server),
+        _folder: folder,
+    }
+}
+
+fn write_fixture_page(dist: &Path) {
+    std::fs::create_dir_all(dist).expect("dist folder");
+    let index = format!(
+        "<!doctype html><html><head><title>Meanwhile</title>\
+         <link rel=\"stylesheet\" href=\"/style-0123456789abcdef.css\">\
+         <script type=\"module\">{LOADER_SCRIPT}</script></head><body></body></html>"
+    );
+    std::fs::write(dist.join("index.html"), index).expect("index");
+    std::fs::write(dist.join(WASM_NAME), WASM_PLAIN).expect("wasm");
+    std::fs::write(dist.join(format!("{WASM_NAME}.br")), WASM_BROTLI).expect("br");
+    std::fs::write(dist.join(format!("{WASM_NAME}.gz")), WASM_GZIP).expect("gz");
+    std::fs::write(dist.join("style-0123456789abcdef.css"), "body{}").expect("css");
+    std::fs::write(dist.join("robots.txt"), "User-agent: *\n").expect("robots");
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Stops accepting, waits for the server task to return, and reports how it ended.
+    pub async fn shut_down(&mut self) -> std::io::Result<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        match self.server.take() {
+            Some(server) => server.await.expect("server task"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Asserts `response` has `status` and the error envelope with `code`; returns the message.
+pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> String {
+    assert_eq!(response.status(), status, "status of {}", response.url());
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    let text = response.text().await.expect("body");
+    let value: serde_json::Value = serde_json::from_str(&text).expect("JSON body");
+    assert_eq!(value["error"]["code"], code, "{text}");
+    let body: ErrorBody = serde_json::from_value(value).expect("the error envelope");
+    assert!(
+        body.error.message.ends_with('.') && body.error.message.len() > 10,
+        "a sentence: {text}"
+    );
+    body.error.message
+}

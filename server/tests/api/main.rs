@@ -1,0 +1,9 @@
+//! The server's integration tests: a real listener on port 0, a real SQLite file in a temporary
+//! folder, real HTTP. One binary, one module per concern. Set `TEST_LOG=debug` to see the logs.
+
+mod errors;
+mod health;
+mod helpers;
+mod lab;
+mod page;
+mod shutdown;

@@ -1,0 +1,166 @@
+//! The built page: caching, precompression, the SPA fallback and the security headers.
+
+use csp::sha256_base64;
+use reqwest::StatusCode;
+
+use crate::helpers::{LOADER_SCRIPT, WASM_BROTLI, WASM_GZIP, WASM_NAME, WASM_PLAIN, spawn_app};
+
+#[tokio::test]
+async fn the_page_is_served_uncached_with_a_policy_allowing_only_its_loader() {
+    let app = spawn_app().await;
+
+    let response = app.get("/").await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    assert_eq!(headers["cache-control"], "no-cache");
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .expect("text")
+            .starts_with("text/html")
+    );
+    let policy = headers["content-security-policy"].to_str().expect("text");
+    assert!(
+        policy.contains(&format!("'sha256-{}'", sha256_base64(LOADER_SCRIPT))),
+        "{policy}"
+    );
+    assert!(policy.contains("'wasm-unsafe-eval'"), "{policy}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(
+        !policy.contains("unsafe-inline") && !policy.contains("'unsafe-eval'"),
+        "{policy}"
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(headers.contains_key("referrer-policy"));
+    assert!(
+        response
+            .text()
+            .await
+            .expect("body")
+            .contains("<title>Meanwhile</title>")
+    );
+}
+
+#[tokio::test]
+async fn deep_links_to_rooms_answer_the_page() {
+    let app = spawn_app().await;
+    for path in [
+        "/lab",
+        "/search?q=snow",
+        "/mail/inbox/42",
+        "/index.html",
+        "/apiary",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(response.headers()["cache-control"], "no-cache", "{path}");
+        assert!(
+            response
+                .text()
+                .await
+                .expect("body")
+                .contains("<title>Meanwhile</title>"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn hashed_assets_are_cached_for_a_year() {
+    let app = spawn_app().await;
+
+    let response = app
+        .client
+        .get(app.url(&format!("/{WASM_NAME}")))
+        .header("accept-encoding", "identity")
+        .send()
+        .await
+        .expect("sent");
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(response.headers()["content-type"], "application/wasm");
+    assert_eq!(response.bytes().await.expect("body").as_ref(), WASM_PLAIN);
+}
+
+#[tokio::test]
+async fn precompressed_variants_are_served_to_browsers_that_accept_them() {
+    let app = spawn_app().await;
+    for (accept, encoding, body) in [
+        ("br, gzip", Some("br"), WASM_BROTLI),
+        ("gzip", Some("gzip"), WASM_GZIP),
+        ("identity", None, WASM_PLAIN),
+    ] {
+        let response = app
+            .client
+            .get(app.url(&format!("/{WASM_NAME}")))
+            .header("accept-encoding", accept)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(
+            response
+                .headers()
+                .get("content-encoding")
+                .map(|v| v.to_str().expect("text")),
+            encoding,
+            "{accept}"
+        );
+        assert_eq!(response.headers()["content-type"], "application/wasm");
+        assert_eq!(
+            response.bytes().await.expect("body").as_ref(),
+            body,
+            "{accept}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unhashed_files_must_be_revalidated() {
+    let app = spawn_app().await;
+
+    let response = app.get("/robots.txt").await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "no-cache");
+}
+
+#[tokio::test]
+async fn api_answers_carry_the_security_headers_too() {
+    let app = spawn_app().await;
+
+    let response = app.get("/api/health").await;
+
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(
+        response.headers()["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'"
+    );
+}
+
+#[tokio::test]
+async fn paths_cannot_escape_the_page_folder() {
+    let app = spawn_app().await;
+    for path in [
+        "/../Cargo.toml",
+        "/%2e%2e/data/test.db",
+        "/..%2fdata%2ftest.db",
+    ] {
+        let response = app.get(path).await;
+        let text = response.text().await.expect("body");
+        assert!(!text.contains("SQLite format"), "{path}");
+    }
+}
+
+/// SHA-256 in base64, as a Content-Security-Policy hash source spells it.
+mod csp {
+    pub fn sha256_base64(text: &str) -> String {
+        use base64::Engine;
+        use sha2::Digest;
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(text.as_bytes()))
+    }
+}
