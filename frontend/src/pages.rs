@@ -1,0 +1,4 @@
+//! One module per room (route) of the app.
+
+pub mod not_found;
+pub mod overview;
