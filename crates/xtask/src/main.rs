@@ -1,1 +1,147 @@
-fn main() {}
+//! `cargo xtask <command>`: Meanwhile's automation, in Rust so it runs wherever cargo does.
+//!
+//! - `run`  installs what is missing, builds the page (release) and the server, and serves both.
+//! - `dev`  runs the server and `trunk serve` together: edit, save, the page reloads.
+//! - `test` the same setup, then every test layer: protocol, server, in-browser wasm, end-to-end.
+
+mod page;
+mod setup;
+mod shell;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "Meanwhile's automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Install what is missing, build the page and the server in release mode, and serve them
+    /// (http://127.0.0.1:3000 by default). Arguments after `--` go to the server, e.g.
+    /// `cargo xtask run -- --addr 0.0.0.0:8080`.
+    Run {
+        #[arg(last = true)]
+        server_args: Vec<String>,
+    },
+    /// Run the server (debug build) and `trunk serve` (http://127.0.0.1:8080, proxying /api to the
+    /// server) together, rebuilding the page on every change. Arguments after `--` go to the server.
+    Dev {
+        #[arg(last = true)]
+        server_args: Vec<String>,
+    },
+    /// Install what is missing (Chromium and ChromeDriver included), then run every test layer.
+    Test,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { server_args } => run(&server_args),
+        Command::Dev { server_args } => dev(&server_args),
+        Command::Test => test(),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("\nxtask: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (this crate lives in `crates/xtask`).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn run(server_args: &[String]) -> Result<()> {
+    let root = root();
+    let tools = setup::page_tools(&root)?;
+    let dist = page::build_release(&root, &tools)?;
+    shell::step("Building the server (release)");
+    shell::cargo(
+        &root,
+        &[
+            "build",
+            "--release",
+            "--package",
+            "server",
+            "--bin",
+            "meanwhile",
+        ],
+    )?;
+    shell::step("Starting the server");
+    let binary = root.join("target/release/meanwhile");
+    let mut command = std::process::Command::new(binary);
+    command
+        .current_dir(&root)
+        .arg("--dist")
+        .arg(&dist)
+        .args(server_args);
+    shell::replace_process(command)
+}
+
+fn dev(server_args: &[String]) -> Result<()> {
+    let root = root();
+    let tools = setup::page_tools(&root)?;
+    shell::step("Building the server (debug)");
+    shell::cargo(
+        &root,
+        &["build", "--package", "server", "--bin", "meanwhile"],
+    )?;
+    shell::step("Starting the server and `trunk serve` (Ctrl-C stops both)");
+    println!("    page:   http://127.0.0.1:8080  (rebuilt on every change)");
+    println!("    server: http://127.0.0.1:3000  (the page proxies /api to it)");
+    let mut server = std::process::Command::new(root.join("target/debug/meanwhile"));
+    server
+        .current_dir(&root)
+        .arg("--dist")
+        .arg(root.join("dist"))
+        .args(server_args);
+    let mut trunk = tools.trunk_command(&root);
+    trunk.arg("serve");
+    shell::run_together(vec![("server", server), ("trunk serve", trunk)])
+}
+
+fn test() -> Result<()> {
+    let root = root();
+    let tools = setup::page_tools(&root)?;
+    let browser = setup::browser_tools(&root)?;
+
+    shell::step("Test layer 1 and 2: protocol and server (cargo test)");
+    shell::cargo(&root, &["test", "--workspace", "--exclude", "frontend"])?;
+
+    shell::step("Test layer 3: the frontend in headless Chromium (wasm-pack test)");
+    let mut wasm_pack = browser.wasm_pack_command(&root, &tools);
+    wasm_pack.args(["test", "--headless", "--chrome", "frontend"]);
+    shell::status(wasm_pack, "wasm-pack test")?;
+
+    let dist = page::build_release(&root, &tools)?;
+    shell::step("Test layer 4: end to end, the release page in Chromium through ChromeDriver");
+    let mut e2e = shell::cargo_command(&root);
+    e2e.args([
+        "test",
+        "--package",
+        "server",
+        "--features",
+        "e2e",
+        "--test",
+        "e2e",
+    ])
+    .env("MEANWHILE_E2E_DIST", &dist)
+    .env("MEANWHILE_E2E_CHROMEDRIVER", &browser.chromedriver)
+    .env("MEANWHILE_E2E_CHROMIUM", &browser.chromium);
+    shell::status(e2e, "end-to-end tests")?;
+    println!("\nxtask: every test layer passed");
+    Ok(())
+}

@@ -29,12 +29,18 @@ fn HealthLine(answer: Result<Health, ApiError>, on_retry: impl Fn() + 'static) -
             .into_any()
         }
         Err(error) => view! {
-            <span class="status down" role="alert">
-                {format!("Server unreachable — {error}")}
-            </span>
+            <span class="status down" role="alert">{problem_text(&error)}</span>
             <button type="button" class="retry" on:click=move |_| on_retry()>"Try again"</button>
         }
         .into_any(),
+    }
+}
+
+/// The words for a health check that got no usable answer.
+pub fn problem_text(error: &ApiError) -> String {
+    match error {
+        ApiError::Network(_) => format!("Server unreachable — {error}"),
+        _ => format!("Server not healthy — {error}"),
     }
 }
 

@@ -24,7 +24,7 @@ pub fn Overview() -> impl IntoView {
             </p>
             <h2>"The heartbeat"</h2>
             <p>
-                "Top right, a clock with tenths of a second and a frame-rate meter run on every frame "
+                "In the header, a clock with tenths of a second and a frame-rate meter run on every frame "
                 "the browser draws, about 60 times a second. The small trace shows the gap between "
                 "frames: flat while the page is free, a spike whenever something holds the main thread. "
                 "Try both experiments below and watch it."

@@ -1,0 +1,81 @@
+//! Building the page: trunk in release mode with the size-optimised profile, then `.br` and `.gz`
+//! copies of every text and wasm asset so the server can send them precompressed.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::setup::PageTools;
+use crate::shell::{self, step};
+
+/// Extensions worth compressing. (`index.html` is read and sent by the server itself.)
+const COMPRESSIBLE: [&str; 4] = ["js", "wasm", "css", "svg"];
+
+/// Builds the release page into `<root>/dist` and returns that folder.
+pub fn build_release(root: &Path, tools: &PageTools) -> Result<PathBuf> {
+    let dist = root.join("dist");
+    step("Building the page (release: trunk, wasm-bindgen, wasm-opt)");
+    let mut trunk = tools.trunk_command(root);
+    trunk
+        .args([
+            "build",
+            "--release",
+            "--cargo-profile",
+            "wasm-release",
+            "--dist",
+        ])
+        .arg(&dist);
+    shell::status(trunk, "trunk build")?;
+    if !dist.join("index.html").is_file() {
+        bail!("trunk finished but {} has no index.html", dist.display());
+    }
+    step("Precompressing the page's assets (brotli and gzip)");
+    let mut written = 0;
+    for entry in
+        std::fs::read_dir(&dist).with_context(|| format!("cannot read {}", dist.display()))?
+    {
+        let path = entry?.path();
+        let compressible = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| COMPRESSIBLE.contains(&e));
+        if compressible {
+            precompress(&path)?;
+            written += 1;
+        }
+    }
+    println!("    {written} assets, each with a .br and a .gz beside it");
+    Ok(dist)
+}
+
+fn precompress(path: &Path) -> Result<()> {
+    let with_suffix = |suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    let open = || -> Result<BufReader<File>> {
+        Ok(BufReader::new(File::open(path).with_context(|| {
+            format!("cannot read {}", path.display())
+        })?))
+    };
+
+    let mut gzip = flate2::write::GzEncoder::new(
+        BufWriter::new(File::create(with_suffix(".gz"))?),
+        flate2::Compression::best(),
+    );
+    std::io::copy(&mut open()?, &mut gzip)?;
+    gzip.finish()?.flush()?;
+
+    let mut brotli = brotli::CompressorWriter::new(
+        BufWriter::new(File::create(with_suffix(".br"))?),
+        64 * 1024,
+        11,
+        22,
+    );
+    std::io::copy(&mut open()?, &mut brotli)?;
+    brotli.flush()?;
+    Ok(())
+}

@@ -1,0 +1,236 @@
+//! `Session::start()`: the server on a free port with the built page, a ChromeDriver, and a
+//! headless Chromium session pointed at it, with helpers that read the page as a person would.
+
+use std::net::TcpListener as StdListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+use server::AppState;
+use server::page::PageFiles;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+pub struct Session {
+    pub address: String,
+    pub state: AppState,
+    pub browser: Client,
+    _driver: Driver,
+    _shutdown: oneshot::Sender<()>,
+    _folder: TempDir,
+}
+
+/// ChromeDriver, stopped when dropped.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn required_path(variable: &str) -> PathBuf {
+    std::env::var_os(variable)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            panic!("{variable} is not set: run the end-to-end tests with `cargo xtask test`")
+        })
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl Session {
+    pub async fn start() -> Self {
+        let dist = required_path("MEANWHILE_E2E_DIST");
+        let chromium = required_path("MEANWHILE_E2E_CHROMIUM");
+        let chromedriver = required_path("MEANWHILE_E2E_CHROMEDRIVER");
+        assert!(
+            dist.join("index.html").is_file(),
+            "no built page in {}",
+            dist.display()
+        );
+
+        let folder = tempfile::tempdir().expect("temporary folder");
+        let db = server::db::connect(&folder.path().join("e2e.db"))
+            .await
+            .expect("database");
+        let state = AppState::new(db);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let address = format!("http://{}", listener.local_addr().expect("address"));
+        let (shutdown, stop) = oneshot::channel::<()>();
+        tokio::spawn(server::serve(
+            listener,
+            state.clone(),
+            PageFiles::new(dist),
+            async move {
+                let _ = stop.await;
+            },
+            Duration::from_secs(2),
+        ));
+
+        let port = free_port();
+        let driver = Driver(
+            Command::new(chromedriver)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("ChromeDriver starts"),
+        );
+        let driver_url = format!("http://127.0.0.1:{port}");
+        let profile = folder.path().join("chromium-profile");
+        let capabilities = json!({
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1280,800",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+            },
+            "goog:loggingPrefs": {"browser": "ALL"},
+        });
+        let capabilities = match capabilities {
+            Value::Object(map) => map,
+            _ => unreachable!("a JSON object literal"),
+        };
+        let started = Instant::now();
+        let browser = loop {
+            let attempt = ClientBuilder::new(HttpConnector::new())
+                .capabilities(capabilities.clone())
+                .connect(&driver_url)
+                .await;
+            match attempt {
+                Ok(client) => break client,
+                Err(error) if started.elapsed() < Duration::from_secs(20) => {
+                    let _ = error;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(error) => panic!("no browser session through ChromeDriver: {error}"),
+            }
+        };
+        Session {
+            address,
+            state,
+            browser,
+            _driver: driver,
+            _shutdown: shutdown,
+            _folder: folder,
+        }
+    }
+
+    pub async fn open(&self, path: &str) {
+        self.browser
+            .goto(&format!("{}{path}", self.address))
+            .await
+            .expect("the page opens");
+    }
+
+    /// The text of the first element matching `css`, waiting for it to appear.
+    pub async fn text(&self, css: &str) -> String {
+        let element = self
+            .browser
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} never appeared: {e}"));
+        element.text().await.expect("text")
+    }
+
+    /// Waits until the text of `css` contains `wanted`; returns it.
+    pub async fn wait_for_text(&self, css: &str, wanted: &str, within: Duration) -> String {
+        let started = Instant::now();
+        loop {
+            let text = self.text(css).await;
+            if text.contains(wanted) {
+                return text;
+            }
+            assert!(
+                started.elapsed() < within,
+                "{css} shows {text:?}, never {wanted:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.browser
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .expect("click");
+    }
+
+    /// Runs `script` in the page and returns what it returns.
+    pub async fn eval(&self, script: &str) -> Value {
+        self.browser
+            .execute(script, vec![])
+            .await
+            .expect("script runs")
+    }
+
+    /// Severe messages from the browser's console (errors, CSP violations, failed loads).
+    pub async fn console_errors(&self) -> Vec<String> {
+        let entries = self
+            .browser
+            .issue_cmd(BrowserLog)
+            .await
+            .expect("the browser log");
+        entries
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|entry| entry["level"] == "SEVERE")
+            .map(|entry| entry["message"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// Saves a screenshot to `target/e2e-screenshots/<name>.png` for a person to look at.
+    pub async fn screenshot(&self, name: &str) {
+        let png = self.browser.screenshot().await.expect("screenshot");
+        let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-screenshots");
+        std::fs::create_dir_all(&folder).expect("screenshot folder");
+        std::fs::write(folder.join(format!("{name}.png")), png).expect("screenshot written");
+    }
+
+    pub async fn close(self) {
+        let _ = self.browser.close().await;
+    }
+}
+
+/// ChromeDriver's console log endpoint (`POST /session/{id}/se/log`, type `browser`).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
+    }
+}

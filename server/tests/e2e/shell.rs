@@ -1,0 +1,147 @@
+//! The page shell in a real browser: it loads without an error, the heartbeat ticks, the server's
+//! health shows, deep links load their room, and waiting never blocks while a busy loop does.
+
+use std::time::Duration;
+
+use crate::browser::Session;
+
+const CLOCK: &str = "[data-testid=heartbeat-clock]";
+const FPS: &str = "[data-testid=heartbeat-fps]";
+const STATUS: &str = "[data-testid=server-status]";
+
+#[tokio::test]
+async fn the_page_loads_ticks_and_shows_the_server_health() {
+    let session = Session::start().await;
+    session.open("/").await;
+
+    let status = session
+        .wait_for_text(STATUS, "Server up", Duration::from_secs(20))
+        .await;
+    assert!(status.contains(env!("CARGO_PKG_VERSION")), "{status}");
+
+    let first = session.text(CLOCK).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let second = session.text(CLOCK).await;
+    assert_ne!(first, second, "the clock advances");
+    assert!(
+        second.len() == 10 && second.as_bytes()[8] == b'.',
+        "hh:mm:ss.t, got {second}"
+    );
+    let fps: u32 = session
+        .text(FPS)
+        .await
+        .trim_end_matches(" fps")
+        .parse()
+        .expect("a frame rate");
+    assert!(fps > 0, "frames are drawn");
+
+    session.screenshot("overview-desktop").await;
+    let errors = session.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    session.close().await;
+}
+
+#[tokio::test]
+async fn a_deep_link_loads_its_room_and_the_navigation_works() {
+    let session = Session::start().await;
+    session.open("/no/such/room").await;
+
+    assert_eq!(session.text("main h1").await, "No room here");
+    assert!(session.text("main code").await.contains("/no/such/room"));
+    assert!(!session.text(CLOCK).await.is_empty(), "the shell is there");
+
+    session.click("main a[href='/']").await;
+    session
+        .wait_for_text(
+            "main h1",
+            "See asynchronous request/response",
+            Duration::from_secs(5),
+        )
+        .await;
+    let path = session.eval("return location.pathname").await;
+    assert_eq!(path, "/");
+    let errors = session.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    session.close().await;
+}
+
+#[tokio::test]
+async fn waiting_for_an_answer_does_not_block_but_a_busy_loop_does() {
+    let session = Session::start().await;
+    session.open("/").await;
+    session
+        .wait_for_text(STATUS, "Server up", Duration::from_secs(20))
+        .await;
+
+    session.click(".experiment button:not(.danger)").await;
+    session
+        .wait_for_text(
+            "[data-testid=slow-request-outcome]",
+            "Waiting",
+            Duration::from_secs(5),
+        )
+        .await;
+    let first = session.text(CLOCK).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let second = session.text(CLOCK).await;
+    assert_ne!(first, second, "the clock ticks while the request waits");
+    assert_eq!(
+        session.state.lab.stats().in_flight,
+        1,
+        "the request is waiting on the server"
+    );
+    let outcome = session
+        .wait_for_text(
+            "[data-testid=slow-request-outcome]",
+            "Answered after",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(outcome.contains("the server waited 2000 ms"), "{outcome}");
+
+    session.click(".experiment button.danger").await;
+    let blocked = session
+        .wait_for_text(
+            "[data-testid=block-outcome]",
+            "Blocked for",
+            Duration::from_secs(10),
+        )
+        .await;
+    let millis: f64 = blocked
+        .trim_start_matches("Blocked for ")
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a duration");
+    assert!(millis >= 1000.0, "{blocked}");
+    // The longest recent gap between frames shows the freeze.
+    let gap = session.text(".heartbeat .gap").await;
+    let gap: f64 = gap
+        .trim_start_matches("max ")
+        .trim_end_matches(" ms")
+        .parse()
+        .expect("a gap");
+    assert!(gap >= 900.0, "the heartbeat froze: max gap {gap} ms");
+    session.close().await;
+}
+
+#[tokio::test]
+async fn on_a_phone_the_page_fits_the_screen() {
+    let session = Session::start().await;
+    session
+        .browser
+        .set_window_size(390, 844)
+        .await
+        .expect("resizes");
+    session.open("/").await;
+    session
+        .wait_for_text(STATUS, "Server up", Duration::from_secs(20))
+        .await;
+
+    let overflow = session
+        .eval("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        .await;
+    assert_eq!(overflow, 0, "no sideways scrolling at 390 px");
+    session.screenshot("overview-phone").await;
+    session.close().await;
+}
