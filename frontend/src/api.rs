@@ -1,12 +1,15 @@
-//! The one API client: every request the page makes goes through here, typed on `protocol`.
-//! A non-2xx answer becomes an [`ApiError`] carrying the server's error envelope, so the UI shows
-//! the server's own sentence; a network failure or a cancelled request becomes its own variant.
+//! The one API client: every request the page makes goes through here, typed on `protocol`, and
+//! is recorded in the inspector (sent, first byte, done, outcome). A non-2xx answer becomes an
+//! [`ApiError`] carrying the server's error envelope, so the UI shows the server's own sentence; a
+//! network failure or a cancelled request becomes its own variant.
 
-use gloo_net::http::{Request, RequestBuilder, Response};
+use gloo_net::http::{Method, Request, RequestBuilder, Response};
 use protocol::{ErrorBody, ErrorCode, Health};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use web_sys::AbortSignal;
+
+use crate::inspector::{self, EntryId, Outcome};
 
 /// Why a request did not produce the expected answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -20,6 +23,8 @@ pub enum ApiError {
         status: u16,
         code: ErrorCode,
         message: String,
+        /// The `Retry-After` header, in seconds, when the server sent one.
+        retry_after_s: Option<u32>,
     },
     /// The server answered something that is not what this page expects (e.g. an old server, or
     /// a proxy's own error page).
@@ -31,14 +36,52 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// Whether sending the same request again may succeed.
+    /// Whether sending the same request again may succeed: no answer at all, or an answer that
+    /// says "not now" (429 Too Many Requests, 503 Service Unavailable).
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Network(_) => true,
-            Self::Server { code, .. } => code.is_retryable(),
+            Self::Server { status, .. } => matches!(status, 429 | 503),
             Self::Unreadable(_) | Self::Aborted => false,
         }
     }
+
+    /// The HTTP status, when the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Server { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A successful answer with what the inspector and the Lab show about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer<T> {
+    pub body: T,
+    pub status: u16,
+    /// Length of the body as received, in bytes.
+    pub bytes: usize,
+    /// The `Server-Timing` header, when the server sent one.
+    pub server_timing: Option<String>,
+}
+
+/// One request as the caller describes it.
+#[derive(Debug, Clone)]
+pub struct Call<'a> {
+    pub method: Method,
+    pub path: &'a str,
+    /// A JSON body (for POST and PUT).
+    pub body: Option<serde_json::Value>,
+    pub abort: Option<&'a AbortSignal>,
+}
+
+/// What came of a [`Call`], with the inspector entry that recorded it (so the caller can say
+/// more about it later: stale, timed out, retried).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Traced<T> {
+    pub entry: EntryId,
+    pub result: Result<Answer<T>, ApiError>,
 }
 
 /// `GET /api/health`.
@@ -51,7 +94,13 @@ pub async fn get_json<T: DeserializeOwned>(
     path: &str,
     abort: Option<&AbortSignal>,
 ) -> Result<T, ApiError> {
-    send(Request::get(path), abort).await
+    let call = Call {
+        method: Method::GET,
+        path,
+        body: None,
+        abort,
+    };
+    send(call).await.result.map(|answer| answer.body)
 }
 
 /// `POST path` with a JSON body, reading a JSON answer.
@@ -60,35 +109,83 @@ pub async fn post_json<B: Serialize, T: DeserializeOwned>(
     body: &B,
     abort: Option<&AbortSignal>,
 ) -> Result<T, ApiError> {
-    let request = Request::post(path)
-        .abort_signal(abort)
-        .json(body)
-        .map_err(|e| ApiError::Unreadable(e.to_string()))?;
-    let response = request.send().await.map_err(transport_error)?;
-    read(response).await
+    let body = serde_json::to_value(body).map_err(|e| ApiError::Unreadable(e.to_string()))?;
+    let call = Call {
+        method: Method::POST,
+        path,
+        body: Some(body),
+        abort,
+    };
+    send(call).await.result.map(|answer| answer.body)
 }
 
-async fn send<T: DeserializeOwned>(
-    request: RequestBuilder,
-    abort: Option<&AbortSignal>,
-) -> Result<T, ApiError> {
-    let response = request
+/// Sends `call`, recording it in the inspector from start to outcome.
+pub async fn send<T: DeserializeOwned>(call: Call<'_>) -> Traced<T> {
+    let entry = inspector::begin(method_name(&call.method), call.path);
+    let result = exchange(&call, entry).await;
+    let outcome = match &result {
+        Ok(_) => Outcome::Applied,
+        Err(ApiError::Aborted) => Outcome::Aborted,
+        Err(_) => Outcome::Failed,
+    };
+    inspector::finish(entry, outcome);
+    Traced { entry, result }
+}
+
+async fn exchange<T: DeserializeOwned>(
+    call: &Call<'_>,
+    entry: EntryId,
+) -> Result<Answer<T>, ApiError> {
+    let request = RequestBuilder::new(call.path)
+        .method(call.method.clone())
         .header("accept", "application/json")
-        .abort_signal(abort)
-        .send()
-        .await
-        .map_err(transport_error)?;
-    read(response).await
-}
-
-async fn read<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
+        .abort_signal(call.abort);
+    let response: Response = match &call.body {
+        Some(body) => request_with_body(request, body)?.send().await,
+        None => request.send().await,
+    }
+    .map_err(transport_error)?;
     let status = response.status();
+    inspector::first_byte(entry, status);
+    let headers = response.headers();
+    let server_timing = headers.get("server-timing");
+    let retry_after_s = headers
+        .get("retry-after")
+        .and_then(|v| v.trim().parse().ok());
     let text = response.text().await.map_err(transport_error)?;
     if (200..300).contains(&status) {
-        serde_json::from_str(&text).map_err(|e| ApiError::Unreadable(e.to_string()))
+        let body = serde_json::from_str(&text).map_err(|e| ApiError::Unreadable(e.to_string()))?;
+        Ok(Answer {
+            body,
+            status,
+            bytes: text.len(),
+            server_timing,
+        })
     } else {
-        Err(error_from_answer(status, &text))
+        Err(match error_from_answer(status, &text) {
+            ApiError::Server {
+                status,
+                code,
+                message,
+                ..
+            } => ApiError::Server {
+                status,
+                code,
+                message,
+                retry_after_s,
+            },
+            other => other,
+        })
     }
+}
+
+fn request_with_body(
+    request: RequestBuilder,
+    body: &serde_json::Value,
+) -> Result<Request, ApiError> {
+    request
+        .json(body)
+        .map_err(|e| ApiError::Unreadable(e.to_string()))
 }
 
 /// The typed error for a non-2xx answer: the envelope when there is one, else a sentence built
@@ -99,6 +196,7 @@ pub fn error_from_answer(status: u16, body: &str) -> ApiError {
             status,
             code: envelope.error.code,
             message: envelope.error.message,
+            retry_after_s: None,
         },
         Err(_) => ApiError::Unreadable(format!("it answered {status} without an explanation.")),
     }
@@ -110,4 +208,19 @@ fn transport_error(error: gloo_net::Error) -> ApiError {
         gloo_net::Error::JsError(js) => ApiError::Network(js.message),
         other => ApiError::Network(other.to_string()),
     }
+}
+
+fn method_name(method: &Method) -> &'static str {
+    [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::HEAD,
+    ]
+    .into_iter()
+    .zip(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"])
+    .find_map(|(known, name)| (known == *method).then_some(name))
+    .unwrap_or("OTHER")
 }

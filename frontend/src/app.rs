@@ -6,7 +6,9 @@ use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::path;
 
 use crate::components::heartbeat::Heartbeat;
+use crate::components::inspector::InspectorDrawer;
 use crate::components::server_status::ServerStatus;
+use crate::pages::lab::Lab;
 use crate::pages::not_found::NotFound;
 use crate::pages::overview::Overview;
 
@@ -18,6 +20,7 @@ pub fn App() -> impl IntoView {
                 <A href="/" attr:class="brand">"Meanwhile"</A>
                 <nav class="rooms" aria-label="Rooms">
                     <A href="/" exact=true>"Overview"</A>
+                    <A href="/lab">"Lab"</A>
                 </nav>
                 <ServerStatus/>
                 <Heartbeat/>
@@ -25,8 +28,10 @@ pub fn App() -> impl IntoView {
             <main>
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=Overview/>
+                    <Route path=path!("/lab") view=Lab/>
                 </Routes>
             </main>
+            <InspectorDrawer/>
         </Router>
     }
 }

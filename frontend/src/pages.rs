@@ -1,4 +1,5 @@
 //! One module per room (route) of the app.
 
+pub mod lab;
 pub mod not_found;
 pub mod overview;

@@ -19,6 +19,7 @@ fn an_error_envelope_becomes_the_servers_own_sentence() {
             status: 422,
             code: ErrorCode::ValidationFailed,
             message: "`delay_ms` must be a whole number of milliseconds from 0 to 30000.".into(),
+            retry_after_s: None,
         }
     );
     assert_eq!(

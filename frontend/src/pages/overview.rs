@@ -6,11 +6,10 @@ use leptos::task::spawn_local;
 use protocol::lab::{EchoRequest, EchoResponse};
 
 use crate::api;
+use crate::components::block::BlockThePage;
 
 /// How long the overview's slow request waits on the server.
 const SLOW_REQUEST_MS: u32 = 2_000;
-/// How long the overview's busy loop holds the main thread.
-const BLOCK_MS: f64 = 1_000.0;
 
 #[component]
 pub fn Overview() -> impl IntoView {
@@ -22,6 +21,11 @@ pub fn Overview() -> impl IntoView {
                 "and keeps working while the answers take their time: they arrive later, out of order, "
                 "sometimes failing, sometimes never."
             </p>
+            <p>
+                "Open the " <a href="/lab">"Lab"</a> " to fire hundreds of requests at once and watch "
+                "them leave, wait, arrive out of order, fail, retry and get cancelled. The "
+                <strong>"inspector"</strong> " at the bottom of every page lists each request the page makes."
+            </p>
             <h2>"The heartbeat"</h2>
             <p>
                 "In the header, a clock with tenths of a second and a frame-rate meter run on every frame "
@@ -31,7 +35,7 @@ pub fn Overview() -> impl IntoView {
             </p>
             <div class="experiments">
                 <SlowRequest/>
-                <BlockThePage/>
+                <BlockExperiment/>
             </div>
         </section>
     }
@@ -81,27 +85,16 @@ fn SlowRequest() -> impl IntoView {
 
 /// Runs a one-second busy loop on the main thread. The heartbeat freezes.
 #[component]
-fn BlockThePage() -> impl IntoView {
-    let outcome = RwSignal::new(None::<String>);
-    let block = move |_| {
-        let started = now_ms();
-        // Deliberately synchronous: nothing else on the page can run until this loop ends.
-        while now_ms() - started < BLOCK_MS {}
-        outcome.set(Some(format!(
-            "Blocked for {:.0} ms. Did you see the clock stop and the trace spike?",
-            now_ms() - started
-        )));
-    };
+fn BlockExperiment() -> impl IntoView {
     view! {
         <article class="experiment">
             <h3>"Block the page"</h3>
             <p>"Run a one-second loop on the main thread, the way a slow synchronous call would."</p>
-            <button type="button" class="danger" on:click=block>"Block for 1 s"</button>
-            <p class="outcome" data-testid="block-outcome">{move || outcome.get()}</p>
+            <BlockThePage/>
         </article>
     }
 }
 
 fn now_ms() -> f64 {
-    window().performance().map(|p| p.now()).unwrap_or_default()
+    crate::inspector::now_ms()
 }

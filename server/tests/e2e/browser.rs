@@ -167,14 +167,59 @@ impl Session {
         }
     }
 
+    /// Clicks the middle of the element matching `css`, scrolled to the middle of the window
+    /// (as a person would, out from under the inspector drawer at the bottom).
     pub async fn click(&self, css: &str) {
+        let element = self
+            .browser
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        let argument = serde_json::to_value(&element).expect("an element reference");
+        self.browser
+            .execute(
+                "arguments[0].scrollIntoView({block: 'center', inline: 'center'})",
+                vec![argument],
+            )
+            .await
+            .expect("scrolled");
+        element.click().await.expect("click");
+    }
+
+    /// Replaces the text of the input matching `css` with `value`, as a person typing.
+    pub async fn type_into(&self, css: &str, value: &str) {
+        let input = self
+            .browser
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        input.clear().await.expect("cleared");
+        input.send_keys(value).await.expect("typed");
+    }
+
+    /// Chooses the option with `value` in the select matching `css`.
+    pub async fn choose(&self, css: &str, value: &str) {
         self.browser
             .find(Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .click()
+            .select_by_value(value)
             .await
-            .expect("click");
+            .expect("chosen");
+    }
+
+    /// Waits until `condition` holds, checking every 50 ms; panics with `what` after `within`.
+    pub async fn wait_until(
+        &self,
+        what: &str,
+        within: Duration,
+        mut condition: impl AsyncFnMut() -> bool,
+    ) {
+        let started = Instant::now();
+        while !condition().await {
+            assert!(started.elapsed() < within, "never happened: {what}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Runs `script` in the page and returns what it returns.

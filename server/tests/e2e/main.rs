@@ -6,4 +6,5 @@
 //! land in `target/e2e-screenshots/`.
 
 mod browser;
+mod lab;
 mod shell;

@@ -1,0 +1,94 @@
+//! The inspector drawer, at the bottom of every page: each request the page made (through the
+//! one API client) and each pushed event, newest first, updated live but at most once per frame.
+
+use leptos::prelude::*;
+
+use crate::inspector::{self, Entry, EntryKind, Outcome};
+
+/// Rows the drawer shows; the recorder keeps more (see [`inspector::CAPACITY`]).
+const SHOWN: usize = 200;
+
+#[component]
+pub fn InspectorDrawer() -> impl IntoView {
+    let open = RwSignal::new(false);
+    let version = inspector::version();
+    let entries = Memo::new(move |_| {
+        version.track();
+        inspector::entries()
+    });
+    let counts = move || {
+        let entries = entries.get();
+        let in_flight = entries
+            .iter()
+            .filter(|e| e.outcome == Outcome::InFlight)
+            .count();
+        format!("{} recorded · {in_flight} in flight", entries.len())
+    };
+    let rows = move || {
+        if !open.get() {
+            return Vec::new();
+        }
+        entries
+            .get()
+            .into_iter()
+            .rev()
+            .take(SHOWN)
+            .collect::<Vec<_>>()
+    };
+    view! {
+        <section class="inspector" class:open=move || open.get() aria-label="Inspector">
+            <button
+                type="button"
+                class="inspector-toggle"
+                aria-expanded=move || open.get().to_string()
+                on:click=move |_| open.update(|o| *o = !*o)
+            >
+                <span class="inspector-title">"Inspector"</span>
+                <span class="inspector-counts" data-testid="inspector-counts">{counts}</span>
+            </button>
+            <Show when=move || open.get()>
+                <div class="inspector-body">
+                    <p class="inspector-note">
+                        "Every request this page makes, newest first (the last " {SHOWN}
+                        " shown; the last " {inspector::CAPACITY} " kept). Times are milliseconds since the page loaded."
+                    </p>
+                    <button type="button" class="quiet" on:click=move |_| inspector::clear()>"Clear"</button>
+                    <table class="inspector-table">
+                        <thead>
+                            <tr>
+                                <th>"#"</th><th>"method"</th><th>"path"</th><th>"status"</th>
+                                <th>"outcome"</th><th>"sent"</th><th>"first byte"</th><th>"done"</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            <For each=rows key=|entry| (entry.id, entry.outcome as u8, entry.done_ms.is_some()) let:entry>
+                                <InspectorRow entry=entry/>
+                            </For>
+                        </tbody>
+                    </table>
+                </div>
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+fn InspectorRow(entry: Entry) -> impl IntoView {
+    let ms = |t: Option<f64>| t.map(|t| format!("{t:.0}")).unwrap_or_default();
+    let (method, path) = match &entry.kind {
+        EntryKind::Request { method, path } => (*method, path.clone()),
+        EntryKind::Event { name } => ("EVENT", name.clone()),
+    };
+    view! {
+        <tr class=entry.outcome.class()>
+            <td>{entry.id}</td>
+            <td>{method}</td>
+            <td class="path">{path}</td>
+            <td>{entry.status.map(|s| s.to_string()).unwrap_or_default()}</td>
+            <td class="outcome">{entry.outcome.label()}</td>
+            <td>{ms(Some(entry.started_ms))}</td>
+            <td>{ms(entry.first_byte_ms)}</td>
+            <td>{ms(entry.done_ms)}</td>
+        </tr>
+    }
+}

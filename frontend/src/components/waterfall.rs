@@ -1,0 +1,127 @@
+//! The waterfall, drawn on a canvas: one row per request, growing in real time. A canvas because a
+//! thousand bars redrawn each frame cost one draw call each, not a thousand DOM updates. Clicking
+//! a row selects its request for the details panel.
+
+use leptos::html::Canvas;
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::CanvasRenderingContext2d;
+
+use crate::inspector::{Outcome, now_ms};
+use crate::lab::model::LabModel;
+use crate::lab::waterfall::{Layout, Phase};
+
+/// Colours that read on both the light and the dark theme.
+pub fn phase_colour(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Queued => "rgba(128, 128, 140, 0.25)",
+        Phase::Stalled => "rgba(214, 150, 40, 0.55)",
+        Phase::Waiting => "rgba(70, 120, 230, 0.45)",
+        Phase::Reading => "rgba(70, 120, 230, 0.95)",
+        Phase::Backoff => "rgba(230, 120, 40, 0.35)",
+    }
+}
+
+pub fn outcome_colour(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Applied => "#1f9d55",
+        Outcome::Failed => "#d63a32",
+        Outcome::Retried => "#e07b1a",
+        Outcome::Aborted => "#8a8f98",
+        Outcome::TimedOut => "#9b4dca",
+        Outcome::StaleDiscarded => "#b0a030",
+        Outcome::InFlight => "#4678e6",
+    }
+}
+
+#[component]
+pub fn Waterfall(
+    model: StoredValue<LabModel, LocalStorage>,
+    frame: RwSignal<u64>,
+    selected: RwSignal<Option<u64>>,
+) -> impl IntoView {
+    let canvas = NodeRef::<Canvas>::new();
+    Effect::new(move |_| {
+        frame.track();
+        let selected = selected.get();
+        if let Some(canvas) = canvas.get() {
+            model.with_value(|model| draw(&canvas, model, selected));
+        }
+    });
+    let on_click = move |event: web_sys::MouseEvent| {
+        let Some(element) = canvas.get() else { return };
+        let width = f64::from(element.client_width());
+        let clicked = model.with_value(|model| {
+            let layout = Layout::fit(model.requests(), now_ms(), width);
+            layout
+                .row_at(f64::from(event.offset_y()))
+                .and_then(|row| model.requests().get(row))
+                .map(|request| request.seq)
+        });
+        if clicked.is_some() {
+            selected.set(clicked);
+        }
+    };
+    view! {
+        <div class="waterfall-frame">
+            <canvas
+                node_ref=canvas
+                class="waterfall"
+                data-testid="waterfall"
+                on:click=on_click
+                aria-label="Waterfall: one bar per request, time running left to right"
+            ></canvas>
+        </div>
+    }
+}
+
+fn draw(canvas: &web_sys::HtmlCanvasElement, model: &LabModel, selected: Option<u64>) {
+    let Some(context) = canvas
+        .get_context("2d")
+        .ok()
+        .flatten()
+        .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())
+    else {
+        return;
+    };
+    let now = now_ms();
+    let width = f64::from(canvas.client_width());
+    let layout = Layout::fit(model.requests(), now, width);
+    let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
+    let height = layout.height();
+    // Set through the style property (CSSOM): the page's policy forbids inline style attributes.
+    let _ = web_sys::HtmlElement::style(canvas).set_property("height", &format!("{height}px"));
+    let (pixel_width, pixel_height) = ((width * ratio) as u32, (height * ratio) as u32);
+    if canvas.width() != pixel_width {
+        canvas.set_width(pixel_width);
+    }
+    if canvas.height() != pixel_height {
+        canvas.set_height(pixel_height);
+    }
+    // What is drawn, for the browser tests (a canvas has no text to read).
+    let _ = canvas.set_attribute("data-bars", &model.requests().len().to_string());
+    let _ = context.set_transform(ratio, 0.0, 0.0, ratio, 0.0, 0.0);
+    context.clear_rect(0.0, 0.0, width, height);
+
+    let bar = (layout.row_height - 1.0).max(1.0);
+    for (row, request) in model.requests().iter().enumerate() {
+        let top = layout.row_top(row);
+        if Some(request.seq) == selected {
+            context.set_fill_style_str("rgba(70, 120, 230, 0.15)");
+            context.fill_rect(0.0, top, width, layout.row_height);
+        }
+        for segment in layout.segments(request, now) {
+            context.set_fill_style_str(phase_colour(segment.phase));
+            let (y, h) = if segment.phase == Phase::Backoff {
+                (top + bar * 0.4, (bar * 0.2).max(1.0))
+            } else {
+                (top, bar)
+            };
+            context.fill_rect(segment.x0, y, segment.x1 - segment.x0, h);
+        }
+        for cap in layout.caps(request) {
+            context.set_fill_style_str(outcome_colour(cap.outcome));
+            context.fill_rect((cap.x - 3.0).max(0.0), top, 3.0, bar);
+        }
+    }
+}

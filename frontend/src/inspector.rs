@@ -1,0 +1,205 @@
+//! The inspector's recorder: every request the API client makes, and every pushed event, as a
+//! bounded ring of entries. Recording is cheap (no signal is touched per request); the drawer is
+//! told about changes at most once per animation frame, so a thousand completions cost one redraw.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+
+use leptos::prelude::*;
+
+/// How many entries the inspector keeps; older ones are forgotten.
+pub const CAPACITY: usize = 2_000;
+
+/// Identifies one recorded request.
+pub type EntryId = u64;
+
+/// What became of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Sent, no answer yet.
+    InFlight,
+    /// Answered successfully and used.
+    Applied,
+    /// Answered, but a newer request made the answer irrelevant.
+    StaleDiscarded,
+    /// Cancelled through its `AbortSignal`.
+    Aborted,
+    /// Cancelled because it took longer than its timeout.
+    TimedOut,
+    /// Answered with an error, or no answer at all.
+    Failed,
+    /// Failed, and another attempt was made.
+    Retried,
+}
+
+impl Outcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::InFlight => "in flight",
+            Self::Applied => "applied",
+            Self::StaleDiscarded => "stale — discarded",
+            Self::Aborted => "aborted",
+            Self::TimedOut => "timed out",
+            Self::Failed => "failed",
+            Self::Retried => "retried",
+        }
+    }
+
+    /// The CSS class that colours this outcome everywhere.
+    pub fn class(self) -> &'static str {
+        match self {
+            Self::InFlight => "in-flight",
+            Self::Applied => "ok",
+            Self::StaleDiscarded => "stale",
+            Self::Aborted => "aborted",
+            Self::TimedOut => "timed-out",
+            Self::Failed => "failed",
+            Self::Retried => "retried",
+        }
+    }
+}
+
+/// One line of the inspector: a request, or a pushed event (a marker).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub id: EntryId,
+    pub kind: EntryKind,
+    /// `performance.now()` when the request was handed to the browser.
+    pub started_ms: f64,
+    /// When the answer's status and headers arrived.
+    pub first_byte_ms: Option<f64>,
+    /// When the answer was read completely (or the request ended otherwise).
+    pub done_ms: Option<f64>,
+    pub status: Option<u16>,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntryKind {
+    Request { method: &'static str, path: String },
+    Event { name: String },
+}
+
+#[derive(Default)]
+struct Ring {
+    entries: VecDeque<Entry>,
+    next_id: EntryId,
+}
+
+impl Ring {
+    fn find(&mut self, id: EntryId) -> Option<&mut Entry> {
+        // Ids grow by one, so the entry's place is known from the oldest one kept.
+        let first = self.entries.front()?.id;
+        let index = usize::try_from(id.checked_sub(first)?).ok()?;
+        self.entries.get_mut(index).filter(|e| e.id == id)
+    }
+}
+
+thread_local! {
+    static RING: RefCell<Ring> = RefCell::new(Ring::default());
+    static FLUSH_SCHEDULED: Cell<bool> = const { Cell::new(false) };
+    static VERSION: RwSignal<u64> = RwSignal::new(0);
+}
+
+/// Starts recording a request; returns its id.
+pub fn begin(method: &'static str, path: &str) -> EntryId {
+    let id = push(EntryKind::Request {
+        method,
+        path: path.to_owned(),
+    });
+    changed();
+    id
+}
+
+/// The answer's status and headers arrived.
+pub fn first_byte(id: EntryId, status: u16) {
+    update(id, |entry| {
+        entry.first_byte_ms = Some(now_ms());
+        entry.status = Some(status);
+    });
+}
+
+/// The request ended with `outcome`.
+pub fn finish(id: EntryId, outcome: Outcome) {
+    update(id, |entry| {
+        entry.done_ms.get_or_insert_with(now_ms);
+        entry.outcome = outcome;
+    });
+}
+
+/// Changes the outcome of a request that already ended: e.g. a caller learns its answer is stale,
+/// or that the abort it saw was a timeout.
+pub fn reclassify(id: EntryId, outcome: Outcome) {
+    update(id, |entry| entry.outcome = outcome);
+}
+
+/// Records a pushed event as a marker.
+pub fn event(name: &str) {
+    let id = push(EntryKind::Event {
+        name: name.to_owned(),
+    });
+    finish(id, Outcome::Applied);
+}
+
+/// A copy of one entry, if it is still kept.
+pub fn get(id: EntryId) -> Option<Entry> {
+    RING.with_borrow_mut(|ring| ring.find(id).cloned())
+}
+
+/// A copy of every entry kept, oldest first.
+pub fn entries() -> Vec<Entry> {
+    RING.with_borrow(|ring| ring.entries.iter().cloned().collect())
+}
+
+/// Forgets every entry.
+pub fn clear() {
+    RING.with_borrow_mut(|ring| ring.entries.clear());
+    changed();
+}
+
+/// A signal that changes (at most once per animation frame) whenever the entries do.
+pub fn version() -> RwSignal<u64> {
+    VERSION.with(|v| *v)
+}
+
+fn push(kind: EntryKind) -> EntryId {
+    RING.with_borrow_mut(|ring| {
+        let id = ring.next_id;
+        ring.next_id += 1;
+        if ring.entries.len() == CAPACITY {
+            ring.entries.pop_front();
+        }
+        ring.entries.push_back(Entry {
+            id,
+            kind,
+            started_ms: now_ms(),
+            first_byte_ms: None,
+            done_ms: None,
+            status: None,
+            outcome: Outcome::InFlight,
+        });
+        id
+    })
+}
+
+fn update(id: EntryId, change: impl FnOnce(&mut Entry)) {
+    let found = RING.with_borrow_mut(|ring| ring.find(id).map(change).is_some());
+    if found {
+        changed();
+    }
+}
+
+/// Tells the drawer at the next animation frame, once however many changes come before it.
+fn changed() {
+    if FLUSH_SCHEDULED.replace(true) {
+        return;
+    }
+    request_animation_frame(|| {
+        FLUSH_SCHEDULED.set(false);
+        version().update(|v| *v += 1);
+    });
+}
+
+pub fn now_ms() -> f64 {
+    window().performance().map(|p| p.now()).unwrap_or_default()
+}

@@ -1,0 +1,273 @@
+//! What the Lab page knows about every request: its attempts with their timings and outcomes, the
+//! order answers arrived in, and the summary (counts, the gain from concurrency, percentiles, a
+//! histogram). Plain data, changed only by [`LabModel::apply`], so it is easy to test and cheap to
+//! update once per animation frame.
+
+use std::collections::HashMap;
+
+use crate::inspector::Outcome;
+use crate::lab::engine::{AttemptReport, LabEvent};
+use crate::lab::settings::EchoMethod;
+
+/// One attempt of one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    pub number: u32,
+    pub method: EchoMethod,
+    pub url: String,
+    pub started_at: f64,
+    pub ended_at: Option<f64>,
+    /// `None` while in flight.
+    pub report: Option<AttemptReport>,
+    /// How many times the browser's timing entry was looked for (it appears a little after the
+    /// answer; aborted requests never get one).
+    pub timing_lookups: u8,
+}
+
+/// One request: its attempts, and how it ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub seq: u64,
+    pub run: u32,
+    pub queued_at: f64,
+    pub attempts: Vec<Attempt>,
+    /// `InFlight` until it is over (also while it waits to be sent).
+    pub outcome: Outcome,
+    pub finished_at: Option<f64>,
+}
+
+impl Request {
+    /// From leaving (the first attempt) to the end, in milliseconds; `None` until it is over.
+    pub fn latency_ms(&self) -> Option<f64> {
+        Some(self.finished_at? - self.attempts.first()?.started_at)
+    }
+
+    /// Still waiting for its strategy to send it.
+    pub fn is_queued(&self) -> bool {
+        self.attempts.is_empty() && self.finished_at.is_none()
+    }
+}
+
+/// Counts and times over every request shown.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    /// Not yet sent by their strategy.
+    pub queued: usize,
+    pub in_flight: usize,
+    pub ok: usize,
+    pub failed: usize,
+    pub aborted: usize,
+    pub timed_out: usize,
+    /// Attempts that failed and were tried again.
+    pub retries: usize,
+    /// From the first request queued to the last one over (or now, while some are not).
+    pub wall_ms: f64,
+    /// The sum of every finished request's own latency: the time one-by-one would have taken.
+    pub sum_ms: f64,
+    /// Latencies of the successful requests, sorted.
+    pub latencies: Vec<f64>,
+}
+
+impl Summary {
+    pub fn done(&self) -> usize {
+        self.ok + self.failed + self.aborted + self.timed_out
+    }
+
+    /// Nearest-rank percentile of the successful latencies, `p` in `0..=100`.
+    pub fn percentile(&self, p: f64) -> Option<f64> {
+        percentile(&self.latencies, p)
+    }
+
+    /// How many times longer one-by-one would have taken.
+    pub fn gain(&self) -> Option<f64> {
+        (self.wall_ms > 0.0 && self.sum_ms > 0.0).then(|| self.sum_ms / self.wall_ms)
+    }
+}
+
+/// Every request of every run since the last Clear.
+#[derive(Debug, Clone, Default)]
+pub struct LabModel {
+    requests: Vec<Request>,
+    index: HashMap<u64, usize>,
+    arrivals: Vec<u64>,
+}
+
+impl LabModel {
+    pub fn requests(&self) -> &[Request] {
+        &self.requests
+    }
+
+    pub fn request(&self, seq: u64) -> Option<&Request> {
+        self.index.get(&seq).map(|i| &self.requests[*i])
+    }
+
+    /// Sequence numbers in the order the requests ended.
+    pub fn arrivals(&self) -> &[u64] {
+        &self.arrivals
+    }
+
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+
+    pub fn apply(&mut self, event: LabEvent) {
+        match event {
+            LabEvent::Queued { seq, run, at } => {
+                self.index.insert(seq, self.requests.len());
+                self.requests.push(Request {
+                    seq,
+                    run,
+                    queued_at: at,
+                    attempts: Vec::new(),
+                    outcome: Outcome::InFlight,
+                    finished_at: None,
+                });
+            }
+            LabEvent::AttemptStarted {
+                seq,
+                attempt,
+                at,
+                method,
+                url,
+            } => {
+                if let Some(request) = self.get_mut(seq) {
+                    request.attempts.push(Attempt {
+                        number: attempt,
+                        method,
+                        url,
+                        started_at: at,
+                        ended_at: None,
+                        report: None,
+                        timing_lookups: 0,
+                    });
+                }
+            }
+            LabEvent::AttemptEnded {
+                seq,
+                attempt,
+                at,
+                report,
+            } => {
+                if let Some(found) = self
+                    .get_mut(seq)
+                    .and_then(|r| r.attempts.iter_mut().find(|a| a.number == attempt))
+                {
+                    found.ended_at = Some(at);
+                    found.report = Some(report);
+                }
+            }
+            LabEvent::Finished { seq, at, outcome } => {
+                if let Some(request) = self.get_mut(seq) {
+                    request.outcome = outcome;
+                    request.finished_at = Some(at);
+                    self.arrivals.push(seq);
+                }
+            }
+        }
+    }
+
+    /// Fills in when ended attempts really left (after waiting for a connection), from the
+    /// browser's resource timing: `lookup` gives the `requestStart` for an address. Each attempt
+    /// is looked up on a few frames at most. Returns whether anything changed.
+    pub fn fill_sent_times(&mut self, lookup: impl Fn(&str) -> Option<f64>) -> bool {
+        const MAX_LOOKUPS: u8 = 10;
+        let mut changed = false;
+        for request in &mut self.requests {
+            for attempt in &mut request.attempts {
+                let Some(report) = attempt.report.as_mut() else {
+                    continue;
+                };
+                if report.sent_at.is_some() || attempt.timing_lookups >= MAX_LOOKUPS {
+                    continue;
+                }
+                attempt.timing_lookups += 1;
+                if let Some(sent_at) = lookup(&attempt.url) {
+                    report.sent_at = Some(sent_at);
+                    changed = true;
+                }
+            }
+        }
+        changed
+    }
+
+    pub fn summary(&self, now: f64) -> Summary {
+        let mut summary = Summary::default();
+        let mut first_queued = f64::INFINITY;
+        let mut last_end = f64::NEG_INFINITY;
+        for request in &self.requests {
+            first_queued = first_queued.min(request.queued_at);
+            last_end = last_end.max(request.finished_at.unwrap_or(now));
+            summary.retries += request
+                .attempts
+                .iter()
+                .filter(|a| {
+                    a.report
+                        .as_ref()
+                        .is_some_and(|r| r.outcome == Outcome::Retried)
+                })
+                .count();
+            match request.outcome {
+                Outcome::InFlight if request.is_queued() => summary.queued += 1,
+                Outcome::InFlight => summary.in_flight += 1,
+                Outcome::Applied => summary.ok += 1,
+                Outcome::Aborted => summary.aborted += 1,
+                Outcome::TimedOut => summary.timed_out += 1,
+                _ => summary.failed += 1,
+            }
+            if let Some(latency) = request.latency_ms() {
+                summary.sum_ms += latency;
+                if request.outcome == Outcome::Applied {
+                    summary.latencies.push(latency);
+                }
+            }
+        }
+        if !self.requests.is_empty() {
+            summary.wall_ms = (last_end - first_queued).max(0.0);
+        }
+        summary.latencies.sort_by(f64::total_cmp);
+        summary
+    }
+
+    fn get_mut(&mut self, seq: u64) -> Option<&mut Request> {
+        let index = *self.index.get(&seq)?;
+        self.requests.get_mut(index)
+    }
+}
+
+/// Nearest-rank percentile of `sorted` (ascending), `p` in `0..=100`.
+pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+/// One bar of the latency histogram: `[from_ms, to_ms)` and how many latencies fell in it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bin {
+    pub from_ms: f64,
+    pub to_ms: f64,
+    pub count: usize,
+}
+
+/// `bins` equal-width bins from 0 to the largest value (the largest falls in the last bin).
+pub fn histogram(values: &[f64], bins: usize) -> Vec<Bin> {
+    let bins = bins.max(1);
+    let max = values.iter().copied().fold(0.0, f64::max);
+    let width = if max > 0.0 { max / bins as f64 } else { 1.0 };
+    let mut counts = vec![0; bins];
+    for value in values {
+        let bin = ((value / width).floor() as usize).min(bins - 1);
+        counts[bin] += 1;
+    }
+    counts
+        .into_iter()
+        .enumerate()
+        .map(|(i, count)| Bin {
+            from_ms: i as f64 * width,
+            to_ms: (i + 1) as f64 * width,
+            count,
+        })
+        .collect()
+}

@@ -1,0 +1,118 @@
+//! What one press of Start asks for: how many echoes, how slow and how faulty, sent how.
+
+use protocol::lab::EchoRequest;
+
+/// Most requests one run may fire.
+pub const MAX_COUNT: u32 = 1_000;
+
+/// How a run's requests are scheduled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Every request leaves at once (the browser still queues beyond 6 per host).
+    AllAtOnce,
+    /// Each request waits for the previous one to end.
+    OneByOne,
+    /// At most this many in flight; the next leaves as soon as one ends.
+    AtMost(u32),
+    /// All at once; the first success wins and the rest are aborted.
+    Race,
+}
+
+impl Strategy {
+    pub fn label(self) -> String {
+        match self {
+            Self::AllAtOnce => "all at once".into(),
+            Self::OneByOne => "one after another".into(),
+            Self::AtMost(n) => format!("at most {n} at a time"),
+            Self::Race => "race: first success wins".into(),
+        }
+    }
+}
+
+/// Whether failed attempts are tried again, how often, and how long to wait between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt; 0 turns retrying off.
+    pub max_retries: u32,
+    /// The first backoff's ceiling, in milliseconds; it doubles with each retry.
+    pub base_ms: u32,
+    /// No backoff's ceiling grows beyond this, in milliseconds.
+    pub cap_ms: u32,
+}
+
+impl RetryPolicy {
+    pub const OFF: Self = Self {
+        max_retries: 0,
+        base_ms: 200,
+        cap_ms: 5_000,
+    };
+}
+
+/// HTTP method of the echo: GET with a query string, or POST with a JSON body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EchoMethod {
+    Get,
+    Post,
+}
+
+/// Everything one run asks for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunSettings {
+    pub count: u32,
+    pub echo: EchoRequest,
+    pub method: EchoMethod,
+    pub strategy: Strategy,
+    /// Each attempt is aborted (outcome "timed out") after this many milliseconds.
+    pub timeout_ms: Option<u32>,
+    pub retry: RetryPolicy,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        Self {
+            count: 20,
+            echo: EchoRequest {
+                delay_ms: 800,
+                jitter_ms: 600,
+                fail_rate: 0.0,
+                bytes: 0,
+                seq: None,
+            },
+            method: EchoMethod::Get,
+            strategy: Strategy::AllAtOnce,
+            timeout_ms: None,
+            retry: RetryPolicy::OFF,
+        }
+    }
+}
+
+impl RunSettings {
+    /// Checks the settings a person typed, naming the first one out of range. The echo's own
+    /// fields are checked against the limits the server enforces (from `protocol`).
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=MAX_COUNT).contains(&self.count) {
+            return Err(format!("How many must be from 1 to {MAX_COUNT}."));
+        }
+        if let Strategy::AtMost(n) = self.strategy
+            && !(1..=100).contains(&n)
+        {
+            return Err("At most N at a time needs N from 1 to 100.".into());
+        }
+        if self.timeout_ms == Some(0) {
+            return Err("A timeout must be at least 1 ms.".into());
+        }
+        if self.retry.max_retries > 10 {
+            return Err("Retries must be from 0 to 10.".into());
+        }
+        self.echo.validate().map_err(|e| e.to_string())
+    }
+
+    /// The query string of a GET echo for request number `seq`.
+    pub fn query(&self, seq: u64) -> String {
+        let e = &self.echo;
+        format!(
+            "delay_ms={}&jitter_ms={}&fail_rate={}&bytes={}&seq={seq}",
+            e.delay_ms, e.jitter_ms, e.fail_rate, e.bytes
+        )
+    }
+}

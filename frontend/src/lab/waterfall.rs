@@ -1,0 +1,185 @@
+//! Where the waterfall draws things: one row per request, time running left to right, each row
+//! split into phases (queued by the strategy, waiting for a connection, waiting for the first
+//! byte, reading, backing off before a retry) and capped with the colour of each attempt's
+//! outcome. Pure maths, so it is tested without a canvas.
+
+use crate::inspector::Outcome;
+use crate::lab::model::Request;
+
+/// What a stretch of a bar means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Created, but its strategy has not sent it yet.
+    Queued,
+    /// Handed to the browser, waiting for one of the 6 connections HTTP/1.1 allows per host.
+    Stalled,
+    /// Sent; waiting for the status and headers (the server's delay is here).
+    Waiting,
+    /// Headers arrived; reading the body.
+    Reading,
+    /// Between a failed attempt and its retry.
+    Backoff,
+}
+
+impl Phase {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Queued => "queued by the strategy",
+            Self::Stalled => "waiting for a connection",
+            Self::Waiting => "waiting for the first byte",
+            Self::Reading => "reading the answer",
+            Self::Backoff => "backing off before a retry",
+        }
+    }
+}
+
+/// A stretch of one row, in canvas pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Segment {
+    pub x0: f64,
+    pub x1: f64,
+    pub phase: Phase,
+}
+
+/// The end of an attempt, in canvas pixels, coloured by its outcome.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cap {
+    pub x: f64,
+    pub outcome: Outcome,
+}
+
+/// Rows grow no taller than this.
+pub const MAX_ROW_HEIGHT: f64 = 18.0;
+/// Rows shrink no thinner than this (then the waterfall scrolls).
+pub const MIN_ROW_HEIGHT: f64 = 3.0;
+/// The waterfall aims to fit in this height.
+pub const TARGET_HEIGHT: f64 = 420.0;
+/// The time axis spans at least this much, so a quick run does not fill the width.
+pub const MIN_SPAN_MS: f64 = 1_000.0;
+
+/// The mapping from time to pixels, and from rows to pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Layout {
+    pub start_ms: f64,
+    pub span_ms: f64,
+    pub width: f64,
+    pub row_height: f64,
+    pub rows: usize,
+}
+
+impl Layout {
+    /// Fits `requests` into `width` pixels: from the first request queued to `now` (or to the
+    /// last end when none is left in flight).
+    pub fn fit(requests: &[Request], now: f64, width: f64) -> Self {
+        let start_ms = requests
+            .iter()
+            .map(|r| r.queued_at)
+            .fold(f64::INFINITY, f64::min);
+        let start_ms = if start_ms.is_finite() { start_ms } else { now };
+        let end_ms = requests
+            .iter()
+            .map(|r| r.finished_at.unwrap_or(now))
+            .fold(start_ms, f64::max);
+        let rows = requests.len();
+        Self {
+            start_ms,
+            span_ms: (end_ms - start_ms).max(MIN_SPAN_MS),
+            width: width.max(1.0),
+            row_height: row_height(rows),
+            rows,
+        }
+    }
+
+    /// The canvas height that holds every row.
+    pub fn height(&self) -> f64 {
+        (self.rows as f64 * self.row_height).max(self.row_height)
+    }
+
+    pub fn x(&self, at_ms: f64) -> f64 {
+        ((at_ms - self.start_ms) / self.span_ms * self.width).clamp(0.0, self.width)
+    }
+
+    pub fn row_top(&self, row: usize) -> f64 {
+        row as f64 * self.row_height
+    }
+
+    /// The row under a click at `y` pixels from the top.
+    pub fn row_at(&self, y: f64) -> Option<usize> {
+        if y < 0.0 {
+            return None;
+        }
+        let row = (y / self.row_height).floor() as usize;
+        (row < self.rows).then_some(row)
+    }
+
+    /// The phases of `request`'s row, left to right, as of `now`.
+    pub fn segments(&self, request: &Request, now: f64) -> Vec<Segment> {
+        let mut segments = Vec::new();
+        let mut push = |from: f64, to: f64, phase| {
+            let (x0, x1) = (self.x(from), self.x(to));
+            if x1 > x0 {
+                segments.push(Segment { x0, x1, phase });
+            }
+        };
+        let first_start = request.attempts.first().map(|a| a.started_at);
+        let queued_until = first_start.or(request.finished_at).unwrap_or(now);
+        push(request.queued_at, queued_until, Phase::Queued);
+        let mut previous_end = None;
+        for attempt in &request.attempts {
+            if let Some(end) = previous_end {
+                push(end, attempt.started_at, Phase::Backoff);
+            }
+            let end = attempt.ended_at.unwrap_or(now);
+            let report = attempt.report.as_ref();
+            let sent = report
+                .and_then(|r| r.sent_at)
+                .filter(|s| *s >= attempt.started_at && *s <= end)
+                .unwrap_or(attempt.started_at);
+            let first_byte = report
+                .and_then(|r| r.first_byte_at)
+                .filter(|f| *f >= sent && *f <= end);
+            push(attempt.started_at, sent, Phase::Stalled);
+            match first_byte {
+                Some(first_byte) => {
+                    push(sent, first_byte, Phase::Waiting);
+                    push(first_byte, end, Phase::Reading);
+                }
+                None => push(sent, end, Phase::Waiting),
+            }
+            previous_end = Some(end);
+        }
+        segments
+    }
+
+    /// Where each ended attempt of `request` stops, with its outcome.
+    pub fn caps(&self, request: &Request) -> Vec<Cap> {
+        let mut caps: Vec<Cap> = request
+            .attempts
+            .iter()
+            .filter_map(|attempt| {
+                Some(Cap {
+                    x: self.x(attempt.ended_at?),
+                    outcome: attempt.report.as_ref()?.outcome,
+                })
+            })
+            .collect();
+        // A request aborted before it was ever sent still ends somewhere.
+        if request.attempts.is_empty()
+            && let Some(finished) = request.finished_at
+        {
+            caps.push(Cap {
+                x: self.x(finished),
+                outcome: request.outcome,
+            });
+        }
+        caps
+    }
+}
+
+/// Row height for `rows` rows: as tall as fits the target height, within bounds.
+pub fn row_height(rows: usize) -> f64 {
+    if rows == 0 {
+        return MAX_ROW_HEIGHT;
+    }
+    (TARGET_HEIGHT / rows as f64).clamp(MIN_ROW_HEIGHT, MAX_ROW_HEIGHT)
+}

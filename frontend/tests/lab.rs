@@ -1,0 +1,556 @@
+//! The Lab's engine with the network mocked: the retry policy, the strategies' scheduling, the
+//! timeout, cancellation, and the maths of the waterfall and the summary.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use frontend::api::ApiError;
+use frontend::inspector::Outcome;
+use frontend::lab::engine::{
+    self, AttemptAnswer, AttemptCall, Cancel, EchoAnswer, Env, LabEvent, Run,
+};
+use frontend::lab::model::{LabModel, histogram, percentile};
+use frontend::lab::settings::{RetryPolicy, RunSettings, Strategy};
+use frontend::lab::waterfall::{Layout, Phase, row_height};
+use gloo_timers::future::TimeoutFuture;
+use protocol::ErrorCode;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+// ---- The retry policy --------------------------------------------------------------------
+
+const POLICY: RetryPolicy = RetryPolicy {
+    max_retries: 3,
+    base_ms: 200,
+    cap_ms: 1_000,
+};
+
+fn server_error(status: u16, retry_after_s: Option<u32>) -> ApiError {
+    ApiError::Server {
+        status,
+        code: ErrorCode::Unknown,
+        message: "A test answer.".into(),
+        retry_after_s,
+    }
+}
+
+#[wasm_bindgen_test]
+fn backoff_doubles_up_to_its_cap_with_full_jitter() {
+    for (retry, random, expected) in [
+        (0, 0.999_999, 199),
+        (1, 0.999_999, 399),
+        (2, 0.999_999, 799),
+        (3, 0.999_999, 999),
+        (30, 0.999_999, 999),
+        (2, 0.5, 400),
+        (2, 0.0, 0),
+    ] {
+        assert_eq!(
+            POLICY.backoff_ms(retry, random, None),
+            expected,
+            "retry {retry}, random {random}"
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+fn retry_after_is_honoured() {
+    assert_eq!(POLICY.backoff_ms(0, 0.3, Some(2)), 2_000);
+    assert_eq!(
+        POLICY.next_retry(&server_error(429, Some(3)), 0, 0.3),
+        Some(3_000)
+    );
+}
+
+#[wasm_bindgen_test]
+fn only_network_errors_503_and_429_are_retried_and_only_so_often() {
+    let network = ApiError::Network("Failed to fetch".into());
+    for (error, retries_done, retried) in [
+        (network.clone(), 0, true),
+        (server_error(503, None), 2, true),
+        (server_error(429, None), 0, true),
+        (server_error(503, None), 3, false),
+        (server_error(500, None), 0, false),
+        (server_error(422, None), 0, false),
+        (ApiError::Aborted, 0, false),
+        (ApiError::Unreadable("bad".into()), 0, false),
+    ] {
+        assert_eq!(
+            POLICY.next_retry(&error, retries_done, 0.5).is_some(),
+            retried,
+            "{error:?} after {retries_done}"
+        );
+    }
+    assert_eq!(RetryPolicy::OFF.next_retry(&network, 0, 0.5), None);
+}
+
+// ---- Scheduling, with a mocked network ----------------------------------------------------
+
+/// How the mocked server answers attempt `attempt` of request `seq`: after `delay` ms, with
+/// `Ok(())` or an error status.
+type Script = Rc<dyn Fn(u64, u32) -> (u32, Result<(), u16>)>;
+
+/// A network that answers by `script`, notices aborts, and counts what it sees.
+#[derive(Clone, Default)]
+struct MockNetwork {
+    in_flight: Rc<Cell<u32>>,
+    most_in_flight: Rc<Cell<u32>>,
+    calls: Rc<RefCell<Vec<(u64, u32)>>>,
+    aborts_seen: Rc<Cell<u32>>,
+}
+
+impl MockNetwork {
+    fn env(&self, script: Script, events: Rc<RefCell<Vec<LabEvent>>>) -> Env {
+        let network = self.clone();
+        Env {
+            transport: Rc::new(move |call: AttemptCall, signal: web_sys::AbortSignal| {
+                let network = network.clone();
+                let (delay, result) = script(call.seq, call.attempt);
+                Box::pin(async move {
+                    network.calls.borrow_mut().push((call.seq, call.attempt));
+                    network.in_flight.set(network.in_flight.get() + 1);
+                    network
+                        .most_in_flight
+                        .set(network.most_in_flight.get().max(network.in_flight.get()));
+                    let mut waited = 0;
+                    let mut aborted = signal.aborted();
+                    while waited < delay && !aborted {
+                        TimeoutFuture::new(5).await;
+                        waited += 5;
+                        aborted = signal.aborted();
+                    }
+                    network.in_flight.set(network.in_flight.get() - 1);
+                    let result = if aborted {
+                        network.aborts_seen.set(network.aborts_seen.get() + 1);
+                        Err(ApiError::Aborted)
+                    } else {
+                        result
+                            .map(|()| EchoAnswer {
+                                status: 200,
+                                bytes: 10,
+                                server_delay_ms: u64::from(delay),
+                            })
+                            .map_err(|status| server_error(status, None))
+                    };
+                    AttemptAnswer {
+                        entry: None,
+                        result,
+                        sent_at: None,
+                        first_byte_at: None,
+                    }
+                })
+            }),
+            sink: Rc::new(move |event| events.borrow_mut().push(event)),
+            now: Rc::new(frontend::inspector::now_ms),
+            random: Rc::new(|| 0.0),
+        }
+    }
+}
+
+fn settings(count: u32, strategy: Strategy) -> RunSettings {
+    RunSettings {
+        count,
+        strategy,
+        ..RunSettings::default()
+    }
+}
+
+/// Runs `settings` against the mock; returns the model built from the events.
+async fn run_with(
+    network: &MockNetwork,
+    settings: RunSettings,
+    script: Script,
+    cancel: Cancel,
+) -> LabModel {
+    let events = Rc::new(RefCell::new(Vec::new()));
+    let env = network.env(script, Rc::clone(&events));
+    engine::run(
+        Run {
+            id: 1,
+            first_seq: 1,
+            settings,
+        },
+        env,
+        cancel,
+    )
+    .await;
+    let mut model = LabModel::default();
+    for event in events.take() {
+        model.apply(event);
+    }
+    model
+}
+
+fn outcomes(model: &LabModel) -> Vec<Outcome> {
+    model.requests().iter().map(|r| r.outcome).collect()
+}
+
+fn always_ok(delay: u32) -> Script {
+    Rc::new(move |_, _| (delay, Ok(())))
+}
+
+#[wasm_bindgen_test]
+async fn at_most_three_at_a_time_never_has_four_in_flight() {
+    let network = MockNetwork::default();
+    let model = run_with(
+        &network,
+        settings(10, Strategy::AtMost(3)),
+        always_ok(30),
+        Cancel::default(),
+    )
+    .await;
+
+    assert_eq!(network.most_in_flight.get(), 3);
+    assert_eq!(outcomes(&model), vec![Outcome::Applied; 10]);
+}
+
+#[wasm_bindgen_test]
+async fn one_after_another_sends_each_when_the_previous_has_ended() {
+    let network = MockNetwork::default();
+    let model = run_with(
+        &network,
+        settings(4, Strategy::OneByOne),
+        always_ok(20),
+        Cancel::default(),
+    )
+    .await;
+
+    assert_eq!(network.most_in_flight.get(), 1);
+    let seqs: Vec<u64> = network.calls.borrow().iter().map(|(seq, _)| *seq).collect();
+    assert_eq!(seqs, [1, 2, 3, 4]);
+    assert_eq!(model.arrivals(), [1, 2, 3, 4]);
+}
+
+#[wasm_bindgen_test]
+async fn all_at_once_sends_everything_together_and_answers_arrive_by_delay() {
+    let network = MockNetwork::default();
+    // Later requests answer sooner: arrival order is the reverse of sending order.
+    let script: Script = Rc::new(|seq, _| (100 - 20 * seq as u32, Ok(())));
+    let model = run_with(
+        &network,
+        settings(4, Strategy::AllAtOnce),
+        script,
+        Cancel::default(),
+    )
+    .await;
+
+    assert_eq!(network.most_in_flight.get(), 4);
+    assert_eq!(model.arrivals(), [4, 3, 2, 1]);
+}
+
+#[wasm_bindgen_test]
+async fn a_race_is_won_by_the_first_success_and_the_rest_are_aborted() {
+    let network = MockNetwork::default();
+    let script: Script = Rc::new(|seq, _| (if seq == 3 { 20 } else { 2_000 }, Ok(())));
+    let model = run_with(
+        &network,
+        settings(5, Strategy::Race),
+        script,
+        Cancel::default(),
+    )
+    .await;
+
+    let winner = model.request(3).map(|r| r.outcome);
+    assert_eq!(winner, Some(Outcome::Applied));
+    let aborted = outcomes(&model)
+        .iter()
+        .filter(|o| **o == Outcome::Aborted)
+        .count();
+    assert_eq!(aborted, 4);
+    assert_eq!(
+        network.aborts_seen.get(),
+        4,
+        "the losers' requests were really aborted"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_slow_attempt_times_out() {
+    let network = MockNetwork::default();
+    let settings = RunSettings {
+        timeout_ms: Some(40),
+        ..settings(3, Strategy::AllAtOnce)
+    };
+    let model = run_with(&network, settings, always_ok(1_000), Cancel::default()).await;
+
+    assert_eq!(outcomes(&model), vec![Outcome::TimedOut; 3]);
+    assert_eq!(network.aborts_seen.get(), 3);
+}
+
+#[wasm_bindgen_test]
+async fn retryable_failures_are_retried_each_as_its_own_attempt() {
+    let network = MockNetwork::default();
+    // The first two attempts of every request get 503, the third succeeds.
+    let script: Script = Rc::new(|_, attempt| (5, if attempt < 3 { Err(503) } else { Ok(()) }));
+    let settings = RunSettings {
+        retry: RetryPolicy {
+            max_retries: 2,
+            ..RetryPolicy::OFF
+        },
+        ..settings(2, Strategy::AllAtOnce)
+    };
+    let model = run_with(&network, settings, script, Cancel::default()).await;
+
+    for request in model.requests() {
+        let attempts: Vec<Outcome> = request
+            .attempts
+            .iter()
+            .map(|a| a.report.as_ref().map_or(Outcome::InFlight, |r| r.outcome))
+            .collect();
+        assert_eq!(
+            attempts,
+            [Outcome::Retried, Outcome::Retried, Outcome::Applied]
+        );
+        assert_eq!(request.outcome, Outcome::Applied);
+    }
+    assert_eq!(network.calls.borrow().len(), 6);
+    assert_eq!(model.summary(0.0).retries, 4);
+}
+
+#[wasm_bindgen_test]
+async fn a_validation_error_is_not_retried() {
+    let network = MockNetwork::default();
+    let script: Script = Rc::new(|_, _| (5, Err(422)));
+    let settings = RunSettings {
+        retry: RetryPolicy {
+            max_retries: 3,
+            ..RetryPolicy::OFF
+        },
+        ..settings(1, Strategy::AllAtOnce)
+    };
+    let model = run_with(&network, settings, script, Cancel::default()).await;
+
+    assert_eq!(outcomes(&model), [Outcome::Failed]);
+    assert_eq!(network.calls.borrow().len(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn cancelling_aborts_what_is_in_flight_and_never_sends_what_is_queued() {
+    let network = MockNetwork::default();
+    let cancel = Cancel::default();
+    let canceller = cancel.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        TimeoutFuture::new(50).await;
+        canceller.cancel();
+    });
+
+    let model = run_with(
+        &network,
+        settings(5, Strategy::OneByOne),
+        always_ok(10_000),
+        cancel,
+    )
+    .await;
+
+    assert_eq!(outcomes(&model), vec![Outcome::Aborted; 5]);
+    assert_eq!(
+        network.calls.borrow().len(),
+        1,
+        "only the first was ever sent"
+    );
+    assert_eq!(network.aborts_seen.get(), 1);
+    assert_eq!(model.summary(0.0).queued, 0);
+}
+
+// ---- The waterfall's layout ---------------------------------------------------------------
+
+fn model_from(events: Vec<LabEvent>) -> LabModel {
+    let mut model = LabModel::default();
+    for event in events {
+        model.apply(event);
+    }
+    model
+}
+
+fn ended(
+    seq: u64,
+    attempt: u32,
+    at: f64,
+    outcome: Outcome,
+    sent_at: Option<f64>,
+    first_byte_at: Option<f64>,
+) -> LabEvent {
+    LabEvent::AttemptEnded {
+        seq,
+        attempt,
+        at,
+        report: engine::AttemptReport {
+            outcome,
+            entry: None,
+            status: Some(200),
+            bytes: Some(0),
+            server_delay_ms: None,
+            sent_at,
+            first_byte_at,
+            error: None,
+            backoff_ms: None,
+        },
+    }
+}
+
+fn started(seq: u64, attempt: u32, at: f64) -> LabEvent {
+    LabEvent::AttemptStarted {
+        seq,
+        attempt,
+        at,
+        method: frontend::lab::settings::EchoMethod::Get,
+        url: format!("/api/lab/echo?seq={seq}"),
+    }
+}
+
+#[wasm_bindgen_test]
+fn rows_fit_the_target_height_within_bounds() {
+    assert_eq!(row_height(1), 18.0);
+    assert_eq!(row_height(100), 4.2);
+    assert_eq!(row_height(1_000), 3.0);
+}
+
+#[wasm_bindgen_test]
+fn each_phase_of_a_request_is_a_segment_in_time_order() {
+    let model = model_from(vec![
+        LabEvent::Queued {
+            seq: 1,
+            run: 1,
+            at: 0.0,
+        },
+        started(1, 1, 100.0),
+        ended(1, 1, 900.0, Outcome::Retried, Some(300.0), Some(800.0)),
+        started(1, 2, 1_000.0),
+        ended(1, 2, 2_000.0, Outcome::Applied, None, Some(1_900.0)),
+        LabEvent::Finished {
+            seq: 1,
+            at: 2_000.0,
+            outcome: Outcome::Applied,
+        },
+    ]);
+    let request = &model.requests()[0];
+    let layout = Layout::fit(model.requests(), 5_000.0, 1_000.0);
+    assert_eq!(
+        (layout.start_ms, layout.span_ms),
+        (0.0, 2_000.0),
+        "ends at the last answer"
+    );
+
+    let segments: Vec<(f64, f64, Phase)> = layout
+        .segments(request, 5_000.0)
+        .into_iter()
+        .map(|s| (s.x0, s.x1, s.phase))
+        .collect();
+    assert_eq!(
+        segments,
+        [
+            (0.0, 50.0, Phase::Queued),
+            (50.0, 150.0, Phase::Stalled),
+            (150.0, 400.0, Phase::Waiting),
+            (400.0, 450.0, Phase::Reading),
+            (450.0, 500.0, Phase::Backoff),
+            (500.0, 950.0, Phase::Waiting),
+            (950.0, 1_000.0, Phase::Reading),
+        ]
+    );
+    let caps: Vec<(f64, Outcome)> = layout
+        .caps(request)
+        .into_iter()
+        .map(|c| (c.x, c.outcome))
+        .collect();
+    assert_eq!(
+        caps,
+        [(450.0, Outcome::Retried), (1_000.0, Outcome::Applied)]
+    );
+}
+
+#[wasm_bindgen_test]
+fn a_bar_in_flight_grows_to_now_and_a_click_finds_its_row() {
+    let model = model_from(vec![
+        LabEvent::Queued {
+            seq: 7,
+            run: 1,
+            at: 1_000.0,
+        },
+        LabEvent::Queued {
+            seq: 8,
+            run: 1,
+            at: 1_000.0,
+        },
+        started(7, 1, 1_000.0),
+    ]);
+    let layout = Layout::fit(model.requests(), 3_000.0, 500.0);
+    let growing = layout.segments(&model.requests()[0], 3_000.0);
+    assert_eq!(
+        growing.last().map(|s| (s.x1, s.phase)),
+        Some((500.0, Phase::Waiting))
+    );
+    let queued = layout.segments(&model.requests()[1], 3_000.0);
+    assert_eq!(
+        queued.iter().map(|s| s.phase).collect::<Vec<_>>(),
+        [Phase::Queued]
+    );
+
+    assert_eq!(layout.row_at(1.0), Some(0));
+    assert_eq!(layout.row_at(layout.row_height + 1.0), Some(1));
+    assert_eq!(layout.row_at(layout.row_height * 2.0 + 1.0), None);
+    assert_eq!(layout.row_at(-1.0), None);
+}
+
+// ---- The summary ----------------------------------------------------------------------------
+
+#[wasm_bindgen_test]
+fn percentiles_are_nearest_rank() {
+    let sorted: Vec<f64> = (1..=100).map(f64::from).collect();
+    assert_eq!(percentile(&sorted, 50.0), Some(50.0));
+    assert_eq!(percentile(&sorted, 95.0), Some(95.0));
+    assert_eq!(percentile(&sorted, 100.0), Some(100.0));
+    assert_eq!(percentile(&[7.0], 50.0), Some(7.0));
+    assert_eq!(percentile(&[], 50.0), None);
+}
+
+#[wasm_bindgen_test]
+fn the_histogram_puts_every_value_in_a_bin() {
+    let bins = histogram(&[0.0, 10.0, 50.0, 99.0, 100.0], 4);
+    let counts: Vec<usize> = bins.iter().map(|b| b.count).collect();
+    assert_eq!(counts, [2, 0, 1, 2]);
+    assert_eq!((bins[0].from_ms, bins[3].to_ms), (0.0, 100.0));
+    assert_eq!(histogram(&[], 3).iter().map(|b| b.count).sum::<usize>(), 0);
+}
+
+#[wasm_bindgen_test]
+fn the_summary_shows_the_gain_from_concurrency() {
+    // Two requests of 1 s each, side by side: 2 s of work in 1 s of wall time.
+    let model = model_from(vec![
+        LabEvent::Queued {
+            seq: 1,
+            run: 1,
+            at: 0.0,
+        },
+        LabEvent::Queued {
+            seq: 2,
+            run: 1,
+            at: 0.0,
+        },
+        started(1, 1, 0.0),
+        started(2, 1, 0.0),
+        ended(2, 1, 1_000.0, Outcome::Applied, None, None),
+        LabEvent::Finished {
+            seq: 2,
+            at: 1_000.0,
+            outcome: Outcome::Applied,
+        },
+        ended(1, 1, 1_000.0, Outcome::Failed, None, None),
+        LabEvent::Finished {
+            seq: 1,
+            at: 1_000.0,
+            outcome: Outcome::Failed,
+        },
+    ]);
+    let summary = model.summary(5_000.0);
+    assert_eq!((summary.ok, summary.failed, summary.done()), (1, 1, 2));
+    assert_eq!((summary.wall_ms, summary.sum_ms), (1_000.0, 2_000.0));
+    assert_eq!(summary.gain(), Some(2.0));
+    assert_eq!(
+        summary.latencies,
+        [1_000.0],
+        "only successes count for latency"
+    );
+    assert_eq!(model.arrivals(), [2, 1]);
+}

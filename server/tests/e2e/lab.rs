@@ -1,0 +1,224 @@
+//! The Lab in a real browser: many requests in flight and arriving out of order while the
+//! heartbeat ticks; Cancel all aborting for real (the server counts the abandoned requests); and
+//! retries made visible as attempts.
+
+use std::time::Duration;
+
+use crate::browser::Session;
+
+const CLOCK: &str = "[data-testid=heartbeat-clock]";
+
+async fn open_lab(session: &Session) {
+    session.open("/lab").await;
+    session
+        .wait_for_text("main h1", "The Lab", Duration::from_secs(20))
+        .await;
+}
+
+async fn number(session: &Session, test_id: &str) -> u64 {
+    let text = session.text(&format!("[data-testid={test_id}]")).await;
+    text.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{test_id}: {text:?}"))
+}
+
+#[tokio::test]
+async fn twenty_requests_arrive_out_of_order_while_the_heartbeat_ticks() {
+    let session = Session::start().await;
+    open_lab(&session).await;
+    session.type_into("[data-testid=lab-count]", "20").await;
+    session.type_into("[data-testid=lab-delay]", "900").await;
+    session.type_into("[data-testid=lab-jitter]", "800").await;
+
+    session.click("[data-testid=lab-start]").await;
+
+    session
+        .wait_until("20 bars drawn", Duration::from_secs(5), async || {
+            session
+                .eval("return document.querySelector('[data-testid=waterfall]').dataset.bars")
+                .await
+                == "20"
+        })
+        .await;
+    let first = session.text(CLOCK).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_ne!(
+        first,
+        session.text(CLOCK).await,
+        "the clock ticks during the run"
+    );
+    assert!(
+        number(&session, "sum-in-flight").await > 0,
+        "requests are in flight"
+    );
+    session.screenshot("lab-running").await;
+
+    session
+        .wait_until("all 20 done", Duration::from_secs(20), async || {
+            number(&session, "sum-ok").await == 20
+        })
+        .await;
+    let arrivals: Vec<u64> = session
+        .text("[data-testid=lab-arrivals]")
+        .await
+        .split_whitespace()
+        .map(|n| n.parse().expect("a sequence number"))
+        .collect();
+    assert_eq!(arrivals.len(), 20, "{arrivals:?}");
+    let mut sorted = arrivals.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        (1..=20).collect::<Vec<_>>(),
+        "each request arrived once"
+    );
+    assert_ne!(arrivals, sorted, "answers arrive out of order");
+    assert_eq!(session.state.lab.stats().served, 20);
+
+    let latency = session.text("[data-testid=sum-latency]").await;
+    assert!(
+        latency.contains("p50") && !latency.contains('—'),
+        "{latency}"
+    );
+    session.click("[data-testid=waterfall]").await;
+    let details = session
+        .wait_for_text(
+            "[data-testid=lab-details]",
+            "Attempt 1",
+            Duration::from_secs(5),
+        )
+        .await;
+    assert!(
+        details.contains("GET /api/lab/echo?") && details.contains("200"),
+        "{details}"
+    );
+    session.screenshot("lab-done").await;
+    let errors = session.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    session.close().await;
+}
+
+#[tokio::test]
+async fn cancel_all_aborts_for_real_and_the_server_counts_them_abandoned() {
+    let session = Session::start().await;
+    open_lab(&session).await;
+    // Six: the browser's connections to one host. More would wait inside the browser, and an
+    // abort there never reaches the server.
+    session.type_into("[data-testid=lab-count]", "6").await;
+    session.type_into("[data-testid=lab-delay]", "20000").await;
+    session.type_into("[data-testid=lab-jitter]", "0").await;
+    session.click("[data-testid=lab-start]").await;
+    session
+        .wait_until(
+            "six waiting on the server",
+            Duration::from_secs(10),
+            async || session.state.lab.stats().in_flight == 6,
+        )
+        .await;
+
+    session.click("[data-testid=lab-cancel]").await;
+
+    session
+        .wait_until(
+            "six aborted on the page",
+            Duration::from_secs(5),
+            async || number(&session, "sum-aborted").await == 6,
+        )
+        .await;
+    session
+        .wait_until(
+            "six abandoned on the server",
+            Duration::from_secs(5),
+            async || session.state.lab.stats().abandoned == 6,
+        )
+        .await;
+    session.click("[data-testid=lab-stats-refresh]").await;
+    let stats = session
+        .wait_for_text(
+            "[data-testid=lab-server-stats]",
+            "abandoned",
+            Duration::from_secs(5),
+        )
+        .await;
+    assert!(stats.contains("abandoned by the client 6"), "{stats}");
+    assert_eq!(number(&session, "sum-in-flight").await, 0);
+    session.close().await;
+}
+
+#[tokio::test]
+async fn two_retries_make_three_attempts_each() {
+    let session = Session::start().await;
+    open_lab(&session).await;
+    session.type_into("[data-testid=lab-count]", "4").await;
+    session.type_into("[data-testid=lab-delay]", "0").await;
+    session.type_into("[data-testid=lab-jitter]", "0").await;
+    session.type_into("[data-testid=lab-fail-rate]", "1").await;
+    session.type_into("[data-testid=lab-retries]", "2").await;
+
+    session.click("[data-testid=lab-start]").await;
+
+    session
+        .wait_until("all 4 failed", Duration::from_secs(20), async || {
+            number(&session, "sum-failed").await == 4
+        })
+        .await;
+    assert_eq!(number(&session, "sum-retries").await, 8);
+    assert_eq!(
+        session.state.lab.stats().failed_injected,
+        12,
+        "3 attempts × 4 requests"
+    );
+    session.click("[data-testid=waterfall]").await;
+    let details = session
+        .wait_for_text(
+            "[data-testid=lab-details]",
+            "Attempt 3",
+            Duration::from_secs(5),
+        )
+        .await;
+    assert!(details.contains("Attempt 1 — retried"), "{details}");
+    assert!(details.contains("Attempt 3 — failed"), "{details}");
+    assert!(details.contains("503"), "{details}");
+
+    // The inspector saw every attempt.
+    session.click(".inspector-toggle").await;
+    let counts = session.text("[data-testid=inspector-counts]").await;
+    let recorded: u64 = counts
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a count");
+    assert!(recorded >= 12, "{counts}");
+    let table = session.text(".inspector-table").await;
+    assert!(
+        table.contains("retried") && table.contains("failed"),
+        "{table}"
+    );
+    session.screenshot("lab-retries").await;
+    session.close().await;
+}
+
+#[tokio::test]
+async fn in_a_race_the_first_success_wins_and_the_rest_are_aborted() {
+    let session = Session::start().await;
+    open_lab(&session).await;
+    session.type_into("[data-testid=lab-count]", "5").await;
+    session.type_into("[data-testid=lab-delay]", "1500").await;
+    session.type_into("[data-testid=lab-jitter]", "1400").await;
+    session.choose("[data-testid=lab-strategy]", "race").await;
+
+    session.click("[data-testid=lab-start]").await;
+
+    session
+        .wait_until("the race is over", Duration::from_secs(10), async || {
+            number(&session, "sum-done").await == 5
+        })
+        .await;
+    let ok = number(&session, "sum-ok").await;
+    let aborted = number(&session, "sum-aborted").await;
+    assert!(
+        ok >= 1 && aborted >= 1 && ok + aborted == 5,
+        "ok {ok}, aborted {aborted}"
+    );
+    session.close().await;
+}
