@@ -146,9 +146,21 @@ pub fn get(id: EntryId) -> Option<Entry> {
     RING.with_borrow_mut(|ring| ring.find(id).cloned())
 }
 
-/// A copy of every entry kept, oldest first.
-pub fn entries() -> Vec<Entry> {
-    RING.with_borrow(|ring| ring.entries.iter().cloned().collect())
+/// Copies of the newest `count` entries, newest first.
+pub fn newest(count: usize) -> Vec<Entry> {
+    RING.with_borrow(|ring| ring.entries.iter().rev().take(count).cloned().collect())
+}
+
+/// How many entries are kept, and how many of them are still in flight.
+pub fn counts() -> (usize, usize) {
+    RING.with_borrow(|ring| {
+        let in_flight = ring
+            .entries
+            .iter()
+            .filter(|e| e.outcome == Outcome::InFlight)
+            .count();
+        (ring.entries.len(), in_flight)
+    })
 }
 
 /// Forgets every entry.

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod app;
 pub mod components;
+pub mod frame_cost;
 pub mod inspector;
 pub mod lab;
 pub mod pages;

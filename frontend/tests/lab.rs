@@ -403,7 +403,8 @@ fn started(seq: u64, attempt: u32, at: f64) -> LabEvent {
 fn rows_fit_the_target_height_within_bounds() {
     assert_eq!(row_height(1), 18.0);
     assert_eq!(row_height(100), 4.2);
-    assert_eq!(row_height(1_000), 3.0);
+    assert_eq!(row_height(1_000), 0.42);
+    assert_eq!(row_height(5_000), 0.4);
 }
 
 #[wasm_bindgen_test]

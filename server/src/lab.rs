@@ -34,7 +34,9 @@ impl Lab {
         let received_at_ms = now_ms();
         let mut waiting = Waiting::start(self);
         let delay = actual_delay(request.delay_ms, request.jitter_ms);
-        tokio::time::sleep(delay).await;
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         waiting.finished = true;
         drop(waiting);
 

@@ -3,6 +3,7 @@
 //! - `run`  installs what is missing, builds the page (release) and the server, and serves both.
 //! - `dev`  runs the server and `trunk serve` together: edit, save, the page reloads.
 //! - `test` the same setup, then every test layer: protocol, server, in-browser wasm, end-to-end.
+//! - `bench` the performance targets of the issues, measured in Chromium and under real load.
 
 mod page;
 mod setup;
@@ -37,6 +38,9 @@ enum Command {
     },
     /// Install what is missing (Chromium and ChromeDriver included), then run every test layer.
     Test,
+    /// Measure the performance targets: frame gaps in Chromium during a Lab run of 500 and 1000
+    /// requests, echo throughput against a bare hyper server, memory per waiting request.
+    Bench,
 }
 
 fn main() -> std::process::ExitCode {
@@ -45,6 +49,7 @@ fn main() -> std::process::ExitCode {
         Command::Run { server_args } => run(&server_args),
         Command::Dev { server_args } => dev(&server_args),
         Command::Test => test(),
+        Command::Bench => bench(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -144,4 +149,27 @@ fn test() -> Result<()> {
     shell::status(e2e, "end-to-end tests")?;
     println!("\nxtask: every test layer passed");
     Ok(())
+}
+
+fn bench() -> Result<()> {
+    let root = root();
+    let tools = setup::page_tools(&root)?;
+    let browser = setup::browser_tools(&root)?;
+    let dist = page::build_release(&root, &tools)?;
+    shell::step("Benchmarks (release build; figures, not pass/fail)");
+    let mut bench = shell::cargo_command(&root);
+    bench
+        .args([
+            "bench",
+            "--package",
+            "server",
+            "--features",
+            "e2e",
+            "--bench",
+            "lab",
+        ])
+        .env("MEANWHILE_E2E_DIST", &dist)
+        .env("MEANWHILE_E2E_CHROMEDRIVER", &browser.chromedriver)
+        .env("MEANWHILE_E2E_CHROMIUM", &browser.chromium);
+    shell::status(bench, "the benchmarks")
 }

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::inspector::{self, Entry, EntryKind, Outcome};
+use crate::inspector::{self, Entry, EntryKind};
 
 /// Rows the drawer shows; the recorder keeps more (see [`inspector::CAPACITY`]).
 const SHOWN: usize = 200;
@@ -12,28 +12,18 @@ const SHOWN: usize = 200;
 pub fn InspectorDrawer() -> impl IntoView {
     let open = RwSignal::new(false);
     let version = inspector::version();
-    let entries = Memo::new(move |_| {
-        version.track();
-        inspector::entries()
-    });
     let counts = move || {
-        let entries = entries.get();
-        let in_flight = entries
-            .iter()
-            .filter(|e| e.outcome == Outcome::InFlight)
-            .count();
-        format!("{} recorded · {in_flight} in flight", entries.len())
+        version.track();
+        let (recorded, in_flight) = inspector::counts();
+        format!("{recorded} recorded · {in_flight} in flight")
     };
+    // Rows are copied only while the drawer is open.
     let rows = move || {
         if !open.get() {
             return Vec::new();
         }
-        entries
-            .get()
-            .into_iter()
-            .rev()
-            .take(SHOWN)
-            .collect::<Vec<_>>()
+        version.track();
+        inspector::newest(SHOWN)
     };
     view! {
         <section class="inspector" class:open=move || open.get() aria-label="Inspector">

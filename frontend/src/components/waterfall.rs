@@ -45,7 +45,7 @@ pub fn Waterfall(
         frame.track();
         let selected = selected.get();
         if let Some(canvas) = canvas.get() {
-            model.with_value(|model| draw(&canvas, model, selected));
+            crate::frame_cost::measure(|| model.with_value(|model| draw(&canvas, model, selected)));
         }
     });
     let on_click = move |event: web_sys::MouseEvent| {
@@ -103,7 +103,12 @@ fn draw(canvas: &web_sys::HtmlCanvasElement, model: &LabModel, selected: Option<
     let _ = context.set_transform(ratio, 0.0, 0.0, ratio, 0.0, 0.0);
     context.clear_rect(0.0, 0.0, width, height);
 
-    let bar = (layout.row_height - 1.0).max(1.0);
+    // A gap between rows while they are tall enough to show one.
+    let bar = if layout.row_height >= 3.0 {
+        layout.row_height - 1.0
+    } else {
+        layout.row_height
+    };
     for (row, request) in model.requests().iter().enumerate() {
         let top = layout.row_top(row);
         if Some(request.seq) == selected {
@@ -113,7 +118,7 @@ fn draw(canvas: &web_sys::HtmlCanvasElement, model: &LabModel, selected: Option<
         for segment in layout.segments(request, now) {
             context.set_fill_style_str(phase_colour(segment.phase));
             let (y, h) = if segment.phase == Phase::Backoff {
-                (top + bar * 0.4, (bar * 0.2).max(1.0))
+                (top + bar * 0.4, (bar * 0.2).max(0.4))
             } else {
                 (top, bar)
             };
@@ -121,7 +126,7 @@ fn draw(canvas: &web_sys::HtmlCanvasElement, model: &LabModel, selected: Option<
         }
         for cap in layout.caps(request) {
             context.set_fill_style_str(outcome_colour(cap.outcome));
-            context.fill_rect((cap.x - 3.0).max(0.0), top, 3.0, bar);
+            context.fill_rect((cap.x - 3.0).max(0.0), top, 3.0, bar.max(0.4));
         }
     }
 }

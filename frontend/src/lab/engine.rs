@@ -188,6 +188,9 @@ async fn one_request(context: Rc<RequestContext>, seq: u64) {
             outcome,
         })
     };
+    // Each request leaves in a task of its own: a thousand `fetch` calls made in one go would be
+    // one long task, and the heartbeat would stutter.
+    TimeoutFuture::new(0).await;
     let mut retries_done = 0;
     loop {
         if cancel.is_cancelled() {

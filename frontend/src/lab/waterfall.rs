@@ -50,8 +50,9 @@ pub struct Cap {
 
 /// Rows grow no taller than this.
 pub const MAX_ROW_HEIGHT: f64 = 18.0;
-/// Rows shrink no thinner than this (then the waterfall scrolls).
-pub const MIN_ROW_HEIGHT: f64 = 3.0;
+/// Rows shrink no thinner than this. A thousand rows then fit the target height: a canvas that
+/// stays small is redrawn cheaply every frame, and the waterfall reads as one shape.
+pub const MIN_ROW_HEIGHT: f64 = 0.4;
 /// The waterfall aims to fit in this height.
 pub const TARGET_HEIGHT: f64 = 420.0;
 /// The time axis spans at least this much, so a quick run does not fill the width.

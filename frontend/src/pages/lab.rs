@@ -57,14 +57,17 @@ pub fn Lab() -> impl IntoView {
         };
         spawn_local(engine::run(run, Env::browser(sink), cancel));
     };
-    let cancel_all = move |_| {
+    let cancel_all = move || {
         let cancels = runs.try_update_value(std::mem::take).unwrap_or_default();
         for cancel in cancels {
             cancel.cancel();
         }
     };
+    // Leaving the Lab cancels what it started: nobody is left to see the answers.
+    on_cleanup(cancel_all);
     let clear = move |_| {
         model.update_value(LabModel::clear);
+        crate::frame_cost::reset();
         selected.set(None);
         arrived.set(0);
         if let Some(performance) = window().performance() {
@@ -99,7 +102,7 @@ pub fn Lab() -> impl IntoView {
                 <button type="button" data-testid="lab-start" on:click=start disabled=move || form.settings().is_err()>
                     "Start"
                 </button>
-                <button type="button" class="secondary" data-testid="lab-cancel" on:click=cancel_all>"Cancel all"</button>
+                <button type="button" class="secondary" data-testid="lab-cancel" on:click=move |_| cancel_all()>"Cancel all"</button>
                 <button type="button" class="quiet" data-testid="lab-clear" on:click=clear>"Clear"</button>
                 <BlockThePage/>
             </div>
@@ -294,14 +297,14 @@ fn LabSummary(summary: Memo<Summary>) -> impl IntoView {
     view! {
         <div class="lab-summary" data-testid="lab-summary">
             <dl class="counts">
-                <div><dt>"queued"</dt><dd data-testid="sum-queued">{move || summary.get().queued}</dd></div>
-                <div><dt>"in flight"</dt><dd data-testid="sum-in-flight">{move || summary.get().in_flight}</dd></div>
-                <div><dt>"done"</dt><dd data-testid="sum-done">{move || summary.get().done()}</dd></div>
-                <div class="ok"><dt>"ok"</dt><dd data-testid="sum-ok">{move || summary.get().ok}</dd></div>
-                <div class="failed"><dt>"failed"</dt><dd data-testid="sum-failed">{move || summary.get().failed}</dd></div>
-                <div class="aborted"><dt>"aborted"</dt><dd data-testid="sum-aborted">{move || summary.get().aborted}</dd></div>
-                <div class="timed-out"><dt>"timed out"</dt><dd data-testid="sum-timed-out">{move || summary.get().timed_out}</dd></div>
-                <div class="retried"><dt>"retries"</dt><dd data-testid="sum-retries">{move || summary.get().retries}</dd></div>
+                <div><dt>"queued"</dt><dd data-testid="sum-queued">{move || summary.with(|s| s.queued)}</dd></div>
+                <div><dt>"in flight"</dt><dd data-testid="sum-in-flight">{move || summary.with(|s| s.in_flight)}</dd></div>
+                <div><dt>"done"</dt><dd data-testid="sum-done">{move || summary.with(Summary::done)}</dd></div>
+                <div class="ok"><dt>"ok"</dt><dd data-testid="sum-ok">{move || summary.with(|s| s.ok)}</dd></div>
+                <div class="failed"><dt>"failed"</dt><dd data-testid="sum-failed">{move || summary.with(|s| s.failed)}</dd></div>
+                <div class="aborted"><dt>"aborted"</dt><dd data-testid="sum-aborted">{move || summary.with(|s| s.aborted)}</dd></div>
+                <div class="timed-out"><dt>"timed out"</dt><dd data-testid="sum-timed-out">{move || summary.with(|s| s.timed_out)}</dd></div>
+                <div class="retried"><dt>"retries"</dt><dd data-testid="sum-retries">{move || summary.with(|s| s.retries)}</dd></div>
             </dl>
             <p class="timing">
                 {move || {
@@ -316,6 +319,15 @@ fn LabSummary(summary: Memo<Summary>) -> impl IntoView {
                     format!("Latency of the successful: p50 {} · p95 {} · max {}", ms(s.percentile(50.0)), ms(s.percentile(95.0)), ms(s.percentile(100.0)))
                 }}
             </p>
+            <p class="timing" data-testid="sum-frame-work">
+                {move || {
+                    summary.track();
+                    format!(
+                        "This page's own work per frame (applying answers, redrawing): slowest {:.1} ms of a 16.7 ms frame.",
+                        crate::frame_cost::slowest_ms()
+                    )
+                }}
+            </p>
             <Histogram summary=summary/>
         </div>
     }
@@ -326,9 +338,10 @@ fn LabSummary(summary: Memo<Summary>) -> impl IntoView {
 fn Histogram(summary: Memo<Summary>) -> impl IntoView {
     const WIDTH: f64 = 400.0;
     const HEIGHT: f64 = 80.0;
+    // Recomputed each frame, but redrawn only when a bin changes.
+    let bins = Memo::new(move |_| summary.with(|s| histogram(&s.latencies, 20)));
     let bars = move || {
-        let s = summary.get();
-        let bins = histogram(&s.latencies, 20);
+        let bins = bins.get();
         let tallest = bins.iter().map(|b| b.count).max().unwrap_or(0).max(1) as f64;
         let width = WIDTH / bins.len() as f64;
         bins.into_iter()
@@ -524,16 +537,19 @@ fn start_frame_loop(
         }
         let events = pending.try_update_value(std::mem::take).unwrap_or_default();
         let had_events = !events.is_empty();
-        let (growing, arrivals) = model
-            .try_update_value(|model| {
-                for event in events {
-                    model.apply(event);
-                }
-                let refined = model.fill_sent_times(engine::request_start);
-                let growing = model.requests().iter().any(|r| r.finished_at.is_none()) || refined;
-                (growing, model.arrivals().len())
-            })
-            .unwrap_or((false, 0));
+        let (growing, arrivals) = crate::frame_cost::measure(|| {
+            model
+                .try_update_value(|model| {
+                    for event in events {
+                        model.apply(event);
+                    }
+                    let refined = model.fill_sent_times(engine::request_start);
+                    let growing =
+                        model.requests().iter().any(|r| r.finished_at.is_none()) || refined;
+                    (growing, model.arrivals().len())
+                })
+                .unwrap_or((false, 0))
+        });
         if had_events || growing {
             frame.update(|f| *f += 1);
         }

@@ -41,6 +41,15 @@ impl Mounted {
         self.element(css).inner_text()
     }
 
+    /// The text of every element matching `css`, in document order.
+    pub fn texts(&self, css: &str) -> Vec<String> {
+        let found = self.root.query_selector_all(css).expect("a valid selector");
+        (0..found.length())
+            .filter_map(|i| found.item(i))
+            .map(|node| node.unchecked_into::<HtmlElement>().inner_text())
+            .collect()
+    }
+
     /// The whole text of the mounted component.
     pub fn all_text(&self) -> String {
         self.root.inner_text()

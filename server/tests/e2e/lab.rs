@@ -146,7 +146,7 @@ async fn cancel_all_aborts_for_real_and_the_server_counts_them_abandoned() {
 }
 
 #[tokio::test]
-async fn two_retries_make_three_attempts_each() {
+async fn two_retries_make_three_attempts_each_with_a_json_post() {
     let session = Session::start().await;
     open_lab(&session).await;
     session.type_into("[data-testid=lab-count]", "4").await;
@@ -154,6 +154,7 @@ async fn two_retries_make_three_attempts_each() {
     session.type_into("[data-testid=lab-jitter]", "0").await;
     session.type_into("[data-testid=lab-fail-rate]", "1").await;
     session.type_into("[data-testid=lab-retries]", "2").await;
+    session.choose("[data-testid=lab-method]", "post").await;
 
     session.click("[data-testid=lab-start]").await;
 
@@ -179,6 +180,7 @@ async fn two_retries_make_three_attempts_each() {
     assert!(details.contains("Attempt 1 — retried"), "{details}");
     assert!(details.contains("Attempt 3 — failed"), "{details}");
     assert!(details.contains("503"), "{details}");
+    assert!(details.contains("POST /api/lab/echo"), "{details}");
 
     // The inspector saw every attempt.
     session.click(".inspector-toggle").await;
@@ -220,5 +222,33 @@ async fn in_a_race_the_first_success_wins_and_the_rest_are_aborted() {
         ok >= 1 && aborted >= 1 && ok + aborted == 5,
         "ok {ok}, aborted {aborted}"
     );
+    session.close().await;
+}
+
+#[tokio::test]
+async fn leaving_the_lab_cancels_its_requests() {
+    let session = Session::start().await;
+    open_lab(&session).await;
+    session.type_into("[data-testid=lab-count]", "3").await;
+    session.type_into("[data-testid=lab-delay]", "20000").await;
+    session.type_into("[data-testid=lab-jitter]", "0").await;
+    session.click("[data-testid=lab-start]").await;
+    session
+        .wait_until(
+            "three waiting on the server",
+            Duration::from_secs(10),
+            async || session.state.lab.stats().in_flight == 3,
+        )
+        .await;
+
+    session.click("nav.rooms a[href='/']").await;
+
+    session
+        .wait_until(
+            "three abandoned on the server",
+            Duration::from_secs(5),
+            async || session.state.lab.stats().abandoned == 3,
+        )
+        .await;
     session.close().await;
 }

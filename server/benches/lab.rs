@@ -1,0 +1,408 @@
+//! `cargo xtask bench`: the Lab's performance targets, measured for real.
+//!
+//! 1. The page never blocks: in headless Chromium, fire 500 and then 1000 echoes (delay 50–2000 ms)
+//!    and record every gap between animation frames and every long task (PerformanceObserver).
+//!    Target: largest gap ≤ 50 ms, no long task.
+//! 2. Echo at delay 0 against a bare hyper "hello" server, both under the same load generator in
+//!    the same run: requests per second and p99 latency. Target: echo/hello ≥ 0.8.
+//! 3. Memory: the release server with 10 000 echoes waiting; bytes per waiting request, and how
+//!    long a 0-delay echo takes meanwhile.
+//!
+//! Figures are printed, not asserted: the machines are shared and noisy.
+
+// The browser tests' session helper; the benchmark uses only part of it.
+#[allow(dead_code)]
+#[path = "../tests/e2e/browser.rs"]
+mod browser;
+
+use std::convert::Infallible;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use browser::Session;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+
+fn main() {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    println!("Meanwhile Lab benchmark (figures, not pass/fail; targets in brackets)\n");
+    runtime.block_on(frame_gaps());
+    echo_against_hello();
+    waiting_memory();
+}
+
+// ---- 1. Frame gaps while answers arrive -----------------------------------------------------
+
+/// Installed in the page before a run: records every frame gap and every long task.
+const RECORDER: &str = r#"
+window.__bench = { gaps: [], longTasks: 0, last: performance.now(), on: true };
+new PerformanceObserver(list => { window.__bench.longTasks += list.getEntries().length; })
+  .observe({ type: 'longtask' });
+const frame = now => {
+  const b = window.__bench;
+  b.gaps.push(now - b.last); b.last = now;
+  if (b.on) requestAnimationFrame(frame);
+};
+requestAnimationFrame(frame);
+"#;
+
+async fn frame_gaps() {
+    let session = Session::start().await;
+    session.open("/lab").await;
+    session
+        .wait_for_text("main h1", "The Lab", Duration::from_secs(20))
+        .await;
+    println!("1. Frame gaps in Chromium while echoes (delay 50–2000 ms) are answered");
+    println!("   [target: largest gap ≤ 50 ms, no long task]");
+    // MEANWHILE_BENCH_COUNTS=500 measures one size only (e.g. while working on the page).
+    let counts: Vec<u32> = std::env::var("MEANWHILE_BENCH_COUNTS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![500, 1000]);
+    for count in counts {
+        session.click("[data-testid=lab-clear]").await;
+        session
+            .type_into("[data-testid=lab-count]", &count.to_string())
+            .await;
+        session.type_into("[data-testid=lab-delay]", "1025").await;
+        session.type_into("[data-testid=lab-jitter]", "975").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        session.eval(RECORDER).await;
+        let started = Instant::now();
+        session.click("[data-testid=lab-start]").await;
+        session
+            .wait_until(
+                "every echo answered",
+                Duration::from_secs(300),
+                async || session.text("[data-testid=sum-ok]").await == count.to_string(),
+            )
+            .await;
+        let elapsed = started.elapsed();
+        let result = session
+            .eval("window.__bench.on = false; return window.__bench")
+            .await;
+        let mut gaps: Vec<f64> = result["gaps"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_f64).collect())
+            .unwrap_or_default();
+        // The first gap spans the script's installation, not a frame.
+        if !gaps.is_empty() {
+            gaps.remove(0);
+        }
+        gaps.sort_by(f64::total_cmp);
+        let largest = gaps.last().copied().unwrap_or(0.0);
+        let p99 = nearest_rank(&gaps, 99.0);
+        let frame_work = session.text("[data-testid=sum-frame-work]").await;
+        println!(
+            "   {count:>5} requests: {} frames in {:.1} s, largest gap {largest:.1} ms, p99 gap {p99:.1} ms, long tasks {}",
+            gaps.len(),
+            elapsed.as_secs_f64(),
+            result["longTasks"]
+        );
+        println!("         {frame_work}");
+    }
+    session.close().await;
+    println!();
+}
+
+// ---- 2. Echo at delay 0 against a bare hyper server -----------------------------------------
+
+const CONNECTIONS: usize = 32;
+const LOAD_TIME: Duration = Duration::from_secs(5);
+
+fn echo_against_hello() {
+    println!("2. Echo at delay 0 against a bare hyper \"hello\" server");
+    println!(
+        "   ({CONNECTIONS} keep-alive connections, {} s each) [target: echo/hello ≥ 0.8]",
+        LOAD_TIME.as_secs()
+    );
+    // The server gets its own runtime (one worker), the load generator another, so neither
+    // steals the other's thread.
+    let servers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a server runtime");
+    let load = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a load runtime");
+
+    let hello_addr = servers.block_on(start_hello());
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let echo_addr = servers.block_on(start_meanwhile(folder.path()));
+
+    let hello = load.block_on(generate_load(hello_addr, "/"));
+    let echo = load.block_on(generate_load(echo_addr, "/api/lab/echo?seq=1"));
+    for (name, figures) in [("hello", &hello), ("echo", &echo)] {
+        println!(
+            "   {name:>5}: {:>8.0} requests/s, p99 {:.2} ms ({} requests)",
+            figures.per_second, figures.p99_ms, figures.requests
+        );
+    }
+    println!(
+        "   ratio echo/hello: {:.2} requests/s, {:.2} p99 (hello p99 / echo p99)\n",
+        echo.per_second / hello.per_second,
+        hello.p99_ms / echo.p99_ms.max(f64::EPSILON)
+    );
+    drop(servers);
+}
+
+async fn start_hello() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_request| async {
+                    Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(
+                        b"hello",
+                    ))))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+async fn start_meanwhile(folder: &std::path::Path) -> SocketAddr {
+    let db = server::db::connect(&folder.join("bench.db"))
+        .await
+        .expect("database");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let addr = listener.local_addr().expect("address");
+    let state = server::AppState::new(db);
+    tokio::spawn(server::serve(
+        listener,
+        state,
+        server::page::PageFiles::new(folder.join("no-page")),
+        std::future::pending(),
+        Duration::from_secs(1),
+    ));
+    addr
+}
+
+struct LoadFigures {
+    requests: usize,
+    per_second: f64,
+    p99_ms: f64,
+}
+
+async fn generate_load(addr: SocketAddr, path: &'static str) -> LoadFigures {
+    let started = Instant::now();
+    let workers: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            tokio::spawn(async move {
+                let stream = tokio::net::TcpStream::connect(addr)
+                    .await
+                    .expect("connects");
+                let (mut sender, connection) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                        .await
+                        .expect("handshake");
+                tokio::spawn(connection);
+                let mut latencies = Vec::new();
+                while started.elapsed() < LOAD_TIME {
+                    let request = hyper::Request::get(path)
+                        .header("host", "127.0.0.1")
+                        .body(Empty::<Bytes>::new())
+                        .expect("a request");
+                    let sent = Instant::now();
+                    let response = sender.send_request(request).await.expect("an answer");
+                    assert!(response.status().is_success(), "{}", response.status());
+                    let _ = response.into_body().collect().await.expect("a body");
+                    latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for worker in workers {
+        latencies.extend(worker.await.expect("a worker"));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    LoadFigures {
+        requests: latencies.len(),
+        per_second: latencies.len() as f64 / elapsed,
+        p99_ms: nearest_rank(&latencies, 99.0),
+    }
+}
+
+// ---- 3. Memory with 10 000 echoes waiting ----------------------------------------------------
+
+const WAITING: usize = 10_000;
+
+/// The release server, in its own process so its memory is its own; stopped when dropped.
+struct ServerProcess(Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn waiting_memory() {
+    println!("3. The release server with {WAITING} echoes waiting (delay 20 s)");
+    // Each waiting request is a connection: both processes need that many descriptors.
+    let (_, hard) = rlimit::Resource::NOFILE
+        .get()
+        .expect("the descriptor limit");
+    let wanted = (WAITING as u64 * 2 + 1_000).min(hard);
+    rlimit::Resource::NOFILE
+        .set(wanted, hard)
+        .expect("a higher descriptor limit");
+
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("an address");
+    let server = ServerProcess(
+        Command::new(env!("CARGO_BIN_EXE_meanwhile"))
+            .args(["--addr", &addr.to_string(), "--log", "warn"])
+            .arg("--database")
+            .arg(folder.path().join("bench.db"))
+            .arg("--dist")
+            .arg(folder.path().join("no-page"))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("the server starts"),
+    );
+    let pid = server.0.id();
+    let started = Instant::now();
+    while TcpStream::connect(addr).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the server never listened"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Warm up, then measure the quick echo and the memory with nothing waiting.
+    let before_quick = quick_echo_ms(addr, 200);
+    let before = resident_bytes(pid);
+
+    let mut waiting = Vec::with_capacity(WAITING);
+    for seq in 0..WAITING {
+        let mut stream = TcpStream::connect(addr).expect("connects");
+        let request = format!(
+            "GET /api/lab/echo?delay_ms=20000&seq={seq} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).expect("sent");
+        waiting.push(stream);
+        // Let the server accept as they come: a burst of 10 000 connects overflows the listen
+        // queue, and the dropped ones only come back after TCP's retransmission timeouts.
+        if seq % 500 == 499 {
+            wait_for_waiting(addr, seq as u64 + 1 - 100, Duration::from_secs(5));
+        }
+    }
+    let count = wait_for_waiting(addr, WAITING as u64, Duration::from_secs(60));
+    let after = resident_bytes(pid);
+    let during_quick = quick_echo_ms(addr, 200);
+    println!(
+        "   resident memory {:.1} MiB → {:.1} MiB with {count} waiting: {:.0} bytes per waiting request (connection included)",
+        before as f64 / 1_048_576.0,
+        after as f64 / 1_048_576.0,
+        after.saturating_sub(before) as f64 / count.max(1) as f64
+    );
+    println!(
+        "   a 0-delay echo: median {before_quick:.2} ms with nothing waiting, {during_quick:.2} ms with {count} waiting"
+    );
+    drop(waiting);
+    drop(server);
+}
+
+/// Median time of `count` sequential 0-delay echoes on one keep-alive connection, in ms.
+fn quick_echo_ms(addr: SocketAddr, count: usize) -> f64 {
+    let mut stream = TcpStream::connect(addr).expect("connects");
+    let mut times = Vec::with_capacity(count);
+    for seq in 0..count {
+        let request = format!("GET /api/lab/echo?seq={seq} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        let sent = Instant::now();
+        stream.write_all(request.as_bytes()).expect("sent");
+        read_response(&mut stream);
+        times.push(sent.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    nearest_rank(&times, 50.0)
+}
+
+/// Reads one HTTP/1.1 response with a Content-Length body; returns the body.
+fn read_response(stream: &mut TcpStream) -> String {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let read = stream.read(&mut chunk).expect("reads");
+        assert!(read > 0, "the server closed the connection");
+        buffer.extend_from_slice(&chunk[..read]);
+        let text = String::from_utf8_lossy(&buffer);
+        if let Some(head_end) = text.find("\r\n\r\n") {
+            let length = text[..head_end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            if buffer.len() >= head_end + 4 + length {
+                return text[head_end + 4..head_end + 4 + length].to_owned();
+            }
+        }
+    }
+}
+
+/// Waits until at least `wanted` echoes wait on the server, or `within` passes; returns how many do.
+fn wait_for_waiting(addr: SocketAddr, wanted: u64, within: Duration) -> u64 {
+    let started = Instant::now();
+    loop {
+        let waiting = stats(addr)["in_flight"].as_u64().unwrap_or(0);
+        if waiting >= wanted || started.elapsed() > within {
+            return waiting;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn stats(addr: SocketAddr) -> Value {
+    let mut stream = TcpStream::connect(addr).expect("connects");
+    stream
+        .write_all(b"GET /api/lab/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .expect("sent");
+    serde_json::from_str(&read_response(&mut stream)).expect("stats")
+}
+
+/// Resident memory of process `pid` (Linux `/proc`), in bytes.
+fn resident_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kib| kib * 1024)
+}
+
+fn nearest_rank(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
