@@ -185,11 +185,10 @@ async fn start_meanwhile(folder: &std::path::Path) -> SocketAddr {
         .await
         .expect("binds");
     let addr = listener.local_addr().expect("address");
-    let state = server::AppState::new(db);
+    let state = server::AppState::new(db, server::page::PageFiles::new(folder.join("no-page")));
     tokio::spawn(server::serve(
         listener,
         state,
-        server::page::PageFiles::new(folder.join("no-page")),
         std::future::pending(),
         Duration::from_secs(1),
     ));

@@ -1,6 +1,7 @@
-//! The Meanwhile server as a library: [`app`] builds the whole router (the API under `/api` and
-//! the built page everywhere else) so tests drive exactly what the binary serves; [`serve`] runs
-//! it on a listener until a shutdown signal; [`run`] does both from a [`config::Config`].
+//! The Meanwhile server as a library: [`app`] builds the whole router from the state (the API
+//! under `/api`, the built page everywhere else) so tests drive exactly what the binary serves;
+//! [`serve`] runs it on a listener until a shutdown signal; [`run`] does both from a
+//! [`config::Config`].
 
 pub mod config;
 pub mod db;
@@ -32,8 +33,9 @@ pub use crate::state::AppState;
 
 /// Everything the server answers: `/api/*` (JSON, errors always in the envelope) and, for every
 /// other path, the built page in `dist`.
-pub fn app(state: AppState, dist: PageFiles) -> Router {
+pub fn app(state: AppState) -> Router {
     let request_timeout = state.request_timeout;
+    let page = state.page.clone();
     let api = routes::router()
         .fallback(error::api_not_found)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
@@ -49,7 +51,7 @@ pub fn app(state: AppState, dist: PageFiles) -> Router {
         .nest("/api", api)
         // `nest` matches `/api` and `/api/…` but not `/api/` itself, which must not be the page.
         .route("/api/", axum::routing::any(error::api_not_found))
-        .fallback_service(page::router(dist))
+        .fallback_service(page::router(page))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
@@ -80,12 +82,11 @@ pub fn app(state: AppState, dist: PageFiles) -> Router {
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
-    dist: PageFiles,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> std::io::Result<()> {
     let token = state.shutdown.clone();
-    let router = app(state, dist);
+    let router = app(state);
     let signalled = token.clone();
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {
         shutdown.await;
@@ -128,9 +129,8 @@ pub async fn run(config: Config) -> startup::Result<()> {
         listener,
         AppState {
             request_timeout: Duration::from_secs(config.request_timeout_secs),
-            ..AppState::new(db)
+            ..AppState::new(db, PageFiles::new(config.dist))
         },
-        PageFiles::new(config.dist),
         shutdown_signal(),
         Duration::from_secs(config.shutdown_grace_secs),
     )

@@ -7,10 +7,13 @@ use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
 
 use crate::lab::Lab;
+use crate::page::PageFiles;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub db: SqlitePool,
+    /// The built page, served for every path outside `/api`.
+    pub page: PageFiles,
     pub lab: Arc<Lab>,
     /// Cancelled when the server begins to shut down, so long-lived streams can end themselves.
     pub shutdown: CancellationToken,
@@ -19,9 +22,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(db: SqlitePool) -> Self {
+    pub fn new(db: SqlitePool, page: PageFiles) -> Self {
         Self {
             db,
+            page,
             lab: Arc::new(Lab::default()),
             shutdown: CancellationToken::new(),
             request_timeout: Duration::from_millis(protocol::limits::REQUEST_TIMEOUT_MS),

@@ -44,7 +44,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut AppState)) -> TestApp {
     let db = server::db::connect(&folder.path().join("data").join("test.db"))
         .await
         .expect("database opens");
-    let mut state = AppState::new(db);
+    let mut state = AppState::new(db, PageFiles::new(dist));
     configure(&mut state);
 
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
@@ -53,7 +53,6 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut AppState)) -> TestApp {
     let server = tokio::spawn(server::serve(
         listener,
         state.clone(),
-        PageFiles::new(dist),
         async move {
             let _ = shutdown_rx.await;
         },

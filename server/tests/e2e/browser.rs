@@ -64,7 +64,7 @@ impl Session {
         let db = server::db::connect(&folder.path().join("e2e.db"))
             .await
             .expect("database");
-        let state = AppState::new(db);
+        let state = AppState::new(db, PageFiles::new(dist));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binds");
@@ -73,7 +73,6 @@ impl Session {
         tokio::spawn(server::serve(
             listener,
             state.clone(),
-            PageFiles::new(dist),
             async move {
                 let _ = stop.await;
             },
