@@ -133,19 +133,7 @@ fn test() -> Result<()> {
 
     let dist = page::build_release(&root, &tools)?;
     shell::step("Test layer 4: end to end, the release page in Chromium through ChromeDriver");
-    let mut e2e = shell::cargo_command(&root);
-    e2e.args([
-        "test",
-        "--package",
-        "server",
-        "--features",
-        "e2e",
-        "--test",
-        "e2e",
-    ])
-    .env("MEANWHILE_E2E_DIST", &dist)
-    .env("MEANWHILE_E2E_CHROMEDRIVER", &browser.chromedriver)
-    .env("MEANWHILE_E2E_CHROMIUM", &browser.chromium);
+    let e2e = browser_cargo(&root, &dist, &browser, &["test", "--test", "e2e"]);
     shell::status(e2e, "end-to-end tests")?;
     println!("\nxtask: every test layer passed");
     Ok(())
@@ -157,19 +145,32 @@ fn bench() -> Result<()> {
     let browser = setup::browser_tools(&root)?;
     let dist = page::build_release(&root, &tools)?;
     shell::step("Benchmarks (release build; figures, not pass/fail)");
-    let mut bench = shell::cargo_command(&root);
-    bench
+    let bench = browser_cargo(&root, &dist, &browser, &["bench", "--bench", "lab"]);
+    shell::status(bench, "the benchmarks")
+}
+
+/// `cargo <command> --package server --features e2e <target>`, told where the built page, the
+/// browser and its driver are (the end-to-end tests and the benchmark share this).
+fn browser_cargo(
+    root: &Path,
+    dist: &Path,
+    browser: &setup::BrowserTools,
+    command_and_target: &[&str; 3],
+) -> std::process::Command {
+    let [command, target_kind, target] = command_and_target;
+    let mut cargo = shell::cargo_command(root);
+    cargo
         .args([
-            "bench",
+            command,
             "--package",
             "server",
             "--features",
             "e2e",
-            "--bench",
-            "lab",
+            target_kind,
+            target,
         ])
-        .env("MEANWHILE_E2E_DIST", &dist)
+        .env("MEANWHILE_E2E_DIST", dist)
         .env("MEANWHILE_E2E_CHROMEDRIVER", &browser.chromedriver)
         .env("MEANWHILE_E2E_CHROMIUM", &browser.chromium);
-    shell::status(bench, "the benchmarks")
+    cargo
 }
