@@ -369,7 +369,13 @@ async fn http_attempt(call: AttemptCall, signal: AbortSignal) -> AttemptAnswer {
 pub fn request_start(path: &str) -> Option<f64> {
     let window = web_sys::window()?;
     let url = web_sys::Url::new_with_base(path, &window.location().href().ok()?).ok()?;
-    let entries = window.performance()?.get_entries_by_name(&url.href());
+    let performance = window.performance()?;
+    // gloo-net rebuilds the query string and leaves a trailing `&` on the address it fetches, so
+    // the browser files the entry under that name; the plain address is tried as well.
+    let mut entries = performance.get_entries_by_name(&format!("{}&", url.href()));
+    if entries.length() == 0 {
+        entries = performance.get_entries_by_name(&url.href());
+    }
     let last = entries.get(entries.length().checked_sub(1)?);
     let start = js_sys::Reflect::get(&last, &"requestStart".into())
         .ok()?
