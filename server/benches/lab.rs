@@ -28,11 +28,20 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
 fn main() {
+    // MEANWHILE_BENCH_ONLY=frames,echo,memory runs only the named parts (all three by default).
+    let only = std::env::var("MEANWHILE_BENCH_ONLY").unwrap_or_default();
+    let wanted = |part: &str| only.is_empty() || only.split(',').any(|p| p.trim() == part);
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     println!("Meanwhile Lab benchmark (figures, not pass/fail; targets in brackets)\n");
-    runtime.block_on(frame_gaps());
-    echo_against_hello();
-    waiting_memory();
+    if wanted("frames") {
+        runtime.block_on(frame_gaps());
+    }
+    if wanted("echo") {
+        echo_against_hello();
+    }
+    if wanted("memory") {
+        waiting_memory();
+    }
 }
 
 // ---- 1. Frame gaps while answers arrive -----------------------------------------------------

@@ -1,11 +1,12 @@
 //! Every error the API answers with, and the one place that turns it into a status code and the
 //! JSON envelope `{"error":{"code":…,"message":…}}`. Extractor rejections and responses made by
-//! layers (405, 408, 413) pass through here too, so no `/api` answer ever has another shape.
+//! layers (405, 413), the deadline (408) and a caught panic (500) pass through here too (see
+//! [`crate::guard`]), so no `/api` answer ever has another shape.
 
+use axum::body::Body;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use protocol::{ErrorBody, ErrorCode};
 
@@ -118,10 +119,31 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
-/// `axum::Json` whose rejections are [`ApiError`]s, so a bad body gets the envelope.
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `axum::Json` whose rejections are [`ApiError`]s, so a bad body gets the envelope. The body is
+/// read through [`http_body_util::Limited`]: at most `MAX_REQUEST_BODY_BYTES`, else 413. Every
+/// API body is read through this extractor, so the limit costs nothing on requests without one
+/// (a router-wide `DefaultBodyLimit` would touch every request's extensions).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let (parts, body) = request.into_parts();
+        let limited = Body::new(http_body_util::Limited::new(
+            body,
+            protocol::limits::MAX_REQUEST_BODY_BYTES,
+        ));
+        let request = Request::from_parts(parts, limited);
+        let axum::Json(value) = axum::Json::<T>::from_request(request, state).await?;
+        Ok(Self(value))
+    }
+}
 
 impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {
@@ -134,12 +156,18 @@ impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
 
-/// Middleware on `/api`: an error answer made elsewhere (405 by the router, 408 by the timeout
-/// layer, 413 by the body limit, 500 by the panic catcher) that is not already our JSON becomes
-/// the envelope for its status.
-pub async fn ensure_envelope(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let response = next.run(request).await;
+/// `408 request_timeout`: the handler did not answer within the request deadline.
+pub fn timeout_response() -> Response {
+    envelope(
+        StatusCode::REQUEST_TIMEOUT,
+        ErrorCode::RequestTimeout,
+        "The server took too long to answer; try again.",
+    )
+}
+
+/// `response` itself when it is a success or already our JSON; otherwise the envelope for its
+/// status, keeping its `Allow` header.
+pub fn ensure_envelope(method: &Method, response: Response) -> Response {
     let status = response.status();
     let is_json = response
         .headers()

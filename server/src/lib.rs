@@ -6,6 +6,7 @@
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod guard;
 pub mod lab;
 pub mod page;
 pub mod routes;
@@ -16,14 +17,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use axum::middleware;
-use protocol::limits::MAX_REQUEST_BODY_BYTES;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::routing::any;
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -33,48 +32,51 @@ pub use crate::state::AppState;
 
 /// Everything the server answers: `/api/*` (JSON, errors always in the envelope) and, for every
 /// other path, the built page in `dist`.
+///
+/// One flat router (no `nest`, which rewrites every request's URI), with each group of
+/// middleware applied as one `ServiceBuilder` stack: every `Router::layer` call boxes the routes
+/// again, and each box is cloned per request. This keeps a 0-delay echo close to bare hyper.
 pub fn app(state: AppState) -> Router {
-    let request_timeout = state.request_timeout;
-    let page = state.page.clone();
-    let api = routes::router()
-        .fallback(error::api_not_found)
-        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
-        // Ordinary requests get a deadline; streams (added per room) are routed outside it.
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            request_timeout,
-        ))
-        .layer(middleware::from_fn(error::ensure_envelope))
-        .with_state(state);
-
-    Router::new()
-        .nest("/api", api)
-        // `nest` matches `/api` and `/api/…` but not `/api/` itself, which must not be the page.
-        .route("/api/", axum::routing::any(error::api_not_found))
-        .fallback_service(page::router(page))
-        .layer(CatchPanicLayer::custom(error::panic_response))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-        ))
+    // Around every /api route, including the catch-all 404 and the router's own 405s: a deadline
+    // (streams, added per room, will be routed outside it), a caught panic, errors made by a
+    // layer turned into the envelope. (Bodies are limited where they are read: `ApiJson`.)
+    let api_layers = guard::ApiGuardLayer::new(state.request_timeout);
+    // Around everything: one log line per request at info (method, path, status, latency) and
+    // the security headers.
+    let outer_layers = ServiceBuilder::new()
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
         .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
         .layer(SetResponseHeaderLayer::overriding(
-            HeaderName::from_static("cross-origin-opener-policy"),
-            HeaderValue::from_static("same-origin"),
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
         ))
-        // One line per request at info: method, path, status and latency.
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ));
+    let page =
+        page::router(state.page.clone()).layer(CatchPanicLayer::custom(error::panic_response));
+
+    routes::router()
+        // Any other /api path is a 404 envelope, never the page.
+        .route("/api", any(error::api_not_found))
+        .route("/api/", any(error::api_not_found))
+        .route("/api/{*rest}", any(error::api_not_found))
+        .route_layer(api_layers)
+        .with_state(state)
+        .fallback_service(page)
+        .layer(outer_layers)
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes; then stops accepting, lets in-flight

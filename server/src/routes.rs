@@ -1,4 +1,5 @@
-//! The API's routes: each resource module owns its router and the root merges them.
+//! The API's routes, each at its full path under `/api`: each resource module owns its router
+//! and the root merges them.
 
 mod health;
 mod lab;

@@ -3,13 +3,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::FromRef;
 use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
 
 use crate::lab::Lab;
 use crate::page::PageFiles;
 
-#[derive(Debug, Clone)]
+/// Handlers take only the part they need (`State<Arc<Lab>>`, `State<SqlitePool>`): extracting a
+/// part clones one `Arc`, where the whole state would also clone the shutdown token (a lock).
+#[derive(Debug, Clone, FromRef)]
 pub struct AppState {
     pub db: SqlitePool,
     /// The built page, served for every path outside `/api`.

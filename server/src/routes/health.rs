@@ -4,17 +4,18 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use protocol::{ComponentStatus, Health, HealthStatus};
+use sqlx::SqlitePool;
 
 use crate::error::ApiJson;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/health", get(health_show))
+    Router::new().route("/api/health", get(health_show))
 }
 
 /// Always 200 while the server runs; a database that does not answer shows as `degraded`.
-async fn health_show(State(state): State<AppState>) -> ApiJson<Health> {
-    let database_up = crate::db::is_up(&state.db).await;
+async fn health_show(State(db): State<SqlitePool>) -> ApiJson<Health> {
+    let database_up = crate::db::is_up(&db).await;
     ApiJson(Health {
         status: if database_up {
             HealthStatus::Ok
