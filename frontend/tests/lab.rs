@@ -555,3 +555,81 @@ fn the_summary_shows_the_gain_from_concurrency() {
     );
     assert_eq!(model.arrivals(), [2, 1]);
 }
+
+// ---- Pacing: a time budget per animation frame ----------------------------------------------
+
+/// Busy for `ms` of main-thread time, as a `fetch` call is.
+fn busy(ms: f64) {
+    let until = frontend::inspector::now_ms() + ms;
+    while frontend::inspector::now_ms() < until {}
+}
+
+#[wasm_bindgen_test]
+async fn sends_leave_in_order_within_each_frames_budget() {
+    use frontend::lab::pacer::{SEND_BUDGET_MS, frames_opened, send_turn};
+    const SEND_COST_MS: f64 = 1.5;
+    let sent = Rc::new(RefCell::new(Vec::new()));
+    let sends = (0..30).map(|i| {
+        let sent = Rc::clone(&sent);
+        async move {
+            send_turn().await;
+            sent.borrow_mut()
+                .push((i, frames_opened(), frontend::inspector::now_ms()));
+            busy(SEND_COST_MS);
+        }
+    });
+    futures::future::join_all(sends).await;
+
+    let sent = sent.take();
+    let order: Vec<i32> = sent.iter().map(|(i, _, _)| *i).collect();
+    assert_eq!(
+        order,
+        (0..30).collect::<Vec<_>>(),
+        "first asked, first sent"
+    );
+    let mut by_frame: Vec<(u64, Vec<f64>)> = Vec::new();
+    for (_, frame, at) in sent {
+        match by_frame.last_mut() {
+            Some((f, starts)) if *f == frame => starts.push(at),
+            _ => by_frame.push((frame, vec![at])),
+        }
+    }
+    let most = (SEND_BUDGET_MS / SEND_COST_MS).ceil() as usize;
+    for (frame, starts) in &by_frame {
+        assert!(
+            starts.len() <= most,
+            "frame {frame} sent {} (at most {most} fit in {SEND_BUDGET_MS} ms)",
+            starts.len()
+        );
+        let span = starts[starts.len() - 1] - starts[0];
+        assert!(
+            span < SEND_BUDGET_MS,
+            "frame {frame}: sends started over {span} ms"
+        );
+    }
+    assert!(by_frame.len() >= 30 / most, "{} frames", by_frame.len());
+}
+
+#[wasm_bindgen_test]
+async fn a_waiter_that_is_dropped_does_not_stall_those_behind_it() {
+    use frontend::lab::pacer::{SEND_BUDGET_MS, send_turn};
+    // Take this frame's window and use it up, so the next caller has to wait in line.
+    send_turn().await;
+    busy(SEND_BUDGET_MS + 1.0);
+    // Asks for a turn, then is dropped while waiting (as when its run is dropped).
+    let dropped = futures::future::select(Box::pin(send_turn()), std::future::ready(())).await;
+    assert!(
+        matches!(dropped, futures::future::Either::Right(_)),
+        "it had to wait"
+    );
+    let behind = (0..3).map(|_| send_turn());
+    let finished = futures::future::select(
+        Box::pin(futures::future::join_all(behind)),
+        TimeoutFuture::new(2_000),
+    )
+    .await;
+    assert!(
+        matches!(finished, futures::future::Either::Left(_)),
+        "the three behind it were never sent"
+    );
+}

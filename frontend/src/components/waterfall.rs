@@ -5,6 +5,7 @@
 use leptos::html::Canvas;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
 use web_sys::CanvasRenderingContext2d;
 
 use crate::inspector::{Outcome, now_ms};
@@ -41,18 +42,36 @@ pub fn Waterfall(
     selected: RwSignal<Option<u64>>,
 ) -> impl IntoView {
     let canvas = NodeRef::<Canvas>::new();
+    // The canvas's width, told by a ResizeObserver. Reading `clientWidth` while drawing would
+    // force the browser to lay out the whole page first (the summary and the arrivals have just
+    // changed) on every frame: that alone cost more than the drawing.
+    let width = RwSignal::new(0.0_f64);
+    let drawn = StoredValue::new_local(Drawn::default());
+    let observer = StoredValue::new_local(None::<SizeObserver>);
+    canvas.on_load(move |element| {
+        let element: &web_sys::Element = &element;
+        observer.set_value(SizeObserver::observe(element, move |w| width.set(w)));
+    });
+    on_cleanup(move || {
+        if let Some(observer) = observer.try_update_value(Option::take).flatten() {
+            observer.disconnect();
+        }
+    });
     Effect::new(move |_| {
         frame.track();
         let selected = selected.get();
+        let width = width.get();
         if let Some(canvas) = canvas.get() {
-            crate::frame_cost::measure(|| model.with_value(|model| draw(&canvas, model, selected)));
+            crate::frame_cost::measure(|| {
+                drawn.update_value(|drawn| {
+                    model.with_value(|model| draw(&canvas, drawn, width, model, selected));
+                });
+            });
         }
     });
     let on_click = move |event: web_sys::MouseEvent| {
-        let Some(element) = canvas.get() else { return };
-        let width = f64::from(element.client_width());
         let clicked = model.with_value(|model| {
-            let layout = Layout::fit(model.requests(), now_ms(), width);
+            let layout = Layout::fit(model.requests(), now_ms(), width.get_untracked());
             layout
                 .row_at(f64::from(event.offset_y()))
                 .and_then(|row| model.requests().get(row))
@@ -75,22 +94,72 @@ pub fn Waterfall(
     }
 }
 
-fn draw(canvas: &web_sys::HtmlCanvasElement, model: &LabModel, selected: Option<u64>) {
-    let Some(context) = canvas
-        .get_context("2d")
-        .ok()
-        .flatten()
-        .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())
-    else {
+/// What the last frame set on the canvas element, so a frame writes to the DOM only what
+/// changed (each write would make the browser recompute styles).
+#[derive(Default)]
+struct Drawn {
+    context: Option<CanvasRenderingContext2d>,
+    height: f64,
+    bars: Option<usize>,
+}
+
+/// A ResizeObserver reporting an element's content width; disconnect it when done.
+struct SizeObserver {
+    observer: web_sys::ResizeObserver,
+    _callback: Closure<dyn FnMut(js_sys::Array)>,
+}
+
+impl SizeObserver {
+    fn observe(element: &web_sys::Element, on_width: impl Fn(f64) + 'static) -> Option<Self> {
+        let callback = Closure::<dyn FnMut(js_sys::Array)>::new(move |entries: js_sys::Array| {
+            if let Some(entry) = entries
+                .iter()
+                .last()
+                .and_then(|e| e.dyn_into::<web_sys::ResizeObserverEntry>().ok())
+            {
+                on_width(entry.content_rect().width());
+            }
+        });
+        let observer = web_sys::ResizeObserver::new(callback.as_ref().unchecked_ref()).ok()?;
+        observer.observe(element);
+        Some(Self {
+            observer,
+            _callback: callback,
+        })
+    }
+
+    fn disconnect(&self) {
+        self.observer.disconnect();
+    }
+}
+
+fn draw(
+    canvas: &web_sys::HtmlCanvasElement,
+    drawn: &mut Drawn,
+    width: f64,
+    model: &LabModel,
+    selected: Option<u64>,
+) {
+    if drawn.context.is_none() {
+        drawn.context = canvas
+            .get_context("2d")
+            .ok()
+            .flatten()
+            .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok());
+    }
+    let Some(context) = drawn.context.as_ref() else {
         return;
     };
     let now = now_ms();
-    let width = f64::from(canvas.client_width());
     let layout = Layout::fit(model.requests(), now, width);
     let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
     let height = layout.height();
-    // Set through the style property (CSSOM): the page's policy forbids inline style attributes.
-    let _ = web_sys::HtmlElement::style(canvas).set_property("height", &format!("{height}px"));
+    if height != drawn.height {
+        drawn.height = height;
+        // Set through the style property (CSSOM): the page's policy forbids inline style
+        // attributes.
+        let _ = web_sys::HtmlElement::style(canvas).set_property("height", &format!("{height}px"));
+    }
     let (pixel_width, pixel_height) = ((width * ratio) as u32, (height * ratio) as u32);
     if canvas.width() != pixel_width {
         canvas.set_width(pixel_width);
@@ -99,7 +168,11 @@ fn draw(canvas: &web_sys::HtmlCanvasElement, model: &LabModel, selected: Option<
         canvas.set_height(pixel_height);
     }
     // What is drawn, for the browser tests (a canvas has no text to read).
-    let _ = canvas.set_attribute("data-bars", &model.requests().len().to_string());
+    let bars = model.requests().len();
+    if drawn.bars != Some(bars) {
+        drawn.bars = Some(bars);
+        let _ = canvas.set_attribute("data-bars", &bars.to_string());
+    }
     let _ = context.set_transform(ratio, 0.0, 0.0, ratio, 0.0, 0.0);
     context.clear_rect(0.0, 0.0, width, height);
 

@@ -12,7 +12,6 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use futures::channel::oneshot;
 use futures::future::{LocalBoxFuture, join_all, select};
 use futures::stream::{self, StreamExt};
 use gloo_timers::callback::Timeout;
@@ -22,6 +21,7 @@ use web_sys::{AbortController, AbortSignal};
 
 use crate::api::{self, ApiError, Call};
 use crate::inspector::{self, EntryId, Outcome};
+use crate::lab::pacer;
 use crate::lab::settings::{EchoMethod, RunSettings, Strategy};
 
 /// One attempt the engine asks the transport to make.
@@ -195,9 +195,9 @@ async fn one_request(context: Rc<RequestContext>, seq: u64) {
             finish(Outcome::Aborted);
             return;
         }
-        // A thousand `fetch` calls made in one go would be one long task (and a burst of tiny
-        // ones starves rendering just the same): attempts leave a few dozen per frame.
-        let _ = select(Box::pin(send_turn()), cancel.cancelled()).await;
+        // A thousand `fetch` calls made in one go would be one long task: attempts leave while
+        // the current frame's sending window is open (see `pacer`).
+        let _ = select(Box::pin(pacer::send_turn()), cancel.cancelled()).await;
         if cancel.is_cancelled() {
             finish(Outcome::Aborted);
             return;
@@ -381,63 +381,6 @@ pub fn request_start(path: &str) -> Option<f64> {
         .ok()?
         .as_f64()?;
     (start > 0.0).then_some(start)
-}
-
-/// Most attempts sent in one animation frame, across every run of the page.
-pub const SENDS_PER_FRAME: u32 = 24;
-
-/// Paces sending: the first [`SENDS_PER_FRAME`] attempts go at once, the rest wait for the next
-/// animation frames, in order. Shared by every run, as they share the one main thread.
-#[derive(Default)]
-struct Pacer {
-    /// Sends left before the next frame.
-    budget: Cell<u32>,
-    waiting: RefCell<std::collections::VecDeque<oneshot::Sender<()>>>,
-    frame_requested: Cell<bool>,
-}
-
-thread_local! {
-    static PACER: Rc<Pacer> = Rc::new(Pacer {
-        budget: Cell::new(SENDS_PER_FRAME),
-        ..Pacer::default()
-    });
-}
-
-/// Completes when this attempt may be sent.
-async fn send_turn() {
-    let pacer = PACER.with(Rc::clone);
-    if pacer.waiting.borrow().is_empty() && pacer.budget.get() > 0 {
-        pacer.budget.set(pacer.budget.get() - 1);
-        return;
-    }
-    let (turn, wait) = oneshot::channel();
-    pacer.waiting.borrow_mut().push_back(turn);
-    request_frame(&pacer);
-    let _ = wait.await;
-}
-
-fn request_frame(pacer: &Rc<Pacer>) {
-    if pacer.frame_requested.replace(true) {
-        return;
-    }
-    let pacer = Rc::clone(pacer);
-    leptos::prelude::request_animation_frame(move || {
-        pacer.frame_requested.set(false);
-        let mut budget = SENDS_PER_FRAME;
-        while budget > 0 {
-            let Some(turn) = pacer.waiting.borrow_mut().pop_front() else {
-                break;
-            };
-            // A receiver that is gone (its run was dropped) does not use up the budget.
-            if turn.send(()).is_ok() {
-                budget -= 1;
-            }
-        }
-        pacer.budget.set(budget);
-        if !pacer.waiting.borrow().is_empty() {
-            request_frame(&pacer);
-        }
-    });
 }
 
 /// Cancels a run: aborts the controllers of its attempts in flight and wakes whatever waits.
