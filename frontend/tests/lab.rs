@@ -463,7 +463,7 @@ fn each_phase_of_a_request_is_a_segment_in_time_order() {
 
 #[wasm_bindgen_test]
 fn a_bar_in_flight_grows_to_now_and_a_click_finds_its_row() {
-    let model = model_from(vec![
+    let mut model = model_from(vec![
         LabEvent::Queued {
             seq: 7,
             run: 1,
@@ -476,6 +476,7 @@ fn a_bar_in_flight_grows_to_now_and_a_click_finds_its_row() {
         },
         started(7, 1, 1_000.0),
     ]);
+    model.note_connections(6);
     let layout = Layout::fit(model.requests(), 3_000.0, 500.0);
     let growing = layout.segments(&model.requests()[0], 3_000.0);
     assert_eq!(
@@ -492,6 +493,82 @@ fn a_bar_in_flight_grows_to_now_and_a_click_finds_its_row() {
     assert_eq!(layout.row_at(layout.row_height + 1.0), Some(1));
     assert_eq!(layout.row_at(layout.row_height * 2.0 + 1.0), None);
     assert_eq!(layout.row_at(-1.0), None);
+}
+
+#[wasm_bindgen_test]
+fn beyond_six_in_flight_a_request_waits_for_a_connection_until_one_is_free() {
+    let mut events = Vec::new();
+    for seq in 1..=8 {
+        events.push(LabEvent::Queued {
+            seq,
+            run: 1,
+            at: 0.0,
+        });
+        events.push(started(seq, 1, seq as f64));
+    }
+    let mut model = model_from(events);
+    assert!(model.note_connections(6), "the six oldest got a connection");
+    let phases = |model: &LabModel, seq: usize, now: f64| -> Vec<(f64, f64, Phase)> {
+        let layout = Layout {
+            start_ms: 0.0,
+            span_ms: 1_000.0,
+            width: 1_000.0,
+            row_height: 1.0,
+            rows: 8,
+        };
+        layout
+            .segments(&model.requests()[seq - 1], now)
+            .into_iter()
+            .map(|s| (s.x0, s.x1, s.phase))
+            .collect()
+    };
+    assert_eq!(
+        phases(&model, 6, 100.0),
+        [(0.0, 6.0, Phase::Queued), (6.0, 100.0, Phase::Waiting)]
+    );
+    assert_eq!(
+        phases(&model, 7, 100.0),
+        [(0.0, 7.0, Phase::Queued), (7.0, 100.0, Phase::Stalled)],
+        "the seventh waits for a connection, growing"
+    );
+
+    // The first answer frees its connection at 400 ms: the seventh takes it, the eighth waits on.
+    model.apply(ended(1, 1, 400.0, Outcome::Applied, None, Some(390.0)));
+    assert!(model.note_connections(6));
+    assert!(!model.note_connections(6), "nothing new on the next frame");
+    assert_eq!(
+        phases(&model, 7, 500.0),
+        [
+            (0.0, 7.0, Phase::Queued),
+            (7.0, 400.0, Phase::Stalled),
+            (400.0, 500.0, Phase::Waiting)
+        ]
+    );
+    assert_eq!(
+        phases(&model, 8, 500.0).last().map(|s| s.2),
+        Some(Phase::Stalled)
+    );
+
+    // Aborted while still waiting: it waited for a connection all along.
+    let mut aborted = ended(8, 1, 600.0, Outcome::Aborted, None, None);
+    if let LabEvent::AttemptEnded { report, .. } = &mut aborted {
+        report.status = None;
+    }
+    model.apply(aborted);
+    assert_eq!(
+        phases(&model, 8, 700.0),
+        [(0.0, 8.0, Phase::Queued), (8.0, 600.0, Phase::Stalled)]
+    );
+    // The browser's exact time, once it has it, wins over the estimate.
+    model.apply(ended(
+        7,
+        1,
+        800.0,
+        Outcome::Applied,
+        Some(450.0),
+        Some(790.0),
+    ));
+    assert_eq!(phases(&model, 7, 900.0)[1], (7.0, 450.0, Phase::Stalled));
 }
 
 // ---- The summary ----------------------------------------------------------------------------

@@ -22,6 +22,10 @@ pub struct Attempt {
     /// How many times the browser's timing entry was looked for (it appears a little after the
     /// answer; aborted requests never get one).
     pub timing_lookups: u8,
+    /// When the page saw this attempt get one of the browser's connections, while it was in
+    /// flight: an estimate (see [`LabModel::note_connections`]) until the browser's resource
+    /// timing gives the exact time (`report.sent_at`).
+    pub slot_at: Option<f64>,
 }
 
 /// One request: its attempts, and how it ended.
@@ -90,6 +94,8 @@ pub struct LabModel {
     requests: Vec<Request>,
     index: HashMap<u64, usize>,
     arrivals: Vec<u64>,
+    /// The latest time an attempt ended (and so gave its connection to the next in line).
+    latest_end: f64,
 }
 
 impl LabModel {
@@ -139,6 +145,7 @@ impl LabModel {
                         ended_at: None,
                         report: None,
                         timing_lookups: 0,
+                        slot_at: None,
                     });
                 }
             }
@@ -155,6 +162,7 @@ impl LabModel {
                     found.ended_at = Some(at);
                     found.report = Some(report);
                 }
+                self.latest_end = self.latest_end.max(at);
             }
             LabEvent::Finished { seq, at, outcome } => {
                 if let Some(request) = self.get_mut(seq) {
@@ -164,6 +172,37 @@ impl LabModel {
                 }
             }
         }
+    }
+
+    /// Estimates, while requests are in flight, which of them hold one of the browser's
+    /// `connections` to the server: over HTTP/1.1 a browser opens at most 6 per host and gives
+    /// them out first come, first served, so the oldest attempts in flight hold them and the rest
+    /// wait. An attempt seen among the holders for the first time got its connection when it was
+    /// sent or when the latest attempt before now ended, whichever is later. (The browser tells
+    /// the exact time only after the answer, through resource timing; see
+    /// [`LabModel::fill_sent_times`].) Returns whether anything changed.
+    pub fn note_connections(&mut self, connections: usize) -> bool {
+        let mut in_flight: Vec<(f64, usize, usize)> = Vec::new();
+        for (r, request) in self.requests.iter().enumerate() {
+            for (a, attempt) in request.attempts.iter().enumerate() {
+                if attempt.ended_at.is_none() {
+                    in_flight.push((attempt.started_at, r, a));
+                }
+            }
+        }
+        if in_flight.len() > connections {
+            in_flight.select_nth_unstable_by(connections, |x, y| x.0.total_cmp(&y.0));
+            in_flight.truncate(connections);
+        }
+        let mut changed = false;
+        for (started_at, r, a) in in_flight {
+            let attempt = &mut self.requests[r].attempts[a];
+            if attempt.slot_at.is_none() {
+                attempt.slot_at = Some(started_at.max(self.latest_end));
+                changed = true;
+            }
+        }
+        changed
     }
 
     /// Fills in when ended attempts really left (after waiting for a connection), from the

@@ -132,10 +132,18 @@ impl Layout {
             }
             let end = attempt.ended_at.unwrap_or(now);
             let report = attempt.report.as_ref();
+            let within = |at: &f64| *at >= attempt.started_at && *at <= end;
+            // When it got a connection: exactly (resource timing, after the answer), else as the
+            // page estimated while it was in flight. One that never got one (still waiting, or
+            // aborted while waiting) waited for a connection all along, unless an answer came.
             let sent = report
                 .and_then(|r| r.sent_at)
-                .filter(|s| *s >= attempt.started_at && *s <= end)
-                .unwrap_or(attempt.started_at);
+                .filter(within)
+                .or(attempt.slot_at.filter(within))
+                .unwrap_or_else(|| {
+                    let answered = report.is_some_and(|r| r.first_byte_at.is_some());
+                    if answered { attempt.started_at } else { end }
+                });
             let first_byte = report
                 .and_then(|r| r.first_byte_at)
                 .filter(|f| *f >= sent && *f <= end);

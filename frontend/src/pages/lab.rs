@@ -122,7 +122,9 @@ pub fn Lab() -> impl IntoView {
                 "One bar per request, in the order they were created; time runs left to right. A request waits "
                 "for its strategy (queued), then for one of the " {CONNECTIONS_PER_HOST}
                 " connections the browser opens to one host over HTTP/1.1, then for the server's first byte, "
-                "then reads the answer. The mark at the end of each attempt is its outcome. Click a bar for its details."
+                "then reads the answer. The mark at the end of each attempt is its outcome. Click a bar for its details. "
+                "While requests are in flight the page estimates who holds a connection (the browser hands them out "
+                "first come, first served); once an answer is in, the browser's resource timing gives the exact wait."
             </p>
             <Legend/>
             <Waterfall model=model frame=frame selected=selected/>
@@ -447,10 +449,13 @@ fn Details(request: Request) -> impl IntoView {
             };
             let status = report.as_ref().and_then(|r| r.status).map_or_else(|| "—".to_owned(), |s| s.to_string());
             let outcome = report.as_ref().map_or(Outcome::InFlight, |r| r.outcome);
-            let waited_for_connection = report
-                .as_ref()
-                .and_then(|r| r.sent_at)
-                .map_or_else(|| "—".to_owned(), |s| format!("{:.0} ms", s - attempt.started_at));
+            // Exact from the browser's resource timing once the answer is in; estimated before.
+            let waited_for_connection = match (report.as_ref().and_then(|r| r.sent_at), attempt.slot_at) {
+                (Some(sent), _) => format!("{:.0} ms", sent - attempt.started_at),
+                (None, Some(slot)) => format!("about {:.0} ms (estimated)", slot - attempt.started_at),
+                (None, None) if attempt.ended_at.is_none() => "still waiting for one".to_owned(),
+                (None, None) => "—".to_owned(),
+            };
             let first_byte = ms(attempt.started_at, report.as_ref().and_then(|r| r.first_byte_at));
             let total = ms(attempt.started_at, attempt.ended_at);
             let server = report
@@ -543,7 +548,8 @@ fn start_frame_loop(
                     for event in events {
                         model.apply(event);
                     }
-                    let refined = model.fill_sent_times(engine::request_start);
+                    let refined = model.fill_sent_times(engine::request_start)
+                        | model.note_connections(CONNECTIONS_PER_HOST);
                     let growing =
                         model.requests().iter().any(|r| r.finished_at.is_none()) || refined;
                     (growing, model.arrivals().len())
