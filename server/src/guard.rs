@@ -1,6 +1,6 @@
 //! The layer around every `/api` route: a deadline, a caught panic, and the envelope for any error
-//! answer that is not already ours. One hand-written layer instead of three stacked ones (tower's
-//! timeout, tower-http's panic catcher, an axum `from_fn` middleware), because each of those
+//! answer that is not already ours. One hand-written layer instead of three stacked ones
+//! (tower-http's timeout and panic catcher, an axum `from_fn` middleware), because each of those
 //! costs allocations or a timer on every request, and most API answers are ready at once.
 //!
 //! - **Deadline** (`408 request_timeout`): armed only when the handler does not answer on its
@@ -110,7 +110,10 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
             GuardProjection::Panicked { response } => {
-                Poll::Ready(Ok(response.take().unwrap_or_else(timeout_response)))
+                // Polled again after it answered: a bug elsewhere, answered as one.
+                Poll::Ready(Ok(response.take().unwrap_or_else(|| {
+                    panic_response(Box::new("the API guard was polled after it answered"))
+                })))
             }
             GuardProjection::Running {
                 answer,
