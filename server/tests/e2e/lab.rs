@@ -40,6 +40,22 @@ async fn twenty_requests_arrive_out_of_order_while_the_heartbeat_ticks() {
                 == "20"
         })
         .await;
+    // While it runs, the middle request waits for one of the browser's 6 connections or has just
+    // got one: its details say so as an estimate (the exact wait is known only after the answer).
+    session.click("[data-testid=waterfall]").await;
+    let running = session
+        .wait_for_text(
+            "[data-testid=lab-details]",
+            "Attempt 1",
+            Duration::from_secs(5),
+        )
+        .await;
+    if running.contains("Attempt 1 — in flight") {
+        assert!(
+            running.contains("still waiting for one") || running.contains("(estimated)"),
+            "{running}"
+        );
+    }
     let first = session.text(CLOCK).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_ne!(
