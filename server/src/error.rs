@@ -4,8 +4,8 @@
 //! [`crate::guard`]), so no `/api` answer ever has another shape.
 
 use axum::body::Body;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use protocol::{ErrorBody, ErrorCode};
@@ -108,17 +108,6 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
-impl From<QueryRejection> for ApiError {
-    fn from(rejection: QueryRejection) -> Self {
-        Self::BadRequest(format!(
-            "The query string could not be read: {}.",
-            rejection
-                .body_text()
-                .trim_start_matches("Failed to deserialize query string: ")
-        ))
-    }
-}
-
 /// `axum::Json` whose rejections are [`ApiError`]s, so a bad body gets the envelope. The body is
 /// read through [`http_body_util::Limited`]: at most `MAX_REQUEST_BODY_BYTES`, else 413. Every
 /// API body is read through this extractor, so the limit costs nothing on requests without one
@@ -151,17 +140,14 @@ impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
     }
 }
 
-/// `axum::extract::Query` whose rejections are [`ApiError`]s.
-#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
-pub struct ApiQuery<T>(pub T);
+const TIMEOUT_MESSAGE: &str = "The server took too long to answer; try again.";
 
 /// `408 request_timeout`: the handler did not answer within the request deadline.
 pub fn timeout_response() -> Response {
     envelope(
         StatusCode::REQUEST_TIMEOUT,
         ErrorCode::RequestTimeout,
-        "The server took too long to answer; try again.",
+        TIMEOUT_MESSAGE,
     )
 }
 
@@ -183,10 +169,7 @@ pub fn ensure_envelope(method: &Method, response: Response) -> Response {
                 "This endpoint does not accept {method}; the Allow header lists the methods it takes."
             ),
         ),
-        StatusCode::REQUEST_TIMEOUT => (
-            ErrorCode::RequestTimeout,
-            "The server took too long to answer; try again.".to_owned(),
-        ),
+        StatusCode::REQUEST_TIMEOUT => (ErrorCode::RequestTimeout, TIMEOUT_MESSAGE.to_owned()),
         StatusCode::PAYLOAD_TOO_LARGE => (
             ErrorCode::PayloadTooLarge,
             ApiError::PayloadTooLarge {
