@@ -23,12 +23,8 @@ pub struct Config {
     #[arg(long, env = "MEANWHILE_DATABASE", default_value = "data/meanwhile.db")]
     pub database: PathBuf,
 
-    /// What to log, as a tracing filter (e.g. `info`, `server=debug,tower_http=debug`).
-    #[arg(
-        long,
-        env = "MEANWHILE_LOG",
-        default_value = "info,tower_http=info,sqlx=warn"
-    )]
+    /// What to log, as a tracing filter (e.g. `info`, `server=debug,sqlx=info`).
+    #[arg(long, env = "MEANWHILE_LOG", default_value = "info,sqlx=warn")]
     pub log: String,
 
     /// Seconds an ordinary API request may take before it is answered 408 (streams are exempt).

@@ -1,7 +1,11 @@
-//! The layer around every `/api` route: a deadline, a caught panic, and the envelope for any error
-//! answer that is not already ours. One hand-written layer instead of three stacked ones
-//! (tower-http's timeout and panic catcher, an axum `from_fn` middleware), because each of those
-//! costs allocations or a timer on every request, and most API answers are ready at once.
+//! The layer around the API (every path under `/api`, including the router's own 404s and 405s): a
+//! deadline, a caught panic, and the envelope for any error answer that is not already ours. Other
+//! paths (the page) pass through untouched.
+//!
+//! One hand-written layer, applied outside the router, instead of three stacked ones (tower-http's
+//! timeout and panic catcher, an axum `from_fn` middleware) applied with `route_layer`: each of
+//! those costs allocations or a timer on every request, the router boxes and clones a route layer
+//! on every request, and most API answers are ready at once.
 //!
 //! - **Deadline** (`408 request_timeout`): armed only when the handler does not answer on its
 //!   first poll. Registering and cancelling a timer for a request that was already answered wakes
@@ -69,6 +73,11 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
+        if !is_api(request.uri().path()) {
+            return GuardFuture::Passing {
+                answer: self.inner.call(request),
+            };
+        }
         let method = request.method().clone();
         match catch_unwind(AssertUnwindSafe(|| self.inner.call(request))) {
             Ok(answer) => GuardFuture::Running {
@@ -84,9 +93,19 @@ where
     }
 }
 
+/// `/api` and everything under `/api/`, not `/apiary`.
+fn is_api(path: &str) -> bool {
+    path.strip_prefix("/api")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 pin_project! {
     #[project = GuardProjection]
     pub enum GuardFuture<F> {
+        Passing {
+            #[pin]
+            answer: F,
+        },
         Running {
             #[pin]
             answer: F,
@@ -109,6 +128,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
+            GuardProjection::Passing { answer } => answer.poll(cx),
             GuardProjection::Panicked { response } => {
                 // Polled again after it answered: a bug elsewhere, answered as one.
                 Poll::Ready(Ok(response.take().unwrap_or_else(|| {
@@ -156,7 +176,11 @@ mod tests {
     {
         let guarded = ApiGuardLayer::new(Duration::from_millis(50)).layer(service);
         let response = guarded
-            .oneshot(Request::new(Body::empty()))
+            .oneshot(
+                Request::get("/api/somewhere")
+                    .body(Body::empty())
+                    .expect("a request"),
+            )
             .await
             .unwrap_or_else(|never| match never {});
         let status = response.status();
@@ -219,6 +243,36 @@ mod tests {
         let (status, body) = answer_of(service).await;
         assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
         assert_eq!(body.error.code, ErrorCode::RequestTimeout);
+    }
+
+    #[tokio::test]
+    async fn only_api_paths_are_guarded() {
+        for (path, guarded) in [
+            ("/api", true),
+            ("/api/", true),
+            ("/api/lab/echo", true),
+            ("/apiary", false),
+            ("/lab", false),
+            ("/", false),
+        ] {
+            assert_eq!(is_api(path), guarded, "{path}");
+        }
+        let service = tower::service_fn(|_: Request| async {
+            let mut response = Response::new(Body::from("not here"));
+            *response.status_mut() = StatusCode::NOT_FOUND;
+            Ok::<Response, Infallible>(response)
+        });
+        let page = ApiGuardLayer::new(Duration::from_millis(50))
+            .layer(service)
+            .oneshot(
+                Request::get("/lab/missing.png")
+                    .body(Body::empty())
+                    .expect("a request"),
+            )
+            .await
+            .unwrap_or_else(|never| match never {});
+        assert_eq!(page.status(), StatusCode::NOT_FOUND);
+        assert!(page.headers().get(header::CONTENT_TYPE).is_none());
     }
 
     #[tokio::test]

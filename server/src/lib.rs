@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod db;
+pub mod edge;
 pub mod error;
 pub mod guard;
 pub mod lab;
@@ -17,14 +18,11 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, header};
 use axum::routing::any;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
+use tower::make::Shared;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
 use crate::config::Config;
 use crate::page::PageFiles;
@@ -32,51 +30,31 @@ pub use crate::state::AppState;
 
 /// Everything the server answers: `/api/*` (JSON, errors always in the envelope) and, for every
 /// other path, the built page in `dist`.
+pub type App = edge::Edge<guard::ApiGuard<Router>>;
+
+/// Builds [`App`]: one flat router (no `nest`, which rewrites every request's URI) with the two
+/// layers outside it, so they run once per request instead of being boxed and cloned per route:
+/// - [`edge`]: around everything, the security headers and one log line per request at info;
+/// - [`guard`]: around every `/api` path, including the catch-all 404 and the router's own 405s,
+///   a deadline, a caught panic, and the envelope for errors made outside our handlers. (Bodies
+///   are limited where they are read: `ApiJson`.)
 ///
-/// One flat router (no `nest`, which rewrites every request's URI), with each group of
-/// middleware applied as one `ServiceBuilder` stack: every `Router::layer` call boxes the routes
-/// again, and each box is cloned per request. This keeps a 0-delay echo close to bare hyper.
-pub fn app(state: AppState) -> Router {
-    // Around every /api route, including the catch-all 404 and the router's own 405s: a deadline
-    // (streams, added per room, will be routed outside it), a caught panic, errors made by a
-    // layer turned into the envelope. (Bodies are limited where they are read: `ApiJson`.)
-    let api_layers = guard::ApiGuardLayer::new(state.request_timeout);
-    // Around everything: one log line per request at info (method, path, status, latency) and
-    // the security headers.
-    let outer_layers = ServiceBuilder::new()
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
-        .layer(SetResponseHeaderLayer::overriding(
-            HeaderName::from_static("cross-origin-opener-policy"),
-            HeaderValue::from_static("same-origin"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-        ));
+/// This keeps a 0-delay echo close to bare hyper (`cargo xtask bench`).
+pub fn app(state: AppState) -> App {
+    let api_guard = guard::ApiGuardLayer::new(state.request_timeout);
     let page =
         page::router(state.page.clone()).layer(CatchPanicLayer::custom(error::panic_response));
-
-    routes::router()
+    let router = routes::router()
         // Any other /api path is a 404 envelope, never the page.
         .route("/api", any(error::api_not_found))
         .route("/api/", any(error::api_not_found))
         .route("/api/{*rest}", any(error::api_not_found))
-        .route_layer(api_layers)
         .with_state(state)
-        .fallback_service(page)
-        .layer(outer_layers)
+        .fallback_service(page);
+    ServiceBuilder::new()
+        .layer(edge::EdgeLayer)
+        .layer(api_guard)
+        .service(router)
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes; then stops accepting, lets in-flight
@@ -90,7 +68,7 @@ pub async fn serve(
     let token = state.shutdown.clone();
     let router = app(state);
     let signalled = token.clone();
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+    let server = axum::serve(listener, Shared::new(router)).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("shutting down: finishing in-flight requests");
         signalled.cancel();

@@ -4,6 +4,7 @@
 //! deep link to a room loads the app.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -14,15 +15,18 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use tower_http::services::ServeDir;
 
-/// Where the built page lives.
+/// Where the built page lives. Cloned with the state on every request, so an `Arc`, not a
+/// `PathBuf` (an allocation and a copy each time).
 #[derive(Debug, Clone)]
 pub struct PageFiles {
-    dist: PathBuf,
+    dist: Arc<Path>,
 }
 
 impl PageFiles {
     pub fn new(dist: impl Into<PathBuf>) -> Self {
-        Self { dist: dist.into() }
+        Self {
+            dist: Arc::from(dist.into()),
+        }
     }
 
     fn index_path(&self) -> PathBuf {
@@ -32,7 +36,7 @@ impl PageFiles {
 
 /// The router for everything outside `/api`.
 pub fn router(files: PageFiles) -> Router {
-    let assets = ServeDir::new(&files.dist)
+    let assets = ServeDir::new(&*files.dist)
         .precompressed_br()
         .precompressed_gzip()
         .append_index_html_on_directories(false)

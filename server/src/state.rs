@@ -10,8 +10,9 @@ use tokio_util::sync::CancellationToken;
 use crate::lab::Lab;
 use crate::page::PageFiles;
 
-/// Handlers take only the part they need (`State<Arc<Lab>>`, `State<SqlitePool>`): extracting a
-/// part clones one `Arc`, where the whole state would also clone the shutdown token (a lock).
+/// Handlers take only the part they need (`State<Arc<Lab>>`, `State<SqlitePool>`). The router
+/// clones the whole state twice for every request, so every field is cheap to clone: a pool
+/// handle, an `Arc` each, a number.
 #[derive(Debug, Clone, FromRef)]
 pub struct AppState {
     pub db: SqlitePool,
@@ -19,7 +20,8 @@ pub struct AppState {
     pub page: PageFiles,
     pub lab: Arc<Lab>,
     /// Cancelled when the server begins to shut down, so long-lived streams can end themselves.
-    pub shutdown: CancellationToken,
+    /// (In an `Arc`: cloning the token itself takes a lock.)
+    pub shutdown: Arc<CancellationToken>,
     /// How long an ordinary request may take before it is answered `408 request_timeout`.
     pub request_timeout: Duration,
 }
@@ -30,7 +32,7 @@ impl AppState {
             db,
             page,
             lab: Arc::new(Lab::default()),
-            shutdown: CancellationToken::new(),
+            shutdown: Arc::new(CancellationToken::new()),
             request_timeout: Duration::from_millis(protocol::limits::REQUEST_TIMEOUT_MS),
         }
     }

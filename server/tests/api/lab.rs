@@ -23,6 +23,15 @@ async fn the_delay_is_honoured_and_reported() {
         .expect("text")
         .to_owned();
     assert!(timing.contains("wait;dur=300"), "{timing}");
+    // The server's whole time, in milliseconds with one decimal: at least the delay.
+    let total = timing.split("total;dur=").nth(1).unwrap_or_default();
+    let (whole, tenths) = total.split_once('.').unwrap_or_default();
+    assert!(
+        tenths.len() == 1 && tenths.bytes().all(|b| b.is_ascii_digit()),
+        "{timing}"
+    );
+    let whole: u64 = whole.parse().unwrap_or_else(|_| panic!("{timing}"));
+    assert!((300..10_000).contains(&whole), "{timing}");
     let body: EchoResponse = response.json().await.expect("an echo");
     assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
     assert_eq!(body.seq, Some(42));
@@ -148,6 +157,7 @@ async fn malformed_parameters_are_400_naming_the_parameter_and_its_range() {
         ("fail_rate=half", "fail_rate"),
         ("seq=-1", "seq"),
         ("delay_ms=1&delay_ms=2", "delay_ms"),
+        ("bytes=1&seq=2&bytes=3", "bytes"),
     ] {
         let response = app.get(&format!("/api/lab/echo?{query}")).await;
         let message = assert_error(response, StatusCode::BAD_REQUEST, "bad_request").await;
