@@ -158,9 +158,24 @@ fn echo_against_hello() {
     ));
     let mut hello = Vec::with_capacity(ROUNDS);
     let mut echo = Vec::with_capacity(ROUNDS);
+    // Each round also records the CPU time the server's one thread and the load generator's
+    // thread spent per request: throughput only says which of the two ran out first.
+    let measure = |addr, path| {
+        let server_before = servers.block_on(server_thread_cpu());
+        let load_before = thread_cpu();
+        let mut figures = load.block_on(generate_load(addr, path, ROUND_TIME));
+        let requests = figures.requests.max(1) as f64;
+        figures.load_cpu_us = load_before
+            .zip(thread_cpu())
+            .map(|(before, after)| (after - before).as_secs_f64() * 1e6 / requests);
+        figures.server_cpu_us = server_before
+            .zip(servers.block_on(server_thread_cpu()))
+            .map(|(before, after)| (after - before).as_secs_f64() * 1e6 / requests);
+        figures
+    };
     for round in 0..ROUNDS {
-        let measure_hello = || load.block_on(generate_load(hello_addr, "/", ROUND_TIME));
-        let measure_echo = || load.block_on(generate_load(echo_addr, echo_path, ROUND_TIME));
+        let measure_hello = || measure(hello_addr, "/");
+        let measure_echo = || measure(echo_addr, echo_path);
         if round % 2 == 0 {
             hello.push(measure_hello());
             echo.push(measure_echo());
@@ -181,6 +196,13 @@ fn echo_against_hello() {
             median(figures, |f| f.p99_ms),
             figures.iter().map(|f| f.requests).sum::<usize>()
         );
+        if figures.iter().all(|f| f.server_cpu_us.is_some()) {
+            println!(
+                "          CPU per request: server {:.1} µs, load generator {:.1} µs (medians)",
+                median(figures, |f| f.server_cpu_us.unwrap_or(0.0)),
+                median(figures, |f| f.load_cpu_us.unwrap_or(0.0)),
+            );
+        }
     }
     let ratios: Vec<f64> = hello
         .iter()
@@ -249,6 +271,21 @@ struct LoadFigures {
     requests: usize,
     per_second: f64,
     p99_ms: f64,
+    /// CPU time per request of the server's thread and of the load generator's (Linux only).
+    server_cpu_us: Option<f64>,
+    load_cpu_us: Option<f64>,
+}
+
+/// CPU time the calling thread has run, from Linux's `/proc/thread-self/schedstat`.
+fn thread_cpu() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos = text.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(nanos))
+}
+
+/// [`thread_cpu`] of the server runtime's one worker thread: asked from a task running there.
+async fn server_thread_cpu() -> Option<Duration> {
+    tokio::spawn(async { thread_cpu() }).await.ok().flatten()
 }
 
 async fn generate_load(addr: SocketAddr, path: &'static str, time: Duration) -> LoadFigures {
@@ -290,6 +327,8 @@ async fn generate_load(addr: SocketAddr, path: &'static str, time: Duration) -> 
         requests: latencies.len(),
         per_second: latencies.len() as f64 / elapsed,
         p99_ms: nearest_rank(&latencies, 99.0),
+        server_cpu_us: None,
+        load_cpu_us: None,
     }
 }
 
