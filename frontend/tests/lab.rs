@@ -11,7 +11,7 @@ use frontend::lab::engine::{
 };
 use frontend::lab::model::{LabModel, histogram, percentile};
 use frontend::lab::settings::{RetryPolicy, RunSettings, Strategy};
-use frontend::lab::waterfall::{Layout, Phase, row_height};
+use frontend::lab::waterfall::{Layout, Phase, PixelRect, PixelRects, row_height};
 use gloo_timers::future::TimeoutFuture;
 use protocol::ErrorCode;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -708,5 +708,73 @@ async fn a_waiter_that_is_dropped_does_not_stall_those_behind_it() {
     assert!(
         matches!(finished, futures::future::Either::Left(_)),
         "the three behind it were never sent"
+    );
+}
+
+#[wasm_bindgen_test]
+fn rows_thinner_than_a_pixel_that_look_alike_are_painted_as_one_rectangle() {
+    // A thousand rows in 420 px, all queued since the same moment: one fill, not a thousand.
+    let mut rects = PixelRects::default();
+    let row = row_height(1000);
+    for i in 0..1000 {
+        rects.add([10.0, i as f64 * row, 600.0, row], 1.0);
+    }
+    assert_eq!(
+        rects.rects(),
+        [PixelRect {
+            x0: 10,
+            y0: 0,
+            x1: 610,
+            y1: 420
+        }]
+    );
+}
+
+#[wasm_bindgen_test]
+fn rows_that_differ_stay_apart_and_nothing_shrinks_below_a_device_pixel() {
+    let mut rects = PixelRects::default();
+    // Same edges but a row apart: not merged (the gap between tall rows stays).
+    rects.add([0.0, 0.0, 50.0, 17.0], 1.0);
+    rects.add([0.0, 18.0, 50.0, 17.0], 1.0);
+    // Different right edge: its own rectangle.
+    rects.add([0.0, 36.0, 40.0, 17.0], 1.0);
+    // A sliver (a 0.2 px bar, a 0.1 px row) still shows as one device pixel each way.
+    rects.add([100.2, 60.0, 0.2, 0.1], 1.0);
+    // Twice the pixels on a high-density screen.
+    rects.add([1.0, 80.0, 2.0, 3.0], 2.0);
+    assert_eq!(
+        rects.rects(),
+        [
+            PixelRect {
+                x0: 0,
+                y0: 0,
+                x1: 50,
+                y1: 17
+            },
+            PixelRect {
+                x0: 0,
+                y0: 18,
+                x1: 50,
+                y1: 35
+            },
+            PixelRect {
+                x0: 0,
+                y0: 36,
+                x1: 40,
+                y1: 53
+            },
+            PixelRect {
+                x0: 100,
+                y0: 60,
+                x1: 101,
+                y1: 61
+            },
+            PixelRect {
+                x0: 2,
+                y0: 160,
+                x1: 6,
+                y1: 166
+            },
+        ]
     );
 }

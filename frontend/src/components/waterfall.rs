@@ -10,7 +10,7 @@ use web_sys::CanvasRenderingContext2d;
 
 use crate::inspector::{Outcome, now_ms};
 use crate::lab::model::LabModel;
-use crate::lab::waterfall::{Layout, Phase};
+use crate::lab::waterfall::{Layout, Phase, PixelRects};
 
 /// Colours that read on both the light and the dark theme.
 pub fn phase_colour(phase: Phase) -> &'static str {
@@ -173,8 +173,9 @@ fn draw(
         drawn.bars = Some(bars);
         let _ = canvas.set_attribute("data-bars", &bars.to_string());
     }
-    let _ = context.set_transform(ratio, 0.0, 0.0, ratio, 0.0, 0.0);
-    context.clear_rect(0.0, 0.0, width, height);
+    // Drawn in device pixels (see `PixelRects`).
+    let _ = context.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0);
+    context.clear_rect(0.0, 0.0, f64::from(pixel_width), f64::from(pixel_height));
 
     // A gap between rows while they are tall enough to show one.
     let bar = if layout.row_height >= 3.0 {
@@ -184,13 +185,17 @@ fn draw(
     };
     // Rectangles are gathered by colour and filled as one path per colour: a dozen fills a
     // frame instead of one per segment, which keeps a thousand rows cheap to redraw.
-    let mut by_colour: Vec<(&'static str, Vec<[f64; 4]>)> = Vec::new();
+    let mut by_colour: Vec<(&'static str, PixelRects)> = Vec::new();
     let mut add = |colour: &'static str, rect: [f64; 4]| match by_colour
         .iter_mut()
         .find(|(c, _)| *c == colour)
     {
-        Some((_, rects)) => rects.push(rect),
-        None => by_colour.push((colour, vec![rect])),
+        Some((_, rects)) => rects.add(rect, ratio),
+        None => {
+            let mut rects = PixelRects::default();
+            rects.add(rect, ratio);
+            by_colour.push((colour, rects));
+        }
     };
     for (row, request) in model.requests().iter().enumerate() {
         let top = layout.row_top(row);
@@ -202,7 +207,7 @@ fn draw(
         }
         for segment in layout.segments(request, now) {
             let (y, h) = if segment.phase == Phase::Backoff {
-                (top + bar * 0.4, (bar * 0.2).max(0.4))
+                (top + bar * 0.4, bar * 0.2)
             } else {
                 (top, bar)
             };
@@ -214,15 +219,20 @@ fn draw(
         for cap in layout.caps(request) {
             add(
                 outcome_colour(cap.outcome),
-                [(cap.x - 3.0).max(0.0), top, 3.0, bar.max(0.4)],
+                [(cap.x - 3.0).max(0.0), top, 3.0, bar],
             );
         }
     }
     for (colour, rects) in by_colour {
         context.set_fill_style_str(colour);
         context.begin_path();
-        for [x, y, w, h] in rects {
-            context.rect(x, y, w, h);
+        for rect in rects.rects() {
+            context.rect(
+                f64::from(rect.x0),
+                f64::from(rect.y0),
+                f64::from(rect.x1 - rect.x0),
+                f64::from(rect.y1 - rect.y0),
+            );
         }
         context.fill();
     }

@@ -192,3 +192,61 @@ pub fn row_height(rows: usize) -> f64 {
     }
     (TARGET_HEIGHT / rows as f64).clamp(MIN_ROW_HEIGHT, MAX_ROW_HEIGHT)
 }
+
+/// A rectangle in whole device pixels: columns `x0..x1`, lines `y0..y1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PixelRect {
+    pub x0: i32,
+    pub y0: i32,
+    pub x1: i32,
+    pub y1: i32,
+}
+
+/// Rectangles of one colour in whole device pixels, gathered row by row from the top. With more
+/// rows than the canvas has pixel lines (a thousand rows in 420 px), a row is a fraction of a
+/// pixel: drawn as is, each one is blended into its neighbours' pixels, and the browser paints a
+/// thousand partial rectangles per colour and frame. Snapped to whole pixels, the rows that look
+/// alike (all queued at the start of a run, all waiting since the same moment) merge into one
+/// rectangle, and what is left is painted without blending.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PixelRects {
+    rects: Vec<PixelRect>,
+}
+
+impl PixelRects {
+    /// Adds the rectangle at `x, y` (CSS pixels) of `width × height`, at `ratio` device pixels
+    /// per CSS pixel. Every rectangle keeps at least one device pixel each way, so nothing drawn
+    /// disappears; one that shares its left and right edges with the last one added and touches
+    /// or overlaps it extends it instead.
+    pub fn add(&mut self, [x, y, width, height]: [f64; 4], ratio: f64) {
+        // Edges go to the nearest pixel boundary; a span that would vanish takes the one pixel
+        // its middle falls in (so the last thin row stays inside the canvas).
+        let snap = |from: f64, length: f64| {
+            let (start, end) = ((from * ratio).round(), ((from + length) * ratio).round());
+            if end > start {
+                (start as i32, end as i32)
+            } else {
+                let middle = ((from + length / 2.0) * ratio).floor() as i32;
+                (middle, middle + 1)
+            }
+        };
+        let ((x0, x1), (y0, y1)) = (snap(x, width), snap(y, height));
+        let rect = PixelRect { x0, y0, x1, y1 };
+        match self.rects.last_mut() {
+            Some(last)
+                if last.x0 == rect.x0
+                    && last.x1 == rect.x1
+                    && rect.y0 <= last.y1
+                    && rect.y1 >= last.y0 =>
+            {
+                last.y0 = last.y0.min(rect.y0);
+                last.y1 = last.y1.max(rect.y1);
+            }
+            _ => self.rects.push(rect),
+        }
+    }
+
+    pub fn rects(&self) -> &[PixelRect] {
+        &self.rects
+    }
+}
