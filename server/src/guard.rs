@@ -10,7 +10,9 @@
 //! - **Deadline** (`408 request_timeout`): armed only when the handler does not answer on its
 //!   first poll. Registering and cancelling a timer for a request that was already answered wakes
 //!   the runtime's timer driver (a system call) and cost more than the rest of a 0-delay echo. A
-//!   handler that waits gets the whole deadline from that first poll.
+//!   handler that waits gets the whole deadline from that first poll. The deadline covers the
+//!   time to the answer's head, not its body: a stream (an event stream, say) that has answered
+//!   may run as long as it likes.
 //! - **Panic** (`500 internal`): logged, answered with the envelope and nothing of the panic.
 //! - **Envelope**: a 405 from the router, a 413 from the body limit, or any other error answer
 //!   without a JSON body becomes `{"error":{"code":…,"message":…}}` for its status.
