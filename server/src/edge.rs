@@ -21,8 +21,19 @@ use axum::response::Response;
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-/// Sent with every answer, replacing any the handler set.
-const ALWAYS: [(HeaderName, HeaderValue); 3] = [
+/// Sent with every answer, replacing any the handler set: a JSON answer is never taken for a
+/// script or a page.
+const ALWAYS: (HeaderName, HeaderValue) = (
+    header::X_CONTENT_TYPE_OPTIONS,
+    HeaderValue::from_static("nosniff"),
+);
+
+/// Sent with the page's answers (everything outside `/api`), replacing any the handler set. Both
+/// act on documents only: an opener policy on a top-level page, a referrer policy on the requests
+/// a page makes. A JSON answer under `/api` is neither, and its default policy below forbids it
+/// to load anything; leaving them off there saves writing and parsing them on every API answer
+/// (OWASP's REST security sheet lists the same split).
+const DOCUMENT: [(HeaderName, HeaderValue); 2] = [
     // No other window may script this one (and it keeps a cross-origin popup from reaching back).
     (
         HeaderName::from_static("cross-origin-opener-policy"),
@@ -31,11 +42,6 @@ const ALWAYS: [(HeaderName, HeaderValue); 3] = [
     (
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
-    ),
-    // A JSON answer is never taken for a script or a page.
-    (
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
     ),
 ];
 
@@ -79,8 +85,10 @@ where
             uri: request.uri().clone(),
             started: Instant::now(),
         });
+        let document = !crate::guard::is_api(request.uri().path());
         EdgeFuture {
             answer: self.inner.call(request),
+            document,
             log,
         }
     }
@@ -96,6 +104,8 @@ pin_project! {
     pub struct EdgeFuture<F> {
         #[pin]
         answer: F,
+        // Whether the answer is the page's (gets the document headers too).
+        document: bool,
         log: Option<Logged>,
     }
 }
@@ -112,9 +122,13 @@ where
             return Poll::Pending;
         };
         let headers = response.headers_mut();
-        headers.reserve(ALWAYS.len() + 1);
-        for (name, value) in ALWAYS {
-            headers.insert(name, value);
+        let (name, value) = ALWAYS;
+        headers.insert(name, value);
+        if *this.document {
+            headers.reserve(DOCUMENT.len() + 1);
+            for (name, value) in DOCUMENT {
+                headers.insert(name, value);
+            }
         }
         headers
             .entry(header::CONTENT_SECURITY_POLICY)
@@ -139,32 +153,54 @@ mod tests {
 
     use super::*;
 
-    async fn headers_of(answer: fn() -> Response) -> axum::http::HeaderMap {
+    async fn headers_of(path: &str, answer: fn() -> Response) -> axum::http::HeaderMap {
         let service = EdgeLayer.layer(tower::service_fn(move |_: Request| async move {
             Ok::<_, Infallible>(answer())
         }));
+        let mut request = Request::new(Body::empty());
+        *request.uri_mut() = path.parse().unwrap_or_else(|_| panic!("{path}"));
         let response = service
-            .oneshot(Request::new(Body::empty()))
+            .oneshot(request)
             .await
             .unwrap_or_else(|never| match never {});
         response.headers().clone()
     }
 
     #[tokio::test]
-    async fn every_answer_gets_the_security_headers_and_the_default_policy() {
-        let headers = headers_of(|| Response::new(Body::empty())).await;
-        assert_eq!(headers["cross-origin-opener-policy"], "same-origin");
-        assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
-        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
-        assert_eq!(
-            headers[header::CONTENT_SECURITY_POLICY],
-            "default-src 'none'; frame-ancestors 'none'"
-        );
+    async fn every_page_answer_gets_the_security_headers_and_the_default_policy() {
+        for path in ["/", "/lab", "/apiary", "/assets/app.js"] {
+            let headers = headers_of(path, || Response::new(Body::empty())).await;
+            assert_eq!(
+                headers["cross-origin-opener-policy"], "same-origin",
+                "{path}"
+            );
+            assert_eq!(headers[header::REFERRER_POLICY], "no-referrer", "{path}");
+            assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+            assert_eq!(
+                headers[header::CONTENT_SECURITY_POLICY],
+                "default-src 'none'; frame-ancestors 'none'",
+                "{path}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_api_answer_gets_nosniff_and_the_default_policy_only() {
+        for path in ["/api", "/api/lab/echo?seq=1", "/api/nothing"] {
+            let headers = headers_of(path, || Response::new(Body::empty())).await;
+            assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+            assert_eq!(
+                headers[header::CONTENT_SECURITY_POLICY],
+                "default-src 'none'; frame-ancestors 'none'",
+                "{path}"
+            );
+            assert_eq!(headers.len(), 2, "{path}: {headers:?}");
+        }
     }
 
     #[tokio::test]
     async fn a_policy_of_the_answer_is_kept_and_the_others_are_replaced() {
-        let headers = headers_of(|| {
+        let headers = headers_of("/", || {
             let mut response = Response::new(Body::empty());
             let headers = response.headers_mut();
             headers.insert(

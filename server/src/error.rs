@@ -6,7 +6,7 @@
 use axum::body::Body;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use protocol::{ErrorBody, ErrorCode};
 
@@ -134,9 +134,10 @@ where
     }
 }
 
-/// How many headers an API answer ends with: its content type and length, maybe `Server-Timing`,
-/// and the edge's four security headers. Reserved at once, the map never grows on the way out.
-const API_ANSWER_HEADERS: usize = 8;
+/// How many headers an API answer ends with: its content type and length, maybe `Server-Timing`
+/// or `Allow`, and the edge's two (`nosniff`, the default policy). Reserved at once, the map
+/// never grows on the way out.
+const API_ANSWER_HEADERS: usize = 6;
 
 impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {
@@ -241,9 +242,8 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
 }
 
 /// `404 not_found` for any `/api` path no route matches.
-pub async fn api_not_found(
-    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
-) -> ApiError {
+/// (The router is flat, never nested, so the request's URI is the one the client sent.)
+pub async fn api_not_found(uri: Uri) -> ApiError {
     ApiError::NotFound(format!(
         "There is no API endpoint at {}. Check the path.",
         uri.path()

@@ -96,7 +96,7 @@ where
 }
 
 /// `/api` and everything under `/api/`, not `/apiary`.
-fn is_api(path: &str) -> bool {
+pub(crate) fn is_api(path: &str) -> bool {
     path.strip_prefix("/api")
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }

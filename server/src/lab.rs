@@ -2,7 +2,7 @@
 //! including clients that went away before the answer was ready.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use protocol::lab::{EchoRequest, EchoResponse, LabStats};
 
@@ -30,8 +30,12 @@ impl Lab {
     /// Answers one validated echo request after its delay. The wait is a timer, not a thread: a
     /// waiting echo costs a few hundred bytes. When the client disconnects, hyper drops this
     /// future mid-wait, and the guard counts the echo as abandoned.
-    pub async fn echo(&self, request: EchoRequest) -> Result<EchoResponse> {
-        let received_at_ms = now_ms();
+    pub async fn echo(&self, request: EchoRequest) -> Result<Echoed> {
+        // One reading of each clock on arrival and one of the steady clock at the end: the answer
+        // time is the arrival plus the steady time taken, so it never reads before the arrival
+        // even if the wall clock is set back meanwhile.
+        let arrived = Instant::now();
+        let received_at = SystemTime::now();
         let mut waiting = Waiting::start(self);
         let delay = actual_delay(request.delay_ms, request.jitter_ms);
         if !delay.is_zero() {
@@ -45,14 +49,25 @@ impl Lab {
             return Err(ApiError::InjectedFailure);
         }
         self.served.fetch_add(1, Ordering::Relaxed);
-        Ok(EchoResponse {
-            seq: request.seq,
-            delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-            received_at_ms,
-            responded_at_ms: now_ms(),
-            padding: ".".repeat(request.bytes as usize),
+        let took = arrived.elapsed();
+        Ok(Echoed {
+            answer: EchoResponse {
+                seq: request.seq,
+                delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                received_at_ms: ms_since_epoch(received_at),
+                responded_at_ms: ms_since_epoch(received_at + took),
+                padding: ".".repeat(request.bytes as usize),
+            },
+            took,
         })
     }
+}
+
+/// An echo's answer, and the server's whole time on it (`Server-Timing`'s total).
+#[derive(Debug)]
+pub struct Echoed {
+    pub answer: EchoResponse,
+    pub took: Duration,
 }
 
 /// Counts an echo as in flight while it exists, and as abandoned if dropped before it finished.
@@ -93,9 +108,8 @@ pub fn actual_delay(delay_ms: u32, jitter_ms: u32) -> Duration {
     Duration::from_millis(u64::try_from(drawn.max(0)).unwrap_or(0))
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
+fn ms_since_epoch(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
 }

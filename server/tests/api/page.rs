@@ -32,7 +32,8 @@ async fn the_page_is_served_uncached_with_a_policy_allowing_only_its_loader() {
         "{policy}"
     );
     assert_eq!(headers["x-content-type-options"], "nosniff");
-    assert!(headers.contains_key("referrer-policy"));
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["cross-origin-opener-policy"], "same-origin");
     assert!(
         response
             .text()
@@ -130,16 +131,25 @@ async fn unhashed_files_must_be_revalidated() {
 }
 
 #[tokio::test]
-async fn api_answers_carry_the_security_headers_too() {
+async fn api_answers_carry_the_security_headers_that_apply_to_json() {
     let app = spawn_app().await;
 
-    let response = app.get("/api/health").await;
+    for path in ["/api/health", "/api/lab/echo?seq=1", "/api/nothing/here"] {
+        let response = app.get(path).await;
 
-    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
-    assert_eq!(
-        response.headers()["content-security-policy"],
-        "default-src 'none'; frame-ancestors 'none'"
-    );
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(
+            headers["content-security-policy"], "default-src 'none'; frame-ancestors 'none'",
+            "{path}"
+        );
+        // Document-only headers stay on the page's answers.
+        assert!(!headers.contains_key("referrer-policy"), "{path}");
+        assert!(
+            !headers.contains_key("cross-origin-opener-policy"),
+            "{path}"
+        );
+    }
 }
 
 #[tokio::test]
