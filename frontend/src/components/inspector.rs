@@ -39,8 +39,9 @@ pub fn InspectorDrawer() -> impl IntoView {
             <Show when=move || open.get()>
                 <div class="inspector-body">
                     <p class="inspector-note">
-                        "Every request this page makes, newest first (the last " {SHOWN}
-                        " shown; the last " {inspector::CAPACITY} " kept). Times are milliseconds since the page loaded."
+                        "Every request this page makes, and every event the server pushes to it (marked "
+                        <b>"pushed"</b> "), newest first: the last " {SHOWN} " shown, the last "
+                        {inspector::CAPACITY} " kept. Times are milliseconds since the page loaded."
                     </p>
                     <button type="button" class="quiet" on:click=move |_| inspector::clear()>"Clear"</button>
                     <table class="inspector-table">
@@ -65,17 +66,23 @@ pub fn InspectorDrawer() -> impl IntoView {
 #[component]
 fn InspectorRow(entry: Entry) -> impl IntoView {
     let ms = |t: Option<f64>| t.map(|t| format!("{t:.0}")).unwrap_or_default();
-    let (method, path) = match &entry.kind {
-        EntryKind::Request { method, path } => (*method, path.clone()),
-        EntryKind::Event { name } => ("EVENT", name.clone()),
+    // A pushed event is a marker: one moment, no request behind it.
+    let (method, path, class, outcome) = match &entry.kind {
+        EntryKind::Request { method, path } => (
+            *method,
+            path.clone(),
+            entry.outcome.class(),
+            entry.outcome.label(),
+        ),
+        EntryKind::Event { name } => ("EVENT", name.clone(), "marker", "pushed"),
     };
     view! {
-        <tr class=entry.outcome.class()>
+        <tr class=class>
             <td>{entry.id}</td>
             <td>{method}</td>
             <td class="path">{path}</td>
             <td>{entry.status.map(|s| s.to_string()).unwrap_or_default()}</td>
-            <td class="outcome">{entry.outcome.label()}</td>
+            <td class="outcome">{outcome}</td>
             <td>{ms(Some(entry.started_ms))}</td>
             <td>{ms(entry.first_byte_ms)}</td>
             <td>{ms(entry.done_ms)}</td>

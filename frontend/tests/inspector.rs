@@ -1,0 +1,134 @@
+//! The inspector: the recorder behind the drawer (what it keeps, and how much) and the drawer
+//! itself, with requests and pushed events as a person sees them.
+
+use frontend::components::inspector::InspectorDrawer;
+use frontend::inspector::{self, CAPACITY, EntryKind, Outcome};
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+mod support;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen_test]
+fn a_request_is_recorded_from_sending_to_its_outcome() {
+    inspector::clear();
+
+    let id = inspector::begin("GET", "/api/lab/echo?seq=7");
+    let sent = inspector::get(id).expect("kept");
+    assert_eq!(
+        sent.kind,
+        EntryKind::Request {
+            method: "GET",
+            path: "/api/lab/echo?seq=7".into()
+        }
+    );
+    assert_eq!(sent.outcome, Outcome::InFlight);
+    assert_eq!(inspector::counts(), (1, 1));
+
+    inspector::first_byte(id, 200);
+    inspector::finish(id, Outcome::Applied);
+    // A newer request made this answer irrelevant: the caller says so afterwards.
+    inspector::reclassify(id, Outcome::StaleDiscarded);
+
+    let done = inspector::get(id).expect("kept");
+    assert_eq!(done.status, Some(200));
+    assert_eq!(done.outcome, Outcome::StaleDiscarded);
+    assert_eq!(done.outcome.label(), "stale — discarded");
+    let (sent, first, end) = (
+        done.started_ms,
+        done.first_byte_ms.expect("first byte"),
+        done.done_ms.expect("done"),
+    );
+    assert!(sent <= first && first <= end, "{sent} {first} {end}");
+    assert_eq!(inspector::counts(), (1, 0));
+}
+
+#[wasm_bindgen_test]
+fn a_long_session_keeps_only_the_newest_entries() {
+    inspector::clear();
+    let first = inspector::begin("GET", "/api/first");
+    let extra = 750;
+    for n in 0..CAPACITY + extra {
+        let id = inspector::begin("GET", &format!("/api/{n}"));
+        inspector::finish(id, Outcome::Applied);
+    }
+
+    assert_eq!(inspector::counts(), (CAPACITY, 0), "bounded, however long");
+    assert_eq!(inspector::get(first), None, "the oldest are forgotten");
+    let newest = inspector::newest(CAPACITY + extra);
+    assert_eq!(newest.len(), CAPACITY);
+    let path = |index: usize| match &newest[index].kind {
+        EntryKind::Request { path, .. } => path.clone(),
+        EntryKind::Event { name } => name.clone(),
+    };
+    assert_eq!(
+        path(0),
+        format!("/api/{}", CAPACITY + extra - 1),
+        "newest first"
+    );
+    assert_eq!(path(CAPACITY - 1), format!("/api/{extra}"));
+    // Ids stay in order, so finding an entry by id still works after the ring wrapped.
+    let kept = newest[CAPACITY / 2].id;
+    assert_eq!(inspector::get(kept).map(|e| e.id), Some(kept));
+    // Finishing a forgotten request changes nothing and keeps nothing.
+    inspector::finish(first, Outcome::Failed);
+    assert_eq!(inspector::counts(), (CAPACITY, 0));
+
+    inspector::clear();
+    assert_eq!(inspector::counts(), (0, 0));
+}
+
+#[wasm_bindgen_test]
+async fn the_drawer_shows_requests_and_pushed_events_as_markers() {
+    inspector::clear();
+    let page = support::mount(InspectorDrawer);
+    let answered = inspector::begin("GET", "/api/health");
+    inspector::first_byte(answered, 200);
+    inspector::finish(answered, Outcome::Applied);
+    inspector::event("mail: a new message arrived");
+    let waiting = inspector::begin("POST", "/api/lab/echo");
+
+    // Closed, it shows the counts only; they follow within a frame.
+    let counted = support::until(2_000, || {
+        page.text("[data-testid=inspector-counts]") == "3 recorded · 1 in flight"
+    })
+    .await;
+    assert!(counted, "{}", page.text("[data-testid=inspector-counts]"));
+    assert!(!page.exists(".inspector-table"));
+
+    page.click(".inspector-toggle");
+    page.wait_for(".inspector-table tbody tr").await;
+    let rows = page.texts(".inspector-table tbody tr");
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    // Newest first: the waiting POST, the marker, the answered GET.
+    assert!(
+        rows[0].contains("POST") && rows[0].contains("in flight"),
+        "{rows:?}"
+    );
+    assert!(
+        rows[1].contains("EVENT") && rows[1].contains("mail: a new message arrived"),
+        "{rows:?}"
+    );
+    assert!(rows[1].contains("pushed"), "{rows:?}");
+    assert_eq!(page.texts(".inspector-table tr.marker").len(), 1);
+    assert!(
+        rows[2].contains("/api/health") && rows[2].contains("200"),
+        "{rows:?}"
+    );
+    assert!(rows[2].contains("applied"), "{rows:?}");
+
+    // Live: the waiting request's outcome changes in place.
+    inspector::finish(waiting, Outcome::Aborted);
+    let updated = support::until(2_000, || {
+        page.texts(".inspector-table tbody tr")
+            .first()
+            .is_some_and(|row| row.contains("aborted"))
+    })
+    .await;
+    assert!(updated, "{:?}", page.texts(".inspector-table tbody tr"));
+
+    page.click(".inspector-body button.quiet");
+    let cleared = support::until(2_000, || !page.exists(".inspector-table tbody tr")).await;
+    assert!(cleared, "Clear empties the drawer");
+    inspector::clear();
+}
