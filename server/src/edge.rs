@@ -1,5 +1,6 @@
 //! The layer at the server's edge, around everything it answers (API and page): the security
-//! headers on every answer, and one log line per request at `info` (method, path, status, time).
+//! headers (the ones that apply to the answer: JSON under `/api` does not get the two that act on
+//! documents only), and one log line per request at `info` (method, path, status, time).
 //!
 //! One hand-written layer applied outside the router instead of tower-http's `TraceLayer` and four
 //! `SetResponseHeaderLayer`s applied with `Router::layer`, which took about a sixth of the server's
@@ -122,14 +123,14 @@ where
             return Poll::Pending;
         };
         let headers = response.headers_mut();
-        let (name, value) = ALWAYS;
-        headers.insert(name, value);
         if *this.document {
-            headers.reserve(DOCUMENT.len() + 1);
+            headers.reserve(DOCUMENT.len() + 2);
             for (name, value) in DOCUMENT {
                 headers.insert(name, value);
             }
         }
+        let (name, value) = ALWAYS;
+        headers.insert(name, value);
         headers
             .entry(header::CONTENT_SECURITY_POLICY)
             .or_insert(DEFAULT_POLICY);
