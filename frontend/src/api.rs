@@ -36,12 +36,12 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// Whether sending the same request again may succeed: no answer at all, or an answer that
-    /// says "not now" (429 Too Many Requests, 503 Service Unavailable).
+    /// Whether sending the same request again may succeed: no answer at all, or an answer whose
+    /// code says "not now" ([`ErrorCode::is_retryable`], the one rule both sides share).
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Network(_) => true,
-            Self::Server { status, .. } => matches!(status, 429 | 503),
+            Self::Server { code, .. } => code.is_retryable(),
             Self::Unreadable(_) | Self::Aborted => false,
         }
     }

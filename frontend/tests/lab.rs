@@ -26,10 +26,19 @@ const POLICY: RetryPolicy = RetryPolicy {
     cap_ms: 1_000,
 };
 
+/// The error the server answers with `status`, with the code it sends with that status.
 fn server_error(status: u16, retry_after_s: Option<u32>) -> ApiError {
+    let code = match status {
+        408 => ErrorCode::RequestTimeout,
+        422 => ErrorCode::ValidationFailed,
+        429 => ErrorCode::TooManyRequests,
+        500 => ErrorCode::Internal,
+        503 => ErrorCode::Unavailable,
+        _ => ErrorCode::Unknown,
+    };
     ApiError::Server {
         status,
-        code: ErrorCode::Unknown,
+        code,
         message: "A test answer.".into(),
         retry_after_s,
     }
@@ -64,12 +73,14 @@ fn retry_after_is_honoured() {
 }
 
 #[wasm_bindgen_test]
-fn only_network_errors_503_and_429_are_retried_and_only_so_often() {
+fn only_network_errors_and_retryable_codes_are_retried_and_only_so_often() {
     let network = ApiError::Network("Failed to fetch".into());
     for (error, retries_done, retried) in [
         (network.clone(), 0, true),
         (server_error(503, None), 2, true),
         (server_error(429, None), 0, true),
+        (server_error(408, None), 0, true),
+        (server_error(418, None), 0, false),
         (server_error(503, None), 3, false),
         (server_error(500, None), 0, false),
         (server_error(422, None), 0, false),

@@ -28,7 +28,7 @@ pub struct Config {
     pub log: String,
 
     /// Seconds an ordinary API request may take before it is answered 408 (streams are exempt).
-    #[arg(long, env = "MEANWHILE_REQUEST_TIMEOUT", default_value_t = 60)]
+    #[arg(long, env = "MEANWHILE_REQUEST_TIMEOUT", default_value_t = protocol::limits::REQUEST_TIMEOUT_MS / 1000)]
     pub request_timeout_secs: u64,
 
     /// Seconds to let in-flight requests finish after SIGINT/SIGTERM before closing anyway.

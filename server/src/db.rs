@@ -38,13 +38,16 @@ pub async fn connect(path: &Path) -> Result<SqlitePool, DbError> {
     Ok(pool)
 }
 
-/// Records this start of the server, so the database is known to be writable from the outset.
-pub async fn record_start(pool: &SqlitePool, version: &str) -> Result<(), sqlx::Error> {
+/// What the server does with its database at every start: [`connect`], then record the start
+/// with the server's version, so the database is known to be writable from the outset.
+pub async fn open_for_start(path: &Path) -> Result<SqlitePool, DbError> {
+    let pool = connect(path).await?;
     sqlx::query("INSERT INTO server_starts (version) VALUES (?)")
-        .bind(version)
-        .execute(pool)
-        .await?;
-    Ok(())
+        .bind(env!("CARGO_PKG_VERSION"))
+        .execute(&pool)
+        .await
+        .map_err(DbError::Write)?;
+    Ok(pool)
 }
 
 /// Whether the database answers a trivial query.
@@ -63,4 +66,6 @@ pub enum DbError {
     Open(sqlx::Error),
     #[error("cannot migrate the database: {0}")]
     Migrate(sqlx::migrate::MigrateError),
+    #[error("cannot write to the database: {0}")]
+    Write(sqlx::Error),
 }

@@ -1,26 +1,40 @@
 //! Every error the API answers with, and the one place that turns it into a status code and the
-//! JSON envelope `{"error":{"code":…,"message":…}}`. Extractor rejections and responses made by
-//! layers (405, 413), the deadline (408) and a caught panic (500) pass through here too (see
-//! [`crate::guard`]), so no `/api` answer ever has another shape.
+//! JSON envelope `{"error":{"code":…,"message":…}}`. Answers made outside our handlers — the
+//! router's 405, the body limit's 413, the deadline's 408, a caught panic's 500 — are turned into
+//! the envelope here too ([`ensure_envelope`], [`panic_response`]), so no `/api` answer ever has
+//! another shape.
 
+use std::time::Duration;
+
+use axum::Json;
 use axum::body::Body;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::extract::FromRequest;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use protocol::{ErrorBody, ErrorCode};
 
 /// `Result` with [`ApiError`] as the error, for handlers and domain functions.
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
+/// Each variant's status is in its documentation; [`ApiError::status_and_code`] is the mapping.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// 400: the body or query could not be parsed at all.
     #[error("{0}")]
     BadRequest(String),
+    /// 401: the call needs a valid `Authorization: Bearer <token>`.
+    #[error("{0}")]
+    Unauthorized(String),
     /// 404: nothing at this path.
     #[error("{0}")]
     NotFound(String),
+    /// 406: the answer cannot be given in a form the `Accept` header allows.
+    #[error("{0}")]
+    NotAcceptable(String),
+    /// 409: the request clashes with the current state (a name taken, a key in use).
+    #[error("{0}")]
+    Conflict(String),
     /// 413: the body is larger than the limit.
     #[error("The request body is larger than the {limit} bytes this endpoint accepts.")]
     PayloadTooLarge { limit: usize },
@@ -30,19 +44,31 @@ pub enum ApiError {
     /// 422: well-formed, but a value is not allowed.
     #[error("{0}")]
     Validation(String),
+    /// 429: too many requests; `Retry-After` says when to come back.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after: Duration,
+    },
     /// 503: the Lab was asked to fail and did.
     #[error("This request failed on purpose: the Lab's failure rate drew it.")]
     InjectedFailure,
+    /// 503: a component the answer needs (the database) is not answering.
+    #[error("{0}")]
+    Unavailable(String),
     /// 500: the database failed. Logged; the client learns nothing of the details.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
 }
 
 impl ApiError {
     fn status_and_code(&self) -> (StatusCode, ErrorCode) {
         match self {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            Self::NotAcceptable(_) => (StatusCode::NOT_ACCEPTABLE, ErrorCode::NotAcceptable),
+            Self::Conflict(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
             Self::PayloadTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge)
             }
@@ -54,7 +80,11 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::ValidationFailed,
             ),
+            Self::TooManyRequests { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyRequests)
+            }
             Self::InjectedFailure => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::InjectedFailure),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
             Self::Database(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }
     }
@@ -63,19 +93,50 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        let message = if status.is_server_error() && !matches!(self, Self::InjectedFailure) {
-            tracing::error!(error = %self, "request failed");
+        let message = if let Self::Database(error) = &self {
+            tracing::error!(%error, "request failed");
             generic_message(status).to_owned()
         } else {
             self.to_string()
         };
-        envelope(status, code, message)
+        let mut response = envelope(status, code, message);
+        if let Self::TooManyRequests { retry_after, .. } = self {
+            // Whole seconds, rounded up: coming back early would only be refused again.
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// Database errors that are the client's doing become 409 or 422 here, in one place, so a
+/// handler can write `query.execute(&db).await?` and a duplicate name is a conflict, not a 500.
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        use sqlx::error::ErrorKind;
+        let Some(database) = error.as_database_error() else {
+            return Self::Database(error);
+        };
+        match database.kind() {
+            ErrorKind::UniqueViolation => {
+                Self::Conflict("That already exists; choose another.".to_owned())
+            }
+            ErrorKind::ForeignKeyViolation => {
+                Self::Validation("That refers to something that does not exist.".to_owned())
+            }
+            ErrorKind::NotNullViolation | ErrorKind::CheckViolation => {
+                Self::Validation("A value is missing or not allowed.".to_owned())
+            }
+            _ => Self::Database(error),
+        }
     }
 }
 
 /// The JSON envelope with `status`.
 pub fn envelope(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Response {
-    (status, axum::Json(ErrorBody::new(code, message))).into_response()
+    (status, Json(ErrorBody::new(code, message))).into_response()
 }
 
 impl From<JsonRejection> for ApiError {
@@ -108,75 +169,46 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
-/// `axum::Json` whose rejections are [`ApiError`]s, so a bad body gets the envelope. The body is
-/// read through [`http_body_util::Limited`]: at most `MAX_REQUEST_BODY_BYTES`, else 413. Every
-/// API body is read through this extractor, so the limit costs nothing on requests without one
-/// (a router-wide `DefaultBodyLimit` would touch every request's extensions).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ApiJson<T>(pub T);
-
-impl<T, S> FromRequest<S> for ApiJson<T>
-where
-    T: serde::de::DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let (parts, body) = request.into_parts();
-        let limited = Body::new(http_body_util::Limited::new(
-            body,
-            protocol::limits::MAX_REQUEST_BODY_BYTES,
-        ));
-        let request = Request::from_parts(parts, limited);
-        let axum::Json(value) = axum::Json::<T>::from_request(request, state).await?;
-        Ok(Self(value))
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        // axum names the field: "Failed to deserialize query string: delay_ms: invalid digit…".
+        let text = rejection.body_text();
+        let detail = text.trim_start_matches("Failed to deserialize query string: ");
+        Self::BadRequest(format!(
+            "The query string does not fit this endpoint: {detail}."
+        ))
     }
 }
 
-/// How many headers an API answer ends with: its content type and length, maybe `Server-Timing`
-/// or `Allow`, and the edge's two (`nosniff`, the default policy). Reserved at once, the map
-/// never grows on the way out.
-const API_ANSWER_HEADERS: usize = 6;
+/// `axum::Json` whose rejections are [`ApiError`]s, so a bad body gets the envelope. The body's
+/// size is limited by the `DefaultBodyLimit` the API's router sets.
+#[derive(Debug, Clone, Copy, Default, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
 
 impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {
-        // Like `axum::Json`, but into a `Vec` (one growth check per write, where `BytesMut`'s
-        // writer checks per piece) and with the header map sized for the whole trip.
-        let mut body = Vec::with_capacity(128);
-        if let Err(error) = serde_json::to_writer(&mut body, &self.0) {
-            tracing::error!(%error, "an answer could not be written as JSON");
-            return envelope(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorCode::Internal,
-                generic_message(StatusCode::INTERNAL_SERVER_ERROR),
-            );
-        }
-        let mut headers = HeaderMap::with_capacity(API_ANSWER_HEADERS);
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        let mut response = Response::new(Body::from(body));
-        *response.headers_mut() = headers;
-        response
+        Json(self.0).into_response()
     }
 }
 
+/// `axum::extract::Query` whose rejections are [`ApiError`]s naming the field.
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
 const TIMEOUT_MESSAGE: &str = "The server took too long to answer; try again.";
 
-/// `408 request_timeout`: the handler did not answer within the request deadline.
-pub fn timeout_response() -> Response {
-    envelope(
-        StatusCode::REQUEST_TIMEOUT,
-        ErrorCode::RequestTimeout,
-        TIMEOUT_MESSAGE,
-    )
-}
-
-/// `response` itself when it is a success or already our JSON; otherwise the envelope for its
-/// status, keeping its `Allow` header.
-pub fn ensure_envelope(method: &Method, response: Response) -> Response {
+/// Middleware for the API (`axum::middleware::map_response`): `response` itself when it is a
+/// success or already our JSON; otherwise the envelope for its status, keeping its `Allow`
+/// header. This is what turns the router's 405, the deadline's 408 and the body limit's 413,
+/// which axum and tower-http answer with plain text or nothing, into the envelope.
+pub async fn ensure_envelope<B>(method: Method, response: Response<B>) -> Response
+where
+    B: http_body::Body<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    let response = response.map(Body::new);
     let status = response.status();
     let is_json = response
         .headers()
@@ -222,7 +254,8 @@ pub fn ensure_envelope(method: &Method, response: Response) -> Response {
     replaced
 }
 
-/// Answers a panic inside a handler: logged, and a 500 envelope with nothing of the panic in it.
+/// Answers a panic inside a handler (tower-http's `CatchPanicLayer::custom`): logged, and a 500
+/// envelope with nothing of the panic in it.
 pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let detail = panic
         .downcast_ref::<&str>()
@@ -242,7 +275,7 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
 }
 
 /// `404 not_found` for any `/api` path no route matches.
-/// (The router is flat, never nested, so the request's URI is the one the client sent.)
+/// (The API's routes are at their full paths, never nested, so the URI is the one sent.)
 pub async fn api_not_found(uri: Uri) -> ApiError {
     ApiError::NotFound(format!(
         "There is no API endpoint at {}. Check the path.",
@@ -256,5 +289,85 @@ fn generic_message(status: StatusCode) -> &'static str {
             "The server cannot handle this right now; try again in a moment."
         }
         _ => "Something went wrong on the server; it has been logged. Try again.",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::SqlitePool;
+
+    use super::*;
+
+    async fn status_of(error: ApiError) -> (StatusCode, ErrorBody, Option<HeaderValue>) {
+        let response = error.into_response();
+        let status = response.status();
+        let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap_or_default();
+        let body = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}: {bytes:?}"));
+        (status, body, retry_after)
+    }
+
+    #[tokio::test]
+    async fn database_constraints_are_the_clients_doing_and_other_failures_are_500() {
+        let db = SqlitePool::connect("sqlite::memory:").await.expect("opens");
+        sqlx::query("CREATE TABLE names (name TEXT PRIMARY KEY CHECK (length(name) < 5))")
+            .execute(&db)
+            .await
+            .expect("created");
+        sqlx::query("INSERT INTO names VALUES ('bob')")
+            .execute(&db)
+            .await
+            .expect("inserted");
+        let insert = |name: &'static str| {
+            let db = db.clone();
+            async move {
+                sqlx::query("INSERT INTO names VALUES (?)")
+                    .bind(name)
+                    .execute(&db)
+                    .await
+                    .map_err(ApiError::from)
+                    .expect_err("refused")
+            }
+        };
+
+        let (status, body, _) = status_of(insert("bob").await).await;
+        assert_eq!(
+            (status, body.error.code),
+            (StatusCode::CONFLICT, ErrorCode::Conflict)
+        );
+        let (status, body, _) = status_of(insert("roberta").await).await;
+        assert_eq!(
+            (status, body.error.code),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::ValidationFailed
+            )
+        );
+        let broken = sqlx::query("SELECT * FROM no_such_table")
+            .execute(&db)
+            .await
+            .map_err(ApiError::from)
+            .expect_err("fails");
+        let (status, body, _) = status_of(broken).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            !body.error.message.contains("no_such_table"),
+            "no detail leaks: {}",
+            body.error.message
+        );
+    }
+
+    #[tokio::test]
+    async fn too_many_requests_says_when_to_come_back_in_whole_seconds() {
+        let (status, body, retry_after) = status_of(ApiError::TooManyRequests {
+            message: "Too many jobs are waiting; try again shortly.".into(),
+            retry_after: Duration::from_millis(1_200),
+        })
+        .await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(body.error.code, ErrorCode::TooManyRequests);
+        assert_eq!(retry_after, Some(HeaderValue::from(2u64)));
     }
 }

@@ -1,16 +1,14 @@
 //! The Meanwhile server as a library: [`app`] builds the whole router from the state (the API
-//! under `/api`, the built page everywhere else) so tests drive exactly what the binary serves;
-//! [`serve`] runs it on a listener until a shutdown signal; [`run`] does both from a
-//! [`config::Config`].
+//! under `/api`, one module per room, and the built page everywhere else) so tests drive exactly
+//! what the binary serves; [`serve`] runs it on a listener until a shutdown signal; [`run`] does
+//! both from a [`config::Config`].
 
 pub mod config;
 pub mod db;
-pub mod edge;
 pub mod error;
-pub mod guard;
+pub mod health;
 pub mod lab;
 pub mod page;
-pub mod routes;
 pub mod state;
 pub mod telemetry;
 
@@ -18,47 +16,83 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::middleware;
 use axum::routing::any;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
-use tower::make::Shared;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 use crate::config::Config;
 use crate::page::PageFiles;
 pub use crate::state::AppState;
 
-/// Everything the server answers: `/api/*` (JSON, errors always in the envelope) and, for every
-/// other path, the built page in `dist`.
-pub type App = edge::Edge<guard::ApiGuard<Router>>;
+/// The policy of every answer that does not bring its own (the page's `index.html` does): load
+/// nothing, be framed nowhere. A JSON answer is never a document.
+const DEFAULT_POLICY: HeaderValue =
+    HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'");
 
-/// Builds [`App`]: one flat router (no `nest`, which rewrites every request's URI) with the two
-/// layers outside it, so they run once per request instead of being boxed and cloned per route:
-/// - [`edge`]: around everything, the security headers and one log line per request at info;
-/// - [`guard`]: around every `/api` path, including the catch-all 404 and the router's own 405s,
-///   a deadline, a caught panic, and the envelope for errors made outside our handlers. (Bodies
-///   are limited where they are read: `ApiJson`.)
-///
-/// This keeps a 0-delay echo close to bare hyper (`cargo xtask bench`).
-pub fn app(state: AppState) -> App {
-    let api_guard = guard::ApiGuardLayer::new(state.request_timeout);
-    let page =
-        page::router(state.page.clone()).layer(CatchPanicLayer::custom(error::panic_response));
-    let router = routes::router()
-        // Any other /api path is a 404 envelope, never the page.
+/// Builds everything the server answers from the state:
+/// - the API ([`api`]): each room's router merged at its full `/api/…` paths;
+/// - the built page for every other path ([`page::router`]);
+/// - around both, one log line per request and the security headers: every answer is `nosniff`
+///   and gets a default Content-Security-Policy unless it brings its own.
+pub fn app(state: AppState) -> Router {
+    let rooms = Router::new().merge(health::router()).merge(lab::router());
+    let edge = ServiceBuilder::new()
+        .layer(
+            TraceLayer::new_for_http()
+                // Method and path only: a query string is the client's business, not the log's.
+                .make_span_with(|request: &Request<_>| {
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            DEFAULT_POLICY,
+        ));
+    api(rooms, state.request_timeout)
+        .fallback_service(page::router(state.page.clone()))
+        .with_state(state)
+        .layer(edge)
+}
+
+/// `routes` with what every API answer needs: a deadline (`408`, on the answer's head only: a
+/// stream that has answered runs on), the body limit (`413`), a caught panic (`500`), a `404`
+/// for any other `/api` path, and [`error::ensure_envelope`] outermost, so the answers those
+/// layers and the router make (405, 408, 413) are the JSON envelope too.
+pub fn api(routes: Router<AppState>, deadline: Duration) -> Router<AppState> {
+    let layers = ServiceBuilder::new()
+        .layer(middleware::map_response(error::ensure_envelope))
+        .layer(CatchPanicLayer::custom(error::panic_response))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            deadline,
+        ))
+        .layer(DefaultBodyLimit::max(
+            protocol::limits::MAX_REQUEST_BODY_BYTES,
+        ));
+    routes
         .route("/api", any(error::api_not_found))
         .route("/api/", any(error::api_not_found))
         .route("/api/{*rest}", any(error::api_not_found))
-        .with_state(state)
-        .fallback_service(page);
-    ServiceBuilder::new()
-        .layer(edge::EdgeLayer)
-        .layer(api_guard)
-        .service(router)
+        .layer(layers)
 }
 
-/// Serves [`app`] on `listener` until `shutdown` completes; then stops accepting, lets in-flight
-/// requests finish for up to `grace`, tells streams to end (via `state.shutdown`), and returns.
+/// Serves [`app`] on `listener` until `shutdown` completes. Then, in this order: it stops
+/// accepting connections and cancels `state.shutdown` (so event streams end themselves), lets the
+/// requests in flight finish and waits for the background work in `state.tasks`, and returns —
+/// or, if that takes longer than `grace`, returns anyway and logs what it cut short.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -66,21 +100,31 @@ pub async fn serve(
     grace: Duration,
 ) -> std::io::Result<()> {
     let token = state.shutdown.clone();
+    let tasks = state.tasks.clone();
     let router = app(state);
     let signalled = token.clone();
-    let server = axum::serve(listener, Shared::new(router)).with_graceful_shutdown(async move {
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
         shutdown.await;
-        tracing::info!("shutting down: finishing in-flight requests");
+        tracing::info!("shutting down: finishing in-flight requests and background work");
         signalled.cancel();
     });
+    let finished = async {
+        server.await?;
+        tasks.close();
+        tasks.wait().await;
+        Ok(())
+    };
     let deadline = async {
         token.cancelled().await;
         tokio::time::sleep(grace).await;
     };
     tokio::select! {
-        result = server => result,
+        result = finished => result,
         () = deadline => {
-            tracing::warn!("requests still open after {grace:?}; closing them");
+            tracing::warn!(
+                background_tasks = tasks.len(),
+                "requests or background work still running after {grace:?}; stopping anyway"
+            );
             Ok(())
         }
     }
@@ -88,8 +132,7 @@ pub async fn serve(
 
 /// Opens the database, binds `config.addr`, and serves until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> startup::Result<()> {
-    let db = db::connect(&config.database).await?;
-    db::record_start(&db, env!("CARGO_PKG_VERSION")).await?;
+    let db = db::open_for_start(&config.database).await?;
     let listener = TcpListener::bind(config.addr)
         .await
         .map_err(|source| startup::Error::Bind {
@@ -155,8 +198,6 @@ pub mod startup {
     pub enum Error {
         #[error(transparent)]
         Database(#[from] crate::db::DbError),
-        #[error("cannot record the start in the database: {0}")]
-        Record(#[from] sqlx::Error),
         #[error("cannot listen on {addr}: {source} (is another server running there? try --addr)")]
         Bind {
             addr: std::net::SocketAddr,
@@ -164,5 +205,80 @@ pub mod startup {
         },
         #[error(transparent)]
         Io(#[from] std::io::Error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::routing::get;
+    use protocol::{ErrorBody, ErrorCode};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// What the API layers make of the one route `/api/test`, answered by `handler`.
+    async fn answer_of<H, T>(handler: H) -> (StatusCode, ErrorBody)
+    where
+        H: axum::handler::Handler<T, AppState>,
+        T: 'static,
+    {
+        let db = sqlx::SqlitePool::connect("sqlite::memory:")
+            .await
+            .expect("database");
+        let state = AppState::new(db, PageFiles::new("no-page"));
+        let routes = Router::new().route("/api/test", get(handler));
+        let response = api(routes, Duration::from_millis(50))
+            .with_state(state)
+            .oneshot(
+                Request::get("/api/test")
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .unwrap_or_else(|never| match never {});
+        let status = response.status();
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}: {bytes:?}"));
+        (status, body)
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_500_envelope_without_the_panic_message() {
+        async fn panics() -> &'static str {
+            panic!("secret detail")
+        }
+        let (status, body) = answer_of(panics).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body.error.code, ErrorCode::Internal);
+        assert!(
+            !body.error.message.contains("secret"),
+            "{}",
+            body.error.message
+        );
+    }
+
+    #[tokio::test]
+    async fn a_handler_past_the_deadline_is_a_408_envelope() {
+        async fn dawdles() -> &'static str {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            "too late"
+        }
+        let (status, body) = answer_of(dawdles).await;
+        assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(body.error.code, ErrorCode::RequestTimeout);
+    }
+
+    #[tokio::test]
+    async fn a_plain_error_answer_becomes_the_envelope_for_its_status() {
+        async fn refuses() -> (StatusCode, &'static str) {
+            (StatusCode::PAYLOAD_TOO_LARGE, "too big")
+        }
+        let (status, body) = answer_of(refuses).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(body.error.code, ErrorCode::PayloadTooLarge);
     }
 }

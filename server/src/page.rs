@@ -1,22 +1,24 @@
 //! Serving the built page: hashed assets cached for a year, `index.html` never cached and sent with
 //! a Content-Security-Policy that allows exactly its own inline loader script, precompressed
-//! `.br`/`.gz` variants when the browser accepts them, and `index.html` for every other GET so a
-//! deep link to a room loads the app.
+//! `.br`/`.gz` variants when the browser accepts them, `index.html` for every other GET without a
+//! file extension so a deep link to a room loads the app, and a 404 for a missing file.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use sha2::{Digest, Sha256};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
 
-/// Where the built page lives. Cloned with the state on every request, so an `Arc`, not a
-/// `PathBuf` (an allocation and a copy each time).
+/// Where the built page lives (an `Arc`: cloned with the state).
 #[derive(Debug, Clone)]
 pub struct PageFiles {
     dist: Arc<Path>,
@@ -34,19 +36,54 @@ impl PageFiles {
     }
 }
 
-/// The router for everything outside `/api`.
+/// The router for everything outside `/api`. Its answers also get the two headers that act on
+/// documents only (an API answer is never a document): no other window may script this one, and
+/// the page's requests send no referrer.
 pub fn router(files: PageFiles) -> Router {
     let assets = ServeDir::new(&*files.dist)
         .precompressed_br()
         .precompressed_gzip()
         .append_index_html_on_directories(false)
-        .fallback(axum::routing::get(index).with_state(files.clone()));
+        .fallback(axum::routing::get(deep_link).with_state(files.clone()));
+    let layers = ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(CatchPanicLayer::custom(crate::error::panic_response))
+        .layer(middleware::from_fn(cache_headers));
     Router::new()
         .route("/", axum::routing::get(index))
         .route("/index.html", axum::routing::get(index))
         .with_state(files)
         .fallback_service(assets)
-        .layer(middleware::from_fn(cache_headers))
+        .layer(layers)
+}
+
+/// A path that is no file of the page: the page itself for a deep link (`/lab`, `/mail/inbox/42`),
+/// but a plain 404 for what looks like a file (`/app-123_bg.wasm`, `/x.js`): a browser that asks
+/// for a script or a module must not be handed HTML.
+async fn deep_link(files: State<PageFiles>, uri: Uri) -> Response {
+    if looks_like_a_file(uri.path()) {
+        return (
+            StatusCode::NOT_FOUND,
+            [(header::CACHE_CONTROL, "no-store")],
+            "There is no such file.",
+        )
+            .into_response();
+    }
+    index(files).await
+}
+
+/// Whether the last segment of `path` has a file extension (`/a/b.js`, not `/mail/inbox`).
+pub fn looks_like_a_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    name.rsplit_once('.')
+        .is_some_and(|(stem, extension)| !stem.is_empty() && !extension.is_empty())
 }
 
 /// `index.html`, read on every request (it is small, and `trunk` may rebuild it while the server
@@ -163,6 +200,22 @@ mod tests {
         assert_eq!(policy.matches("'sha256-").count(), 2, "{policy}");
         assert!(policy.contains("'wasm-unsafe-eval'"));
         assert!(!policy.contains("unsafe-inline"));
+    }
+
+    #[test]
+    fn a_path_looks_like_a_file_when_its_last_segment_has_an_extension() {
+        for (path, file) in [
+            ("/frontend-0123456789abcdef_bg.wasm", true),
+            ("/x.js", true),
+            ("/rooms/v1.2/style.css", true),
+            ("/lab", false),
+            ("/mail/inbox/42", false),
+            ("/v1.2/lab", false),
+            ("/.well-known", false),
+            ("/", false),
+        ] {
+            assert_eq!(looks_like_a_file(path), file, "{path}");
+        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! What every handler can reach: the database, the Lab's counters, and the shutdown signal.
+//! What every handler can reach: the database, the built page, the Lab's counters, the shutdown
+//! signal and the tracker of background work.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,13 +7,13 @@ use std::time::Duration;
 use axum::extract::FromRef;
 use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::lab::Lab;
 use crate::page::PageFiles;
 
-/// Handlers take only the part they need (`State<Arc<Lab>>`, `State<SqlitePool>`). The router
-/// clones the whole state twice for every request, so every field is cheap to clone: a pool
-/// handle, an `Arc` each, a number.
+/// Handlers take only the part they need (`State<Arc<Lab>>`, `State<SqlitePool>`), through
+/// `FromRef`. Every field is a handle, cheap to clone.
 #[derive(Debug, Clone, FromRef)]
 pub struct AppState {
     pub db: SqlitePool,
@@ -20,8 +21,10 @@ pub struct AppState {
     pub page: PageFiles,
     pub lab: Arc<Lab>,
     /// Cancelled when the server begins to shut down, so long-lived streams can end themselves.
-    /// (In an `Arc`: cloning the token itself takes a lock.)
-    pub shutdown: Arc<CancellationToken>,
+    pub shutdown: CancellationToken,
+    /// Background work (jobs, stream pumps) spawned with `tasks.spawn(…)`: `serve` waits for it
+    /// to finish, within the grace period, before it returns.
+    pub tasks: TaskTracker,
     /// How long an ordinary request may take before it is answered `408 request_timeout`.
     pub request_timeout: Duration,
 }
@@ -32,7 +35,8 @@ impl AppState {
             db,
             page,
             lab: Arc::new(Lab::default()),
-            shutdown: Arc::new(CancellationToken::new()),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
             request_timeout: Duration::from_millis(protocol::limits::REQUEST_TIMEOUT_MS),
         }
     }

@@ -34,12 +34,19 @@ impl ErrorBody {
 pub enum ErrorCode {
     /// The body or a query string could not be parsed (400).
     BadRequest,
+    /// No valid `Authorization: Bearer <token>` for a call that needs one (401).
+    Unauthorized,
     /// No resource at this path (404).
     NotFound,
     /// The path exists but not with this method (405).
     MethodNotAllowed,
+    /// The server cannot answer in a form the `Accept` header allows (406).
+    NotAcceptable,
     /// The request took longer than the server allows (408).
     RequestTimeout,
+    /// The request clashes with the current state: a name already taken, a request with the
+    /// same idempotency key still in progress, a job already finished (409).
+    Conflict,
     /// The body is larger than the endpoint accepts (413).
     PayloadTooLarge,
     /// The body is not `application/json` (415).
@@ -47,7 +54,7 @@ pub enum ErrorCode {
     /// The request is well-formed but a value is out of its allowed range (422).
     ValidationFailed,
     /// Too many requests; the `Retry-After` header says when to come back (429).
-    RateLimited,
+    TooManyRequests,
     /// The Lab was asked to fail this request (`fail_rate`) and did (503).
     InjectedFailure,
     /// The server failed in a way that is not the client's fault (500).
@@ -64,13 +71,16 @@ impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::BadRequest => "bad_request",
+            Self::Unauthorized => "unauthorized",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::NotAcceptable => "not_acceptable",
             Self::RequestTimeout => "request_timeout",
+            Self::Conflict => "conflict",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::ValidationFailed => "validation_failed",
-            Self::RateLimited => "rate_limited",
+            Self::TooManyRequests => "too_many_requests",
             Self::InjectedFailure => "injected_failure",
             Self::Internal => "internal",
             Self::Unavailable => "unavailable",
@@ -78,24 +88,31 @@ impl ErrorCode {
         }
     }
 
-    /// Whether sending the same request again later may succeed.
+    /// Whether sending the same request again later may succeed: the server was too slow,
+    /// too busy, or asked to fail. The page's one retry rule (the Lab's retries, the outbox).
     pub fn is_retryable(self) -> bool {
         matches!(
             self,
-            Self::RequestTimeout | Self::RateLimited | Self::InjectedFailure | Self::Unavailable
+            Self::RequestTimeout
+                | Self::TooManyRequests
+                | Self::InjectedFailure
+                | Self::Unavailable
         )
     }
 
     /// Every code the server sends (all but [`ErrorCode::Unknown`]).
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 14] = [
         Self::BadRequest,
+        Self::Unauthorized,
         Self::NotFound,
         Self::MethodNotAllowed,
+        Self::NotAcceptable,
         Self::RequestTimeout,
+        Self::Conflict,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
         Self::ValidationFailed,
-        Self::RateLimited,
+        Self::TooManyRequests,
         Self::InjectedFailure,
         Self::Internal,
         Self::Unavailable,

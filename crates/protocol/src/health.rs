@@ -1,8 +1,10 @@
-//! Body of `GET /api/health`: whether the server and its database are up, and which version runs.
+//! Body of `GET /api/health`: the server and its database answer, and which version runs.
 
 use serde::{Deserialize, Serialize};
 
-/// Body of `GET /api/health` (200 when everything is up, 503 when a component is down).
+/// Body of `GET /api/health` when every component answers (200). When one does not, the answer
+/// is `503 unavailable` with the error envelope naming it, so a load balancer or a monitor sees
+/// the failure from the status alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
     pub status: HealthStatus,
@@ -11,20 +13,16 @@ pub struct Health {
     pub database: ComponentStatus,
 }
 
-/// The server as a whole.
+/// The server as a whole: `"ok"` (a server that is not is answered with the envelope).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HealthStatus {
-    /// Every component answers.
     Ok,
-    /// The server answers but a component does not.
-    Degraded,
 }
 
-/// One component the server depends on.
+/// One component the server depends on: `"ok"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ComponentStatus {
     Ok,
-    Unavailable,
 }

@@ -34,7 +34,7 @@ pub const ECHO_FIELDS: [&str; 5] = ["delay_ms", "jitter_ms", "fail_rate", "bytes
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutOfRange {
     pub field: &'static str,
-    pub allowed: &'static str,
+    pub allowed: String,
 }
 
 impl std::fmt::Display for OutOfRange {
@@ -45,13 +45,13 @@ impl std::fmt::Display for OutOfRange {
 
 impl EchoRequest {
     /// What each field allows, in words a person reads in an error message.
-    pub fn allowed(field: &str) -> Option<&'static str> {
+    pub fn allowed(field: &str) -> Option<String> {
         Some(match field {
-            "delay_ms" => "a whole number of milliseconds from 0 to 30000",
-            "jitter_ms" => "a whole number of milliseconds from 0 to 10000",
-            "fail_rate" => "a number from 0.0 to 1.0",
-            "bytes" => "a whole number from 0 to 262144",
-            "seq" => "a whole number from 0 to 18446744073709551615",
+            "delay_ms" => format!("a whole number of milliseconds from 0 to {DELAY_MS_MAX}"),
+            "jitter_ms" => format!("a whole number of milliseconds from 0 to {JITTER_MS_MAX}"),
+            "fail_rate" => "a number from 0.0 to 1.0".to_owned(),
+            "bytes" => format!("a whole number from 0 to {PADDING_BYTES_MAX}"),
+            "seq" => format!("a whole number from 0 to {}", u64::MAX),
             _ => return None,
         })
     }
@@ -60,7 +60,7 @@ impl EchoRequest {
     pub fn validate(&self) -> Result<(), OutOfRange> {
         let out_of_range = |field: &'static str| OutOfRange {
             field,
-            allowed: Self::allowed(field).unwrap_or("in range"),
+            allowed: Self::allowed(field).unwrap_or_default(),
         };
         if self.delay_ms > DELAY_MS_MAX {
             return Err(out_of_range("delay_ms"));

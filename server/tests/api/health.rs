@@ -1,6 +1,8 @@
 //! `GET /api/health`.
 
-use crate::helpers::spawn_app;
+use reqwest::StatusCode;
+
+use crate::helpers::{assert_error, spawn_app};
 
 #[tokio::test]
 async fn health_reports_ok_with_version_and_database() {
@@ -22,32 +24,46 @@ async fn health_reports_ok_with_version_and_database() {
 }
 
 #[tokio::test]
-async fn health_shows_a_database_that_stopped_answering() {
+async fn health_is_503_with_the_envelope_when_the_database_stops_answering() {
     let app = spawn_app().await;
     app.state.db.close().await;
 
-    let body: serde_json::Value = app.get("/api/health").await.json().await.expect("JSON");
+    let response = app.get("/api/health").await;
 
-    assert_eq!(body["status"], "degraded");
-    assert_eq!(body["database"], "unavailable");
+    let message = assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    assert!(message.contains("database"), "{message}");
 }
 
 #[tokio::test]
-async fn every_start_is_recorded_in_the_database() {
+async fn every_start_is_recorded_in_the_database_in_wal_mode() {
     let app = spawn_app().await;
+    let starts = || async {
+        let (count,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM server_starts WHERE version = ?")
+                .bind(env!("CARGO_PKG_VERSION"))
+                .fetch_one(&app.state.db)
+                .await
+                .expect("reads");
+        count
+    };
+    assert_eq!(
+        starts().await,
+        1,
+        "spawning the app started the server once"
+    );
 
-    server::db::record_start(&app.state.db, "9.9.9")
+    // A second start on the same file: recorded too, nothing before it lost.
+    let path: String =
+        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_one(&app.state.db)
+            .await
+            .expect("reads");
+    let again = server::db::open_for_start(std::path::Path::new(&path))
         .await
-        .expect("writes");
-
-    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM server_starts WHERE version = ?")
-        .bind("9.9.9")
-        .fetch_one(&app.state.db)
-        .await
-        .expect("reads");
-    assert_eq!(count, 1);
+        .expect("opens again");
+    assert_eq!(starts().await, 2);
     let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
-        .fetch_one(&app.state.db)
+        .fetch_one(&again)
         .await
         .expect("reads");
     assert_eq!(mode, "wal");

@@ -26,7 +26,7 @@ pub struct TestApp {
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
-    _folder: TempDir,
+    folder: TempDir,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -41,7 +41,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut AppState)) -> TestApp {
     let folder = tempfile::tempdir().expect("temporary folder");
     let dist = folder.path().join("dist");
     write_fixture_page(&dist);
-    let db = server::db::connect(&folder.path().join("data").join("test.db"))
+    let db = server::db::open_for_start(&folder.path().join("data").join("test.db"))
         .await
         .expect("database opens");
     let mut state = AppState::new(db, PageFiles::new(dist));
@@ -64,7 +64,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut AppState)) -> TestApp {
         state,
         shutdown: Some(shutdown),
         server: Some(server),
-        _folder: folder,
+        folder,
     }
 }
 
@@ -84,6 +84,11 @@ fn write_fixture_page(dist: &Path) {
 }
 
 impl TestApp {
+    /// The temporary folder holding the page (`dist/`) and the database (`data/`).
+    pub fn folder(&self) -> &Path {
+        self.folder.path()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -94,6 +99,24 @@ impl TestApp {
             .send()
             .await
             .expect("request sent")
+    }
+
+    /// Sends `request_line` and headers exactly as written (no client normalises the path) and
+    /// returns the whole answer as text; the connection is closed after it.
+    pub async fn raw(&self, request_line: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let host = self.address.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(host)
+            .await
+            .expect("connects");
+        let request = format!("{request_line}\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .expect("request written");
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.expect("answer read");
+        String::from_utf8_lossy(&answer).into_owned()
     }
 
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Response {

@@ -153,17 +153,57 @@ async fn api_answers_carry_the_security_headers_that_apply_to_json() {
 }
 
 #[tokio::test]
-async fn paths_cannot_escape_the_page_folder() {
+async fn a_missing_file_is_404_while_a_deep_link_without_an_extension_is_the_page() {
     let app = spawn_app().await;
     for path in [
-        "/../Cargo.toml",
-        "/%2e%2e/data/test.db",
-        "/..%2fdata%2ftest.db",
+        "/frontend-ffffffffffffffff_bg.wasm",
+        "/x.js",
+        "/lab/missing.png",
     ] {
         let response = app.get(path).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
         let text = response.text().await.expect("body");
-        assert!(!text.contains("SQLite format"), "{path}");
+        assert!(!text.contains("<title>Meanwhile</title>"), "{path}: {text}");
     }
+}
+
+/// Raw request lines, sent byte for byte: an HTTP client would normalise `..` and `%2e%2e` away
+/// before sending, and the server would never see the attack.
+#[tokio::test]
+async fn paths_cannot_escape_the_page_folder() {
+    let app = spawn_app().await;
+    // A file beside `dist/` that must never be served.
+    let secret = "top secret beside the page";
+    std::fs::write(app.folder().join("secret.txt"), secret).expect("written");
+    for target in [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/%2E%2E/secret.txt",
+        "/..%2fsecret.txt",
+        "/..%2Fsecret.txt",
+        "/%2e%2e%2fsecret.txt",
+        "/..\\secret.txt",
+        "/..%5csecret.txt",
+        "//../secret.txt",
+        "/./../secret.txt",
+        "/assets/../../secret.txt",
+        "/%252e%252e/secret.txt",
+        "/../data/test.db",
+    ] {
+        let answer = app.raw(&format!("GET {target} HTTP/1.1")).await;
+        let status_line = answer.lines().next().unwrap_or_default().to_owned();
+        assert!(
+            !answer.contains(secret) && !answer.contains("SQLite format"),
+            "{target}: {status_line}"
+        );
+        assert!(
+            status_line.starts_with("HTTP/1.1 4") || status_line.starts_with("HTTP/1.1 200"),
+            "{target}: {status_line}"
+        );
+    }
+    // The same probe reaches a file that is there: the raw requests are read as sent.
+    let answer = app.raw("GET /robots.txt HTTP/1.1").await;
+    assert!(answer.contains("User-agent"), "{answer}");
 }
 
 /// SHA-256 in base64, as a Content-Security-Policy hash source spells it.

@@ -42,12 +42,18 @@ async fn shutdown_with_nothing_in_flight_is_prompt() {
         .expect("stops cleanly");
 }
 
-pub async fn wait_until(mut condition: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if condition() {
-            return;
-        }
+/// Waits up to 10 s for `condition` (generous: the machines are shared and slow at times).
+pub async fn wait_until(condition: impl FnMut() -> bool) {
+    wait_until_within(Duration::from_secs(10), condition).await;
+}
+
+pub async fn wait_until_within(within: Duration, mut condition: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !condition() {
+        assert!(
+            started.elapsed() < within,
+            "condition not reached within {within:?}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("condition not reached within 2 s");
 }
