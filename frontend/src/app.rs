@@ -7,10 +7,10 @@ use leptos_router::path;
 
 use crate::components::heartbeat::Heartbeat;
 use crate::components::inspector::InspectorDrawer;
+use crate::components::not_found::NotFound;
 use crate::components::server_status::ServerStatus;
-use crate::pages::lab::Lab;
-use crate::pages::not_found::NotFound;
-use crate::pages::overview::Overview;
+use crate::lab::Lab;
+use crate::overview::Overview;
 
 #[component]
 pub fn App() -> impl IntoView {

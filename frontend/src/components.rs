@@ -1,7 +1,8 @@
-//! Pieces of the page shared by every room.
+//! The shell's pieces, shared by every room: the heartbeat, the server status, the inspector's
+//! drawer, the page for a path that is no room, and the "Block the page" button.
 
 pub mod block;
 pub mod heartbeat;
 pub mod inspector;
+pub mod not_found;
 pub mod server_status;
-pub mod waterfall;

@@ -7,6 +7,8 @@ use std::collections::VecDeque;
 
 use leptos::prelude::*;
 
+use crate::frame::{self, now_ms};
+
 /// How many entries the inspector keeps; older ones are forgotten.
 pub const CAPACITY: usize = 2_000;
 
@@ -45,6 +47,20 @@ impl Outcome {
         }
     }
 
+    /// The CSS custom property holding this outcome's colour (`style/base.css`), for what is
+    /// drawn rather than styled (the Lab's waterfall).
+    pub fn colour_var(self) -> &'static str {
+        match self {
+            Self::InFlight => "--outcome-in-flight",
+            Self::Applied => "--outcome-ok",
+            Self::StaleDiscarded => "--outcome-stale",
+            Self::Aborted => "--outcome-aborted",
+            Self::TimedOut => "--outcome-timed-out",
+            Self::Failed => "--outcome-failed",
+            Self::Retried => "--outcome-retried",
+        }
+    }
+
     /// The CSS class that colours this outcome everywhere.
     pub fn class(self) -> &'static str {
         match self {
@@ -72,6 +88,8 @@ pub struct Entry {
     pub done_ms: Option<f64>,
     pub status: Option<u16>,
     pub outcome: Outcome,
+    /// Counts the changes to this entry, so a view can tell a changed entry from the same one.
+    pub revision: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -189,13 +207,21 @@ fn push(kind: EntryKind) -> EntryId {
             done_ms: None,
             status: None,
             outcome: Outcome::InFlight,
+            revision: 0,
         });
         id
     })
 }
 
 fn update(id: EntryId, change: impl FnOnce(&mut Entry)) {
-    let found = RING.with_borrow_mut(|ring| ring.find(id).map(change).is_some());
+    let found = RING.with_borrow_mut(|ring| {
+        ring.find(id)
+            .map(|entry| {
+                change(entry);
+                entry.revision += 1;
+            })
+            .is_some()
+    });
     if found {
         changed();
     }
@@ -206,12 +232,8 @@ fn changed() {
     if FLUSH_SCHEDULED.replace(true) {
         return;
     }
-    request_animation_frame(|| {
+    frame::next_frame(|| {
         FLUSH_SCHEDULED.set(false);
         version().update(|v| *v += 1);
     });
-}
-
-pub fn now_ms() -> f64 {
-    window().performance().map(|p| p.now()).unwrap_or_default()
 }

@@ -1,18 +1,19 @@
 //! The Meanwhile page: a Leptos (client-side rendered) app compiled to WebAssembly.
 //!
 //! - [`app`]: the shell: header with navigation, server status and heartbeat; the router.
-//! - [`api`]: the one client through which every request of the page goes.
+//! - [`api`]: the one door to the network; every request of the page goes through it.
 //! - [`inspector`]: the recorder of every request and pushed event, shown in the drawer.
-//! - [`lab`]: the Lab's engine: strategies, retries, cancellation, the waterfall's maths.
-//! - `components/`: pieces shared by every page (heartbeat, server status).
-//! - `pages/`: one file per room.
+//! - [`frame`]: the one animation-frame loop, the page's clock, and the cost of frame work.
+//! - [`components`]: the shell's pieces (heartbeat, server status, inspector drawer, not found,
+//!   the "Block the page" button).
+//! - One module per room: [`overview`], [`lab`].
 
 pub mod api;
 pub mod app;
 pub mod components;
-pub mod frame_cost;
+pub mod frame;
 pub mod inspector;
 pub mod lab;
-pub mod pages;
+pub mod overview;
 
 pub use app::App;

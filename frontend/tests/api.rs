@@ -57,7 +57,8 @@ async fn a_cancelled_request_is_aborted() {
     let controller = web_sys::AbortController::new().expect("controller");
     controller.abort();
 
-    let result: Result<Health, _> = api::get_json("/api/health", Some(&controller.signal())).await;
+    let result: Result<Health, _> =
+        api::fetch::get_json("/api/health", Some(&controller.signal())).await;
 
     assert_eq!(result, Err(ApiError::Aborted));
 }
@@ -65,7 +66,8 @@ async fn a_cancelled_request_is_aborted() {
 #[wasm_bindgen_test]
 async fn a_server_that_is_not_there_is_unreachable() {
     // Nothing listens on port 9 (discard) on the test machine's loopback.
-    let result: Result<Health, _> = api::get_json("http://127.0.0.1:9/api/health", None).await;
+    let result: Result<Health, _> =
+        api::fetch::get_json("http://127.0.0.1:9/api/health", None).await;
 
     match result {
         Err(error @ ApiError::Network(_)) => {

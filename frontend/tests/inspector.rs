@@ -117,7 +117,21 @@ async fn the_drawer_shows_requests_and_pushed_events_as_markers() {
     );
     assert!(rows[2].contains("applied"), "{rows:?}");
 
-    // Live: the waiting request's outcome changes in place.
+    // Live while it is open: its status and first byte show as soon as they arrive (a long poll or
+    // an event stream stays open for minutes)...
+    inspector::first_byte(waiting, 202);
+    let answered_headers = support::until(2_000, || {
+        page.texts(".inspector-table tbody tr")
+            .first()
+            .is_some_and(|row| row.contains("202") && row.contains("in flight"))
+    })
+    .await;
+    assert!(
+        answered_headers,
+        "{:?}",
+        page.texts(".inspector-table tbody tr")
+    );
+    // ...and its outcome changes in place when it ends.
     inspector::finish(waiting, Outcome::Aborted);
     let updated = support::until(2_000, || {
         page.texts(".inspector-table tbody tr")

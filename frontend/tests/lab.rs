@@ -7,13 +7,14 @@ use std::rc::Rc;
 use frontend::api::ApiError;
 use frontend::inspector::Outcome;
 use frontend::lab::engine::{
-    self, AttemptAnswer, AttemptCall, Cancel, EchoAnswer, Env, LabEvent, Run,
+    self, AttemptAnswer, AttemptCall, EchoAnswer, Env, LabEvent, Run, Runs,
 };
 use frontend::lab::model::{LabModel, histogram, percentile};
 use frontend::lab::settings::{RetryPolicy, RunSettings, Strategy};
 use frontend::lab::waterfall::{Layout, Phase, PixelRect, PixelRects, row_height};
 use gloo_timers::future::TimeoutFuture;
 use protocol::ErrorCode;
+use tokio_util::sync::CancellationToken;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -141,6 +142,7 @@ impl MockNetwork {
                                 status: 200,
                                 bytes: 10,
                                 server_delay_ms: u64::from(delay),
+                                server_timing: None,
                             })
                             .map_err(|status| server_error(status, None))
                     };
@@ -153,7 +155,7 @@ impl MockNetwork {
                 })
             }),
             sink: Rc::new(move |event| events.borrow_mut().push(event)),
-            now: Rc::new(frontend::inspector::now_ms),
+            now: Rc::new(frontend::frame::now_ms),
             random: Rc::new(|| 0.0),
         }
     }
@@ -172,7 +174,7 @@ async fn run_with(
     network: &MockNetwork,
     settings: RunSettings,
     script: Script,
-    cancel: Cancel,
+    cancel: CancellationToken,
 ) -> LabModel {
     let events = Rc::new(RefCell::new(Vec::new()));
     let env = network.env(script, Rc::clone(&events));
@@ -208,7 +210,7 @@ async fn at_most_three_at_a_time_never_has_four_in_flight() {
         &network,
         settings(10, Strategy::AtMost(3)),
         always_ok(30),
-        Cancel::default(),
+        CancellationToken::new(),
     )
     .await;
 
@@ -223,7 +225,7 @@ async fn one_after_another_sends_each_when_the_previous_has_ended() {
         &network,
         settings(4, Strategy::OneByOne),
         always_ok(20),
-        Cancel::default(),
+        CancellationToken::new(),
     )
     .await;
 
@@ -242,7 +244,7 @@ async fn all_at_once_sends_everything_together_and_answers_arrive_by_delay() {
         &network,
         settings(4, Strategy::AllAtOnce),
         script,
-        Cancel::default(),
+        CancellationToken::new(),
     )
     .await;
 
@@ -258,7 +260,7 @@ async fn a_race_is_won_by_the_first_success_and_the_rest_are_aborted() {
         &network,
         settings(5, Strategy::Race),
         script,
-        Cancel::default(),
+        CancellationToken::new(),
     )
     .await;
 
@@ -276,6 +278,122 @@ async fn a_race_is_won_by_the_first_success_and_the_rest_are_aborted() {
     );
 }
 
+/// A race where two answers are read in the same moment: the first wins, the second is dropped
+/// as stale (not a second winner), and the others are aborted.
+#[wasm_bindgen_test]
+async fn in_a_race_an_answer_landing_with_the_winner_is_discarded() {
+    use futures::FutureExt;
+    // Requests 2 and 3 are answered by one timer, so both answers arrive in the same poll.
+    let together = TimeoutFuture::new(20).shared();
+    let events = Rc::new(RefCell::new(Vec::new()));
+    let sink_events = Rc::clone(&events);
+    let env = Env {
+        transport: Rc::new(move |call: AttemptCall, signal: web_sys::AbortSignal| {
+            let together = together.clone();
+            Box::pin(async move {
+                let result = if matches!(call.seq, 2 | 3) {
+                    together.await;
+                    Ok(EchoAnswer {
+                        status: 200,
+                        bytes: 10,
+                        server_delay_ms: 20,
+                        server_timing: None,
+                    })
+                } else {
+                    while !signal.aborted() {
+                        TimeoutFuture::new(5).await;
+                    }
+                    Err(ApiError::Aborted)
+                };
+                AttemptAnswer {
+                    entry: None,
+                    result,
+                    sent_at: None,
+                    first_byte_at: None,
+                }
+            })
+        }),
+        sink: Rc::new(move |event| sink_events.borrow_mut().push(event)),
+        now: Rc::new(frontend::frame::now_ms),
+        random: Rc::new(|| 0.0),
+    };
+    let run = Run {
+        id: 1,
+        first_seq: 1,
+        settings: settings(5, Strategy::Race),
+    };
+
+    engine::run(run, env, CancellationToken::new()).await;
+
+    let model = model_from(events.take());
+    assert_eq!(
+        outcomes(&model),
+        [
+            Outcome::Aborted,
+            Outcome::Applied,
+            Outcome::StaleDiscarded,
+            Outcome::Aborted,
+            Outcome::Aborted
+        ]
+    );
+    let summary = model.summary(0.0);
+    assert_eq!(
+        (
+            summary.ok,
+            summary.discarded,
+            summary.aborted,
+            summary.done()
+        ),
+        (1, 1, 3, 5)
+    );
+}
+
+/// The page keeps a run's token only while the run goes; Cancel all reaches the runs going.
+#[wasm_bindgen_test]
+async fn runs_are_forgotten_when_they_end_and_cancel_all_stops_those_going() {
+    let network = MockNetwork::default();
+    let runs = Rc::new(Runs::default());
+    let events = Rc::new(RefCell::new(Vec::new()));
+    let run = |id, delay| Run {
+        id,
+        first_seq: u64::from(id) * 100,
+        settings: RunSettings {
+            echo: protocol::lab::EchoRequest {
+                delay_ms: delay,
+                ..RunSettings::default().echo
+            },
+            ..settings(2, Strategy::AllAtOnce)
+        },
+    };
+
+    runs.run(run(1, 0), network.env(always_ok(10), Rc::clone(&events)))
+        .await;
+    assert_eq!(runs.going(), 0, "a finished run is forgotten");
+
+    let going = Rc::clone(&runs);
+    let env = network.env(always_ok(60_000), Rc::clone(&events));
+    let long =
+        wasm_bindgen_futures::JsFuture::from(wasm_bindgen_futures::future_to_promise(async move {
+            going.run(run(2, 60_000), env).await;
+            Ok(wasm_bindgen::JsValue::UNDEFINED)
+        }));
+    TimeoutFuture::new(30).await;
+    assert_eq!(runs.going(), 1);
+    runs.cancel_all();
+    long.await.expect("the run ends");
+    assert_eq!(runs.going(), 0);
+    let model = model_from(events.take());
+    assert_eq!(
+        outcomes(&model),
+        [
+            Outcome::Applied,
+            Outcome::Applied,
+            Outcome::Aborted,
+            Outcome::Aborted
+        ]
+    );
+}
+
 #[wasm_bindgen_test]
 async fn a_slow_attempt_times_out() {
     let network = MockNetwork::default();
@@ -283,7 +401,13 @@ async fn a_slow_attempt_times_out() {
         timeout_ms: Some(40),
         ..settings(3, Strategy::AllAtOnce)
     };
-    let model = run_with(&network, settings, always_ok(1_000), Cancel::default()).await;
+    let model = run_with(
+        &network,
+        settings,
+        always_ok(1_000),
+        CancellationToken::new(),
+    )
+    .await;
 
     assert_eq!(outcomes(&model), vec![Outcome::TimedOut; 3]);
     assert_eq!(network.aborts_seen.get(), 3);
@@ -301,7 +425,7 @@ async fn retryable_failures_are_retried_each_as_its_own_attempt() {
         },
         ..settings(2, Strategy::AllAtOnce)
     };
-    let model = run_with(&network, settings, script, Cancel::default()).await;
+    let model = run_with(&network, settings, script, CancellationToken::new()).await;
 
     for request in model.requests() {
         let attempts: Vec<Outcome> = request
@@ -330,7 +454,7 @@ async fn a_validation_error_is_not_retried() {
         },
         ..settings(1, Strategy::AllAtOnce)
     };
-    let model = run_with(&network, settings, script, Cancel::default()).await;
+    let model = run_with(&network, settings, script, CancellationToken::new()).await;
 
     assert_eq!(outcomes(&model), [Outcome::Failed]);
     assert_eq!(network.calls.borrow().len(), 1);
@@ -339,7 +463,7 @@ async fn a_validation_error_is_not_retried() {
 #[wasm_bindgen_test]
 async fn cancelling_aborts_what_is_in_flight_and_never_sends_what_is_queued() {
     let network = MockNetwork::default();
-    let cancel = Cancel::default();
+    let cancel = CancellationToken::new();
     let canceller = cancel.clone();
     wasm_bindgen_futures::spawn_local(async move {
         TimeoutFuture::new(50).await;
@@ -392,6 +516,7 @@ fn ended(
             status: Some(200),
             bytes: Some(0),
             server_delay_ms: None,
+            server_timing: None,
             sent_at,
             first_byte_at,
             error: None,
@@ -406,7 +531,7 @@ fn started(seq: u64, attempt: u32, at: f64) -> LabEvent {
         attempt,
         at,
         method: frontend::lab::settings::EchoMethod::Get,
-        url: format!("/api/lab/echo?seq={seq}"),
+        address: format!("/api/lab/echo?seq={seq}"),
     }
 }
 
@@ -648,8 +773,8 @@ fn the_summary_shows_the_gain_from_concurrency() {
 
 /// Busy for `ms` of main-thread time, as a `fetch` call is.
 fn busy(ms: f64) {
-    let until = frontend::inspector::now_ms() + ms;
-    while frontend::inspector::now_ms() < until {}
+    let until = frontend::frame::now_ms() + ms;
+    while frontend::frame::now_ms() < until {}
 }
 
 #[wasm_bindgen_test]
@@ -662,7 +787,7 @@ async fn sends_leave_in_order_within_each_frames_budget() {
         async move {
             send_turn().await;
             sent.borrow_mut()
-                .push((i, frames_opened(), frontend::inspector::now_ms()));
+                .push((i, frames_opened(), frontend::frame::now_ms()));
             busy(SEND_COST_MS);
         }
     });

@@ -1,7 +1,9 @@
 //! Installing what the build and the tests need, each only when missing and at pinned versions.
-//! ../shared/TOOLCHAIN.md records why these versions: trunk 0.22 needs a newer rustc, the
-//! wasm-bindgen CLI must equal the library in Cargo.lock, and Debian's own wasm-opt (binaryen 108)
-//! silently produces a page that does not start, so ours always comes first on PATH.
+//! Why these versions (each was tried on Rust 1.95): trunk 0.22 needs a newer rustc than the one
+//! pinned in `rust-toolchain.toml`; the wasm-bindgen CLI must equal the library in Cargo.lock
+//! exactly; and Debian's own wasm-opt (binaryen 108) silently produces a page that does not start
+//! (`WebAssembly.Table.set(): Argument 1 is invalid` in the console), so ours always comes first
+//! on PATH.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

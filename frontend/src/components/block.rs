@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::inspector::now_ms;
+use crate::frame::now_ms;
 
 /// How long the busy loop holds the main thread.
 pub const BLOCK_MS: f64 = 1_000.0;

@@ -1,15 +1,13 @@
-//! The heartbeat: a clock with tenths of a second and a frame-rate meter, both driven by
-//! `requestAnimationFrame`. While the main thread is free they move smoothly; the moment anything
-//! blocks it, they freeze and the frame-gap trace shows a spike. It is the page's proof that
-//! waiting for answers never blocks.
+//! The heartbeat: a clock with tenths of a second and a frame-rate meter, both updated at every
+//! animation frame (see [`crate::frame`]). While the main thread is free they move smoothly; the
+//! moment anything blocks it, they freeze and the frame-gap trace shows a spike. It is the page's
+//! proof that waiting for answers never blocks.
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::rc::Rc;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use leptos::prelude::*;
+
+use crate::frame;
 
 /// How many recent frame gaps the trace shows.
 pub const TRACE_FRAMES: usize = 90;
@@ -83,21 +81,24 @@ pub fn Heartbeat() -> impl IntoView {
     let longest_gap = RwSignal::new(0u32);
     let trace = RwSignal::new(String::new());
 
-    let alive = Arc::new(AtomicBool::new(true));
-    on_cleanup({
-        let alive = Arc::clone(&alive);
-        move || alive.store(false, Ordering::Relaxed)
+    let mut meter = FrameMeter::default();
+    let task = frame::every_frame(move |now| {
+        meter.record(now);
+        let date = js_sys::Date::new_0();
+        set_if_changed(
+            clock,
+            clock_text(
+                date.get_hours(),
+                date.get_minutes(),
+                date.get_seconds(),
+                date.get_milliseconds(),
+            ),
+        );
+        set_if_changed(fps, meter.fps());
+        set_if_changed(longest_gap, meter.longest_gap_ms().round() as u32);
+        trace.set(meter.trace_points(90.0, 24.0));
     });
-    let meter = Rc::new(RefCell::new(FrameMeter::default()));
-    let frame = Frame {
-        alive,
-        meter,
-        clock,
-        fps,
-        longest_gap,
-        trace,
-    };
-    frame.schedule();
+    on_cleanup(move || frame::stop(task));
 
     let fps_class = move || {
         if fps.get() >= 50 {
@@ -121,54 +122,6 @@ pub fn Heartbeat() -> impl IntoView {
                 "max " {move || longest_gap.get()} " ms"
             </span>
         </div>
-    }
-}
-
-/// One animation-frame callback: updates the meter and the signals, then asks for the next frame
-/// until the component is gone.
-#[derive(Clone)]
-struct Frame {
-    alive: Arc<AtomicBool>,
-    meter: Rc<RefCell<FrameMeter>>,
-    clock: RwSignal<String>,
-    fps: RwSignal<usize>,
-    longest_gap: RwSignal<u32>,
-    trace: RwSignal<String>,
-}
-
-impl Frame {
-    fn schedule(self) {
-        request_animation_frame(move || self.run());
-    }
-
-    fn run(self) {
-        if !self.alive.load(Ordering::Relaxed) {
-            return;
-        }
-        let now = window().performance().map(|p| p.now()).unwrap_or_default();
-        let (fps, longest, points) = {
-            let mut meter = self.meter.borrow_mut();
-            meter.record(now);
-            (
-                meter.fps(),
-                meter.longest_gap_ms().round() as u32,
-                meter.trace_points(90.0, 24.0),
-            )
-        };
-        let date = js_sys::Date::new_0();
-        set_if_changed(
-            self.clock,
-            clock_text(
-                date.get_hours(),
-                date.get_minutes(),
-                date.get_seconds(),
-                date.get_milliseconds(),
-            ),
-        );
-        set_if_changed(self.fps, fps);
-        set_if_changed(self.longest_gap, longest);
-        self.trace.set(points);
-        self.schedule();
     }
 }
 

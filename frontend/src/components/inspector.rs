@@ -52,7 +52,9 @@ pub fn InspectorDrawer() -> impl IntoView {
                             </tr>
                         </thead>
                         <tbody>
-                            <For each=rows key=|entry| (entry.id, entry.outcome as u8, entry.done_ms.is_some()) let:entry>
+                            // Keyed by the entry and its revision: a row is redrawn whenever its
+                            // request changes (status, first byte, outcome), not only at its end.
+                            <For each=rows key=|entry| (entry.id, entry.revision) let:entry>
                                 <InspectorRow entry=entry/>
                             </For>
                         </tbody>

@@ -1,28 +1,31 @@
 //! Running the Lab's requests: scheduled by a [`Strategy`], each attempt cancellable through its
 //! own `AbortController` (a real abort: the browser drops the connection and the server sees the
 //! client leave), bounded by an optional timeout, and retried by the [`RetryPolicy`](super::settings::RetryPolicy).
+//! A run is cancelled through a `CancellationToken` (tokio-util's; it needs no runtime), which
+//! every attempt and every wait of the run listens to.
 //!
 //! The network is reached through a [`Transport`], so the tests can run the same scheduling
 //! against a mocked one. Everything that happens is reported to a [`Sink`] as a [`LabEvent`]; the
 //! page applies those to its model once per animation frame.
 
 use std::cell::{Cell, RefCell};
-use std::future::Future;
-use std::pin::Pin;
+use std::collections::HashMap;
+use std::pin::pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
 
-use futures::future::{LocalBoxFuture, join_all, select};
+use futures::future::{Either, LocalBoxFuture, join_all, select};
 use futures::stream::{self, StreamExt};
 use gloo_timers::callback::Timeout;
 use gloo_timers::future::TimeoutFuture;
-use protocol::lab::EchoResponse;
+use tokio_util::sync::CancellationToken;
 use web_sys::{AbortController, AbortSignal};
 
-use crate::api::{self, ApiError, Call};
+use crate::api::ApiError;
+use crate::api::lab::{self as lab_api, EchoMethod};
+use crate::frame;
 use crate::inspector::{self, EntryId, Outcome};
 use crate::lab::pacer;
-use crate::lab::settings::{EchoMethod, RunSettings, Strategy};
+use crate::lab::settings::{RunSettings, Strategy};
 
 /// One attempt the engine asks the transport to make.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,7 +34,8 @@ pub struct AttemptCall {
     /// 1 for the first attempt, 2 for the first retry, …
     pub attempt: u32,
     pub method: EchoMethod,
-    pub url: String,
+    /// Where the echo is fetched (see [`lab_api::echo_address`]).
+    pub address: String,
     pub settings: RunSettings,
 }
 
@@ -55,6 +59,8 @@ pub struct EchoAnswer {
     pub bytes: usize,
     /// How long the server waited, by its own account.
     pub server_delay_ms: u64,
+    /// The server's `Server-Timing` header: its share of the time.
+    pub server_timing: Option<String>,
 }
 
 /// Makes one attempt; must end (with `ApiError::Aborted`) soon after `signal` is aborted.
@@ -72,7 +78,7 @@ pub enum LabEvent {
         attempt: u32,
         at: f64,
         method: EchoMethod,
-        url: String,
+        address: String,
     },
     AttemptEnded {
         seq: u64,
@@ -92,6 +98,7 @@ pub struct AttemptReport {
     pub status: Option<u16>,
     pub bytes: Option<usize>,
     pub server_delay_ms: Option<u64>,
+    pub server_timing: Option<String>,
     pub sent_at: Option<f64>,
     pub first_byte_at: Option<f64>,
     /// The error a person reads, for attempts that did not succeed.
@@ -126,7 +133,7 @@ impl Env {
         Self {
             transport: Rc::new(|call, signal| Box::pin(http_attempt(call, signal))),
             sink,
-            now: Rc::new(inspector::now_ms),
+            now: Rc::new(frame::now_ms),
             random: Rc::new(js_sys::Math::random),
         }
     }
@@ -134,7 +141,7 @@ impl Env {
 
 /// Runs every request of `run` to its end, as its strategy schedules them. `cancel` aborts all of
 /// them: those in flight at once, those waiting (queued or backing off) before they are sent.
-pub async fn run(run: Run, env: Env, cancel: Cancel) {
+pub async fn run(run: Run, env: Env, cancel: CancellationToken) {
     let settings = run.settings;
     let seqs = (0..u64::from(settings.count)).map(|i| run.first_seq + i);
     for seq in seqs.clone() {
@@ -171,7 +178,7 @@ pub async fn run(run: Run, env: Env, cancel: Cancel) {
 struct RequestContext {
     settings: RunSettings,
     env: Env,
-    cancel: Cancel,
+    cancel: CancellationToken,
 }
 
 /// One request: attempts until one succeeds, the retry policy gives up, or the run is cancelled.
@@ -197,29 +204,33 @@ async fn one_request(context: Rc<RequestContext>, seq: u64) {
         }
         // A thousand `fetch` calls made in one go would be one long task: attempts leave while
         // the current frame's sending window is open (see `pacer`).
-        let _ = select(Box::pin(pacer::send_turn()), cancel.cancelled()).await;
+        let _ = select(pin!(pacer::send_turn()), pin!(cancel.cancelled())).await;
         if cancel.is_cancelled() {
             finish(Outcome::Aborted);
             return;
         }
         let attempt = retries_done + 1;
-        let url = echo_url(settings, seq);
+        let address = lab_api::echo_address(settings.method, &settings.echo_for(seq));
         (env.sink)(LabEvent::AttemptStarted {
             seq,
             attempt,
             at: now(),
             method: settings.method,
-            url: url.clone(),
+            address: address.clone(),
         });
         let call = AttemptCall {
             seq,
             attempt,
             method: settings.method,
-            url,
+            address,
             settings: *settings,
         };
         let (answer, timed_out) = attempt_once(&context, call).await;
+        // In a race only the first success counts: one that lands after it (both answers read
+        // in the same moment) is dropped like the rest, not counted as a second winner.
+        let race_lost = settings.strategy == Strategy::Race && cancel.is_cancelled();
         let outcome = match &answer.result {
+            Ok(_) if race_lost => Outcome::StaleDiscarded,
             Ok(_) => Outcome::Applied,
             Err(ApiError::Aborted) if timed_out => Outcome::TimedOut,
             Err(ApiError::Aborted) => Outcome::Aborted,
@@ -237,7 +248,10 @@ async fn one_request(context: Rc<RequestContext>, seq: u64) {
             outcome
         };
         if let Some(entry) = answer.entry
-            && matches!(reported, Outcome::TimedOut | Outcome::Retried)
+            && matches!(
+                reported,
+                Outcome::TimedOut | Outcome::Retried | Outcome::StaleDiscarded
+            )
         {
             inspector::reclassify(entry, reported);
         }
@@ -250,7 +264,7 @@ async fn one_request(context: Rc<RequestContext>, seq: u64) {
         match backoff_ms {
             Some(wait) => {
                 // Backing off is waiting too: Cancel all ends it at once.
-                let _ = select(TimeoutFuture::new(wait), cancel.cancelled()).await;
+                let _ = select(TimeoutFuture::new(wait), pin!(cancel.cancelled())).await;
                 retries_done += 1;
             }
             None => {
@@ -265,8 +279,8 @@ async fn one_request(context: Rc<RequestContext>, seq: u64) {
     }
 }
 
-/// One attempt with its own abort controller, registered with the run's [`Cancel`], and aborted
-/// by a timer when the run has a timeout. Returns the answer and whether the timer fired.
+/// One attempt with its own abort controller, aborted when the run is cancelled or, when the run
+/// has a timeout, by a timer. Returns the answer and whether the timer fired.
 async fn attempt_once(context: &RequestContext, call: AttemptCall) -> (AttemptAnswer, bool) {
     let Ok(controller) = AbortController::new() else {
         let answer = AttemptAnswer {
@@ -279,9 +293,8 @@ async fn attempt_once(context: &RequestContext, call: AttemptCall) -> (AttemptAn
         };
         return (answer, false);
     };
-    let registration = context.cancel.register(controller.clone());
     let timed_out = Rc::new(Cell::new(false));
-    let timer = context.settings.timeout_ms.map(|ms| {
+    let _timer = context.settings.timeout_ms.map(|ms| {
         let controller = controller.clone();
         let timed_out = Rc::clone(&timed_out);
         Timeout::new(ms, move || {
@@ -289,21 +302,29 @@ async fn attempt_once(context: &RequestContext, call: AttemptCall) -> (AttemptAn
             controller.abort();
         })
     });
-    let answer = (context.env.transport)(call, controller.signal()).await;
-    drop(timer);
-    context.cancel.unregister(registration);
+    let attempt = (context.env.transport)(call, controller.signal());
+    // Whichever comes first: the answer, or the run's cancellation, which aborts the fetch (its
+    // answer then says so, and the server sees the client leave).
+    let answer = match select(attempt, pin!(context.cancel.cancelled())).await {
+        Either::Left((answer, _)) => answer,
+        Either::Right(((), attempt)) => {
+            controller.abort();
+            attempt.await
+        }
+    };
     (answer, timed_out.get())
 }
 
 fn report(answer: &AttemptAnswer, outcome: Outcome, backoff_ms: Option<u32>) -> AttemptReport {
-    let (status, bytes, server_delay_ms, error) = match &answer.result {
+    let (status, bytes, server_delay_ms, server_timing, error) = match &answer.result {
         Ok(echo) => (
             Some(echo.status),
             Some(echo.bytes),
             Some(echo.server_delay_ms),
+            echo.server_timing.clone(),
             None,
         ),
-        Err(error) => (error.status(), None, None, Some(error.to_string())),
+        Err(error) => (error.status(), None, None, None, Some(error.to_string())),
     };
     AttemptReport {
         outcome,
@@ -311,6 +332,7 @@ fn report(answer: &AttemptAnswer, outcome: Outcome, backoff_ms: Option<u32>) -> 
         status,
         bytes,
         server_delay_ms,
+        server_timing,
         sent_at: answer.sent_at,
         first_byte_at: answer.first_byte_at,
         error,
@@ -318,38 +340,12 @@ fn report(answer: &AttemptAnswer, outcome: Outcome, backoff_ms: Option<u32>) -> 
     }
 }
 
-/// The address of echo number `seq`: unique, so the browser's timing entry can be found by it.
-pub fn echo_url(settings: &RunSettings, seq: u64) -> String {
-    match settings.method {
-        EchoMethod::Get => format!("/api/lab/echo?{}", settings.query(seq)),
-        // The body carries the parameters; the server ignores a POST's query, which is here only
-        // to make the address unique.
-        EchoMethod::Post => format!("/api/lab/echo?seq={seq}"),
-    }
-}
-
-/// The real transport: the echo through the API client, then the browser's resource timing for
-/// when the request really left (after waiting for one of the 6 connections a host gets).
+/// The real transport: the echo through the API, with the inspector's record of when its first
+/// byte came. (When it really left, after waiting for a connection, the browser tells a moment
+/// after the answer: the page looks it up with [`lab_api::request_start`].)
 async fn http_attempt(call: AttemptCall, signal: AbortSignal) -> AttemptAnswer {
-    let body = match call.method {
-        EchoMethod::Get => None,
-        EchoMethod::Post => {
-            let mut echo = call.settings.echo;
-            echo.seq = Some(call.seq);
-            serde_json::to_value(echo).ok()
-        }
-    };
-    let method = match call.method {
-        EchoMethod::Get => gloo_net::http::Method::GET,
-        EchoMethod::Post => gloo_net::http::Method::POST,
-    };
-    let traced = api::send::<EchoResponse>(Call {
-        method,
-        path: &call.url,
-        body,
-        abort: Some(&signal),
-    })
-    .await;
+    let request = call.settings.echo_for(call.seq);
+    let traced = lab_api::echo(call.method, &request, Some(&signal)).await;
     let entry = inspector::get(traced.entry);
     AttemptAnswer {
         entry: Some(traced.entry),
@@ -357,102 +353,43 @@ async fn http_attempt(call: AttemptCall, signal: AbortSignal) -> AttemptAnswer {
             status: answer.status,
             bytes: answer.bytes,
             server_delay_ms: answer.body.delay_ms,
+            server_timing: answer.server_timing,
         }),
-        // The browser files its timing entry a moment after the answer; the page looks it up.
         sent_at: None,
         first_byte_at: entry.and_then(|e| e.first_byte_ms),
     }
 }
 
-/// `requestStart` of the newest resource timing entry for `path` on this page, if the browser
-/// has one (it keeps entries for completed requests only).
-pub fn request_start(path: &str) -> Option<f64> {
-    let window = web_sys::window()?;
-    let url = web_sys::Url::new_with_base(path, &window.location().href().ok()?).ok()?;
-    let performance = window.performance()?;
-    // gloo-net rebuilds the query string and leaves a trailing `&` on the address it fetches, so
-    // the browser files the entry under that name; the plain address is tried as well.
-    let mut entries = performance.get_entries_by_name(&format!("{}&", url.href()));
-    if entries.length() == 0 {
-        entries = performance.get_entries_by_name(&url.href());
+/// The runs that are going: each one's token, until it ends. Cancel all cancels them; a run that
+/// has ended is forgotten, so the page keeps nothing per run it no longer needs.
+#[derive(Debug, Default)]
+pub struct Runs(RefCell<HashMap<u32, CancellationToken>>);
+
+impl Runs {
+    /// Runs `run` to its end, cancellable by [`Runs::cancel_all`] meanwhile.
+    pub async fn run(&self, run: Run, env: Env) {
+        let id = run.id;
+        let token = CancellationToken::new();
+        self.0.borrow_mut().insert(id, token.clone());
+        self::run(run, env, token).await;
+        self.0.borrow_mut().remove(&id);
     }
-    let last = entries.get(entries.length().checked_sub(1)?);
-    let start = js_sys::Reflect::get(&last, &"requestStart".into())
-        .ok()?
-        .as_f64()?;
-    (start > 0.0).then_some(start)
-}
 
-/// Cancels a run: aborts the controllers of its attempts in flight and wakes whatever waits.
-#[derive(Clone, Default)]
-pub struct Cancel(Rc<RefCell<CancelState>>);
-
-#[derive(Default)]
-struct CancelState {
-    cancelled: bool,
-    controllers: Vec<(u64, AbortController)>,
-    next_key: u64,
-    waiting: Vec<Waker>,
-}
-
-impl Cancel {
-    pub fn cancel(&self) {
-        let (controllers, waiting) = {
-            let mut state = self.0.borrow_mut();
-            state.cancelled = true;
-            (
-                std::mem::take(&mut state.controllers),
-                std::mem::take(&mut state.waiting),
-            )
-        };
-        for (_, controller) in controllers {
-            controller.abort();
-        }
-        for waker in waiting {
-            waker.wake();
+    /// Cancels every run that is going.
+    pub fn cancel_all(&self) {
+        let tokens: Vec<_> = self
+            .0
+            .borrow_mut()
+            .drain()
+            .map(|(_, token)| token)
+            .collect();
+        for token in tokens {
+            token.cancel();
         }
     }
 
-    pub fn is_cancelled(&self) -> bool {
-        self.0.borrow().cancelled
-    }
-
-    /// Completes when [`Cancel::cancel`] is called.
-    pub fn cancelled(&self) -> Cancelled {
-        Cancelled(self.clone())
-    }
-
-    fn register(&self, controller: AbortController) -> u64 {
-        let mut state = self.0.borrow_mut();
-        if state.cancelled {
-            drop(state);
-            controller.abort();
-            return u64::MAX;
-        }
-        let key = state.next_key;
-        state.next_key += 1;
-        state.controllers.push((key, controller));
-        key
-    }
-
-    fn unregister(&self, key: u64) {
-        self.0.borrow_mut().controllers.retain(|(k, _)| *k != key);
-    }
-}
-
-/// The future of [`Cancel::cancelled`].
-pub struct Cancelled(Cancel);
-
-impl Future for Cancelled {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut state = (self.0).0.borrow_mut();
-        if state.cancelled {
-            Poll::Ready(())
-        } else {
-            state.waiting.push(cx.waker().clone());
-            Poll::Pending
-        }
+    /// How many runs are going.
+    pub fn going(&self) -> usize {
+        self.0.borrow().len()
     }
 }

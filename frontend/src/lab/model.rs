@@ -14,7 +14,8 @@ use crate::lab::settings::EchoMethod;
 pub struct Attempt {
     pub number: u32,
     pub method: EchoMethod,
-    pub url: String,
+    /// Where it was fetched (path and query).
+    pub address: String,
     pub started_at: f64,
     pub ended_at: Option<f64>,
     /// `None` while in flight.
@@ -62,6 +63,8 @@ pub struct Summary {
     pub failed: usize,
     pub aborted: usize,
     pub timed_out: usize,
+    /// Answered after a race was already won, and dropped.
+    pub discarded: usize,
     /// Attempts that failed and were tried again.
     pub retries: usize,
     /// From the first request queued to the last one over (or now, while some are not).
@@ -74,7 +77,7 @@ pub struct Summary {
 
 impl Summary {
     pub fn done(&self) -> usize {
-        self.ok + self.failed + self.aborted + self.timed_out
+        self.ok + self.failed + self.aborted + self.timed_out + self.discarded
     }
 
     /// Nearest-rank percentile of the successful latencies, `p` in `0..=100`.
@@ -134,13 +137,13 @@ impl LabModel {
                 attempt,
                 at,
                 method,
-                url,
+                address,
             } => {
                 if let Some(request) = self.get_mut(seq) {
                     request.attempts.push(Attempt {
                         number: attempt,
                         method,
-                        url,
+                        address,
                         started_at: at,
                         ended_at: None,
                         report: None,
@@ -220,7 +223,7 @@ impl LabModel {
                     continue;
                 }
                 attempt.timing_lookups += 1;
-                if let Some(sent_at) = lookup(&attempt.url) {
+                if let Some(sent_at) = lookup(&attempt.address) {
                     report.sent_at = Some(sent_at);
                     changed = true;
                 }
@@ -251,7 +254,8 @@ impl LabModel {
                 Outcome::Applied => summary.ok += 1,
                 Outcome::Aborted => summary.aborted += 1,
                 Outcome::TimedOut => summary.timed_out += 1,
-                _ => summary.failed += 1,
+                Outcome::StaleDiscarded => summary.discarded += 1,
+                Outcome::Failed | Outcome::Retried => summary.failed += 1,
             }
             if let Some(latency) = request.latency_ms() {
                 summary.sum_ms += latency;

@@ -15,7 +15,7 @@ use std::rc::Rc;
 
 use futures::channel::oneshot;
 
-use crate::inspector::now_ms;
+use crate::frame::{self, now_ms};
 
 /// Main-thread time per animation frame during which attempts may be sent.
 pub const SEND_BUDGET_MS: f64 = 4.0;
@@ -92,7 +92,7 @@ fn request_frame(pacer: &Rc<Pacer>) {
         return;
     }
     let pacer = Rc::clone(pacer);
-    leptos::prelude::request_animation_frame(move || {
+    frame::next_frame(move || {
         pacer.frame_requested.set(false);
         pacer.frames.set(pacer.frames.get() + 1);
         pacer.open_until.set(now_ms() + SEND_BUDGET_MS);

@@ -2,8 +2,14 @@
 
 use protocol::lab::EchoRequest;
 
+pub use crate::api::lab::EchoMethod;
+
 /// Most requests one run may fire.
 pub const MAX_COUNT: u32 = 1_000;
+/// Largest N of "at most N at a time".
+pub const MAX_AT_ONCE: u32 = 100;
+/// Most retries after a request's first attempt.
+pub const MAX_RETRIES: u32 = 10;
 
 /// How a run's requests are scheduled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,13 +54,6 @@ impl RetryPolicy {
     };
 }
 
-/// HTTP method of the echo: GET with a query string, or POST with a JSON body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EchoMethod {
-    Get,
-    Post,
-}
-
 /// Everything one run asks for.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RunSettings {
@@ -94,25 +93,26 @@ impl RunSettings {
             return Err(format!("How many must be from 1 to {MAX_COUNT}."));
         }
         if let Strategy::AtMost(n) = self.strategy
-            && !(1..=100).contains(&n)
+            && !(1..=MAX_AT_ONCE).contains(&n)
         {
-            return Err("At most N at a time needs N from 1 to 100.".into());
+            return Err(format!(
+                "At most N at a time needs N from 1 to {MAX_AT_ONCE}."
+            ));
         }
         if self.timeout_ms == Some(0) {
             return Err("A timeout must be at least 1 ms.".into());
         }
-        if self.retry.max_retries > 10 {
-            return Err("Retries must be from 0 to 10.".into());
+        if self.retry.max_retries > MAX_RETRIES {
+            return Err(format!("Retries must be from 0 to {MAX_RETRIES}."));
         }
         self.echo.validate().map_err(|e| e.to_string())
     }
 
-    /// The query string of a GET echo for request number `seq`.
-    pub fn query(&self, seq: u64) -> String {
-        let e = &self.echo;
-        format!(
-            "delay_ms={}&jitter_ms={}&fail_rate={}&bytes={}&seq={seq}",
-            e.delay_ms, e.jitter_ms, e.fail_rate, e.bytes
-        )
+    /// The echo of request number `seq`.
+    pub fn echo_for(&self, seq: u64) -> EchoRequest {
+        EchoRequest {
+            seq: Some(seq),
+            ..self.echo
+        }
     }
 }

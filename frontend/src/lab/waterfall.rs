@@ -22,6 +22,28 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// The CSS class of its swatch in the legend.
+    pub fn class(self) -> &'static str {
+        match self {
+            Self::Queued => "phase-queued",
+            Self::Stalled => "phase-stalled",
+            Self::Waiting => "phase-waiting",
+            Self::Reading => "phase-reading",
+            Self::Backoff => "phase-backoff",
+        }
+    }
+
+    /// The CSS custom property holding its colour (`style/lab.css`).
+    pub fn colour_var(self) -> &'static str {
+        match self {
+            Self::Queued => "--phase-queued",
+            Self::Stalled => "--phase-stalled",
+            Self::Waiting => "--phase-waiting",
+            Self::Reading => "--phase-reading",
+            Self::Backoff => "--phase-backoff",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Self::Queued => "queued by the strategy",

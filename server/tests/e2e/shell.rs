@@ -65,14 +65,12 @@ async fn a_deep_link_loads_its_room_and_the_navigation_works() {
     session.close().await;
 }
 
-#[tokio::test]
-async fn waiting_for_an_answer_does_not_block_but_a_busy_loop_does() {
-    let session = Session::start().await;
+/// Opens the overview and sends its two-second request; returns once the server has it.
+async fn send_the_slow_request(session: &Session) {
     session.open("/").await;
     session
         .wait_for_text(STATUS, "Server up", Duration::from_secs(20))
         .await;
-
     session.click(".experiment button:not(.danger)").await;
     session
         .wait_for_text(
@@ -81,15 +79,23 @@ async fn waiting_for_an_answer_does_not_block_but_a_busy_loop_does() {
             Duration::from_secs(5),
         )
         .await;
+    session
+        .wait_until(
+            "the request is waiting on the server",
+            Duration::from_secs(5),
+            async || session.state.lab.stats().in_flight == 1,
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn waiting_for_an_answer_does_not_block_but_a_busy_loop_does() {
+    let session = Session::start().await;
+    send_the_slow_request(&session).await;
     let first = session.text(CLOCK).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     let second = session.text(CLOCK).await;
     assert_ne!(first, second, "the clock ticks while the request waits");
-    assert_eq!(
-        session.state.lab.stats().in_flight,
-        1,
-        "the request is waiting on the server"
-    );
     let outcome = session
         .wait_for_text(
             "[data-testid=slow-request-outcome]",
@@ -122,6 +128,24 @@ async fn waiting_for_an_answer_does_not_block_but_a_busy_loop_does() {
         .parse()
         .expect("a gap");
     assert!(gap >= 900.0, "the heartbeat froze: max gap {gap} ms");
+    session.close().await;
+}
+
+#[tokio::test]
+async fn leaving_the_overview_aborts_its_slow_request() {
+    let session = Session::start().await;
+    send_the_slow_request(&session).await;
+
+    session.click("nav.rooms a[href='/lab']").await;
+
+    session
+        .wait_until(
+            "the server saw the client leave",
+            Duration::from_secs(5),
+            async || session.state.lab.stats().abandoned == 1,
+        )
+        .await;
+    assert_eq!(session.state.lab.stats().served, 0);
     session.close().await;
 }
 

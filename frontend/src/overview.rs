@@ -3,10 +3,13 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use protocol::lab::{EchoRequest, EchoResponse};
+use protocol::lab::EchoRequest;
+use web_sys::AbortController;
 
 use crate::api;
+use crate::api::lab::EchoMethod;
 use crate::components::block::BlockThePage;
+use crate::frame::now_ms;
 
 /// How long the overview's slow request waits on the server.
 const SLOW_REQUEST_MS: u32 = 2_000;
@@ -42,11 +45,26 @@ pub fn Overview() -> impl IntoView {
 }
 
 /// Sends one request that the server answers after two seconds. The heartbeat keeps ticking.
+/// Leaving the page aborts it: nobody is left to read the answer.
 #[component]
 fn SlowRequest() -> impl IntoView {
     let outcome = RwSignal::new(None::<String>);
     let waiting = RwSignal::new(false);
+    let controller = StoredValue::new_local(None::<AbortController>);
+    on_cleanup(move || {
+        if let Some(controller) = controller.try_update_value(Option::take).flatten() {
+            controller.abort();
+        }
+    });
     let send = move |_| {
+        let Ok(abort) = AbortController::new() else {
+            outcome.set(Some(
+                "This browser cannot send a cancellable request.".into(),
+            ));
+            return;
+        };
+        let signal = abort.signal();
+        controller.set_value(Some(abort));
         waiting.set(true);
         outcome.set(Some(
             "Waiting for the server… the clock keeps ticking.".into(),
@@ -57,18 +75,18 @@ fn SlowRequest() -> impl IntoView {
                 delay_ms: SLOW_REQUEST_MS,
                 ..EchoRequest::default()
             };
-            let answer: Result<EchoResponse, _> =
-                api::post_json("/api/lab/echo", &request, None).await;
-            let text = match answer {
+            let traced = api::lab::echo(EchoMethod::Post, &request, Some(&signal)).await;
+            let text = match traced.result {
                 Ok(echo) => format!(
                     "Answered after {:.0} ms (the server waited {} ms). The page never stopped.",
                     now_ms() - started,
-                    echo.delay_ms
+                    echo.body.delay_ms
                 ),
                 Err(error) => format!("No answer: {error}"),
             };
-            outcome.set(Some(text));
-            waiting.set(false);
+            // The page may have been left meanwhile (the request was then aborted).
+            let _ = outcome.try_set(Some(text));
+            let _ = waiting.try_set(false);
         });
     };
     view! {
@@ -93,8 +111,4 @@ fn BlockExperiment() -> impl IntoView {
             <BlockThePage/>
         </article>
     }
-}
-
-fn now_ms() -> f64 {
-    crate::inspector::now_ms()
 }

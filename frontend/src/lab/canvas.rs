@@ -8,30 +8,83 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::CanvasRenderingContext2d;
 
-use crate::inspector::{Outcome, now_ms};
+use crate::frame::{self, now_ms};
+use crate::inspector::Outcome;
 use crate::lab::model::LabModel;
 use crate::lab::waterfall::{Layout, Phase, PixelRects};
 
-/// Colours that read on both the light and the dark theme.
-pub fn phase_colour(phase: Phase) -> &'static str {
-    match phase {
-        Phase::Queued => "rgba(128, 128, 140, 0.25)",
-        Phase::Stalled => "rgba(214, 150, 40, 0.55)",
-        Phase::Waiting => "rgba(70, 120, 230, 0.45)",
-        Phase::Reading => "rgba(70, 120, 230, 0.95)",
-        Phase::Backoff => "rgba(230, 120, 40, 0.35)",
+/// The waterfall's colours, read from the page's CSS custom properties (`--phase-…`,
+/// `--outcome-…`, in `style/base.css` and `style/lab.css`) so the canvas, the legend, the summary
+/// and the inspector share one set, and follow the light or dark theme.
+struct Palette(Vec<(&'static str, String)>);
+
+impl Palette {
+    fn read(element: &web_sys::Element) -> Self {
+        let style = web_sys::window().and_then(|w| w.get_computed_style(element).ok().flatten());
+        let names = PHASES
+            .iter()
+            .map(|phase| phase.colour_var())
+            .chain(OUTCOMES.iter().map(|outcome| outcome.colour_var()))
+            .chain([SELECTED_ROW]);
+        Self(
+            names
+                .map(|name| {
+                    let value = style
+                        .as_ref()
+                        .and_then(|style| style.get_property_value(name).ok())
+                        .map(|value| value.trim().to_owned())
+                        .filter(|value| !value.is_empty())
+                        .unwrap_or_else(|| "gray".to_owned());
+                    (name, value)
+                })
+                .collect(),
+        )
+    }
+
+    fn colour(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map_or("gray", |(_, value)| value)
     }
 }
 
-pub fn outcome_colour(outcome: Outcome) -> &'static str {
-    match outcome {
-        Outcome::Applied => "#1f9d55",
-        Outcome::Failed => "#d63a32",
-        Outcome::Retried => "#e07b1a",
-        Outcome::Aborted => "#8a8f98",
-        Outcome::TimedOut => "#9b4dca",
-        Outcome::StaleDiscarded => "#b0a030",
-        Outcome::InFlight => "#4678e6",
+const SELECTED_ROW: &str = "--selected-row";
+const PHASES: [Phase; 5] = [
+    Phase::Queued,
+    Phase::Stalled,
+    Phase::Waiting,
+    Phase::Reading,
+    Phase::Backoff,
+];
+const OUTCOMES: [Outcome; 7] = [
+    Outcome::Applied,
+    Outcome::Failed,
+    Outcome::Retried,
+    Outcome::Aborted,
+    Outcome::TimedOut,
+    Outcome::StaleDiscarded,
+    Outcome::InFlight,
+];
+
+/// What the colours of the waterfall mean.
+#[component]
+pub fn Legend() -> impl IntoView {
+    let swatch = |class: &'static str, label: &'static str| {
+        view! {
+            <li>
+                <svg class="swatch" viewBox="0 0 10 10" width="12" height="12" aria-hidden="true">
+                    <rect class=class width="10" height="10"></rect>
+                </svg>
+                {label}
+            </li>
+        }
+    };
+    view! {
+        <ul class="legend">
+            {PHASES.into_iter().map(|phase| swatch(phase.class(), phase.label())).collect_view()}
+            {OUTCOMES[..6].iter().map(|outcome| swatch(outcome.class(), outcome.label())).collect_view()}
+        </ul>
     }
 }
 
@@ -48,21 +101,31 @@ pub fn Waterfall(
     let width = RwSignal::new(0.0_f64);
     let drawn = StoredValue::new_local(Drawn::default());
     let observer = StoredValue::new_local(None::<SizeObserver>);
+    // The colours are read again when the system switches between light and dark.
+    let theme = RwSignal::new(0u32);
+    let theme_watch = StoredValue::new_local(None::<ThemeWatch>);
     canvas.on_load(move |element| {
         let element: &web_sys::Element = &element;
         observer.set_value(SizeObserver::observe(element, move |w| width.set(w)));
+        theme_watch.set_value(ThemeWatch::new(move || theme.update(|t| *t += 1)));
     });
     on_cleanup(move || {
         if let Some(observer) = observer.try_update_value(Option::take).flatten() {
             observer.disconnect();
         }
+        if let Some(watch) = theme_watch.try_update_value(Option::take).flatten() {
+            watch.stop();
+        }
     });
     Effect::new(move |_| {
         frame.track();
+        if theme.get() != 0 {
+            drawn.update_value(|drawn| drawn.palette = None);
+        }
         let selected = selected.get();
         let width = width.get();
         if let Some(canvas) = canvas.get() {
-            crate::frame_cost::measure(|| {
+            frame::measure(|| {
                 drawn.update_value(|drawn| {
                     model.with_value(|model| draw(&canvas, drawn, width, model, selected));
                 });
@@ -99,6 +162,7 @@ pub fn Waterfall(
 #[derive(Default)]
 struct Drawn {
     context: Option<CanvasRenderingContext2d>,
+    palette: Option<Palette>,
     height: f64,
     bars: Option<usize>,
 }
@@ -133,6 +197,31 @@ impl SizeObserver {
     }
 }
 
+/// Calls back when the system's colour scheme changes (a `prefers-color-scheme` media query).
+struct ThemeWatch {
+    query: web_sys::MediaQueryList,
+    _callback: Closure<dyn FnMut()>,
+}
+
+impl ThemeWatch {
+    fn new(on_change: impl Fn() + 'static) -> Option<Self> {
+        let query = web_sys::window()?
+            .match_media("(prefers-color-scheme: dark)")
+            .ok()
+            .flatten()?;
+        let callback = Closure::<dyn FnMut()>::new(on_change);
+        query.set_onchange(Some(callback.as_ref().unchecked_ref()));
+        Some(Self {
+            query,
+            _callback: callback,
+        })
+    }
+
+    fn stop(&self) {
+        self.query.set_onchange(None);
+    }
+}
+
 fn draw(
     canvas: &web_sys::HtmlCanvasElement,
     drawn: &mut Drawn,
@@ -150,6 +239,7 @@ fn draw(
     let Some(context) = drawn.context.as_ref() else {
         return;
     };
+    let palette = drawn.palette.get_or_insert_with(|| Palette::read(canvas));
     let now = now_ms();
     let layout = Layout::fit(model.requests(), now, width);
     let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
@@ -185,6 +275,7 @@ fn draw(
     };
     // Rectangles are gathered by colour and filled as one path per colour: a dozen fills a
     // frame instead of one per segment, which keeps a thousand rows cheap to redraw.
+    // Gathered by the name of their colour; filled with the palette's value for it.
     let mut by_colour: Vec<(&'static str, PixelRects)> = Vec::new();
     let mut add = |colour: &'static str, rect: [f64; 4]| match by_colour
         .iter_mut()
@@ -200,10 +291,7 @@ fn draw(
     for (row, request) in model.requests().iter().enumerate() {
         let top = layout.row_top(row);
         if Some(request.seq) == selected {
-            add(
-                "rgba(70, 120, 230, 0.15)",
-                [0.0, top, width, layout.row_height],
-            );
+            add(SELECTED_ROW, [0.0, top, width, layout.row_height]);
         }
         for segment in layout.segments(request, now) {
             let (y, h) = if segment.phase == Phase::Backoff {
@@ -212,19 +300,19 @@ fn draw(
                 (top, bar)
             };
             add(
-                phase_colour(segment.phase),
+                segment.phase.colour_var(),
                 [segment.x0, y, segment.x1 - segment.x0, h],
             );
         }
         for cap in layout.caps(request) {
             add(
-                outcome_colour(cap.outcome),
+                cap.outcome.colour_var(),
                 [(cap.x - 3.0).max(0.0), top, 3.0, bar],
             );
         }
     }
     for (colour, rects) in by_colour {
-        context.set_fill_style_str(colour);
+        context.set_fill_style_str(palette.colour(colour));
         context.begin_path();
         for rect in rects.rects() {
             context.rect(

@@ -1,0 +1,225 @@
+//! The transport: `fetch` through gloo-net, each request recorded in the inspector from start to
+//! outcome. A non-2xx answer becomes an [`ApiError`] carrying the server's error envelope, so the
+//! UI shows the server's own sentence; a network failure or a cancelled request becomes its own
+//! variant.
+
+use gloo_net::http::{Method, RequestBuilder, Response};
+use protocol::{ErrorBody, ErrorCode};
+use serde::de::DeserializeOwned;
+use web_sys::{AbortSignal, UrlSearchParams};
+
+use crate::inspector::{self, EntryId, Outcome};
+
+/// Why a request did not produce the expected answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    /// No answer at all: the server is down, the network is gone, or the browser refused.
+    #[error("The server could not be reached. Is it running? ({0})")]
+    Network(String),
+    /// The server answered with an error envelope.
+    #[error("{message}")]
+    Server {
+        status: u16,
+        code: ErrorCode,
+        message: String,
+        /// The `Retry-After` header, in seconds, when the server sent one.
+        retry_after_s: Option<u32>,
+    },
+    /// The server answered something that is not what this page expects (e.g. an old server, or
+    /// a proxy's own error page).
+    #[error("The server's answer could not be read: {0}")]
+    Unreadable(String),
+    /// The request was cancelled through its `AbortSignal` before an answer came.
+    #[error("The request was cancelled.")]
+    Aborted,
+}
+
+impl ApiError {
+    /// Whether sending the same request again may succeed: no answer at all, or an answer whose
+    /// code says "not now" ([`ErrorCode::is_retryable`], the one rule both sides share).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Network(_) => true,
+            Self::Server { code, .. } => code.is_retryable(),
+            Self::Unreadable(_) | Self::Aborted => false,
+        }
+    }
+
+    /// The HTTP status, when the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Server { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A successful answer with what the inspector and the Lab show about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer<T> {
+    pub body: T,
+    pub status: u16,
+    /// Length of the body as received, in bytes.
+    pub bytes: usize,
+    /// The `Server-Timing` header, when the server sent one.
+    pub server_timing: Option<String>,
+}
+
+/// One request as an endpoint function describes it.
+#[derive(Debug, Clone)]
+pub struct Call<'a> {
+    pub method: Method,
+    /// The path, without a query string: `/api/lab/echo`.
+    pub path: &'static str,
+    /// The query's `(name, value)` pairs, in order.
+    pub query: Vec<(&'static str, String)>,
+    /// A JSON body (for POST and PUT).
+    pub body: Option<serde_json::Value>,
+    pub abort: Option<&'a AbortSignal>,
+}
+
+impl Call<'_> {
+    /// The address as the browser fetches it, relative to the page: the path and the query as
+    /// `URLSearchParams` writes it (which is how gloo-net writes it too). The inspector shows it
+    /// and the browser files the request's resource timing under it.
+    pub fn address(&self) -> String {
+        address(self.path, &self.query)
+    }
+}
+
+/// `path?name=value&…` with the query written by the browser's own `URLSearchParams`.
+pub fn address(path: &str, query: &[(&'static str, String)]) -> String {
+    let Some(params) = UrlSearchParams::new().ok().filter(|_| !query.is_empty()) else {
+        return path.to_owned();
+    };
+    for (name, value) in query {
+        params.append(name, value);
+    }
+    format!("{path}?{}", String::from(params.to_string()))
+}
+
+/// What came of a [`Call`], with the inspector entry that recorded it (so the caller can say
+/// more about it later: stale, timed out, retried).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Traced<T> {
+    pub entry: EntryId,
+    pub result: Result<Answer<T>, ApiError>,
+}
+
+/// `GET path`, reading a JSON answer. `abort` cancels the request when signalled.
+pub async fn get_json<T: DeserializeOwned>(
+    path: &'static str,
+    abort: Option<&AbortSignal>,
+) -> Result<T, ApiError> {
+    let call = Call {
+        method: Method::GET,
+        path,
+        query: Vec::new(),
+        body: None,
+        abort,
+    };
+    send(call).await.result.map(|answer| answer.body)
+}
+
+/// Sends `call`, recording it in the inspector from start to outcome.
+pub async fn send<T: DeserializeOwned>(call: Call<'_>) -> Traced<T> {
+    let entry = inspector::begin(method_name(&call.method), &call.address());
+    let result = exchange(&call, entry).await;
+    let outcome = match &result {
+        Ok(_) => Outcome::Applied,
+        Err(ApiError::Aborted) => Outcome::Aborted,
+        Err(_) => Outcome::Failed,
+    };
+    inspector::finish(entry, outcome);
+    Traced { entry, result }
+}
+
+async fn exchange<T: DeserializeOwned>(
+    call: &Call<'_>,
+    entry: EntryId,
+) -> Result<Answer<T>, ApiError> {
+    let request = RequestBuilder::new(call.path)
+        .method(call.method.clone())
+        .query(call.query.iter().map(|(name, value)| (*name, value)))
+        .header("accept", "application/json")
+        .abort_signal(call.abort);
+    let response: Response = match &call.body {
+        Some(body) => {
+            request
+                .json(body)
+                .map_err(|e| ApiError::Unreadable(e.to_string()))?
+                .send()
+                .await
+        }
+        None => request.send().await,
+    }
+    .map_err(transport_error)?;
+    let status = response.status();
+    inspector::first_byte(entry, status);
+    let headers = response.headers();
+    let server_timing = headers.get("server-timing");
+    let retry_after_s = headers
+        .get("retry-after")
+        .and_then(|v| v.trim().parse().ok());
+    let text = response.text().await.map_err(transport_error)?;
+    if (200..300).contains(&status) {
+        let body = serde_json::from_str(&text).map_err(|e| ApiError::Unreadable(e.to_string()))?;
+        return Ok(Answer {
+            body,
+            status,
+            bytes: text.len(),
+            server_timing,
+        });
+    }
+    Err(match error_from_answer(status, &text) {
+        ApiError::Server {
+            status,
+            code,
+            message,
+            ..
+        } => ApiError::Server {
+            status,
+            code,
+            message,
+            retry_after_s,
+        },
+        other => other,
+    })
+}
+
+/// The typed error for a non-2xx answer: the envelope when there is one, else a sentence built
+/// from the status (a proxy or an older server may answer without the envelope).
+pub fn error_from_answer(status: u16, body: &str) -> ApiError {
+    match serde_json::from_str::<ErrorBody>(body) {
+        Ok(envelope) => ApiError::Server {
+            status,
+            code: envelope.error.code,
+            message: envelope.error.message,
+            retry_after_s: None,
+        },
+        Err(_) => ApiError::Unreadable(format!("it answered {status} without an explanation.")),
+    }
+}
+
+fn transport_error(error: gloo_net::Error) -> ApiError {
+    match error {
+        gloo_net::Error::JsError(js) if js.name == "AbortError" => ApiError::Aborted,
+        gloo_net::Error::JsError(js) => ApiError::Network(js.message),
+        other => ApiError::Network(other.to_string()),
+    }
+}
+
+fn method_name(method: &Method) -> &'static str {
+    [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::HEAD,
+    ]
+    .into_iter()
+    .zip(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"])
+    .find_map(|(known, name)| (known == *method).then_some(name))
+    .unwrap_or("OTHER")
+}

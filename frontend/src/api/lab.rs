@@ -1,0 +1,95 @@
+//! The Lab's endpoints: `GET|POST /api/lab/echo` and `GET /api/lab/stats`, and the browser's
+//! resource timing of an echo (when it really left, after waiting for a connection).
+
+use gloo_net::http::Method;
+use protocol::lab::{EchoRequest, EchoResponse, LabStats};
+use web_sys::AbortSignal;
+
+use super::fetch::{self, ApiError, Call, Traced};
+
+const ECHO: &str = "/api/lab/echo";
+
+/// HTTP method of the echo: GET with a query string, or POST with a JSON body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EchoMethod {
+    Get,
+    Post,
+}
+
+impl EchoMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+        }
+    }
+}
+
+/// The echo `request` as a [`Call`]: a GET carries every field in its query; a POST carries
+/// them as its JSON body, and its `seq` in the query too, only so that each address is unique
+/// (the browser's timing entry is found by its address; the server reads a POST's body only).
+fn echo_call<'a>(
+    method: EchoMethod,
+    request: &EchoRequest,
+    abort: Option<&'a AbortSignal>,
+) -> Call<'a> {
+    let seq = request.seq.map(|seq| ("seq", seq.to_string()));
+    match method {
+        EchoMethod::Get => Call {
+            method: Method::GET,
+            path: ECHO,
+            query: [
+                ("delay_ms", request.delay_ms.to_string()),
+                ("jitter_ms", request.jitter_ms.to_string()),
+                ("fail_rate", request.fail_rate.to_string()),
+                ("bytes", request.bytes.to_string()),
+            ]
+            .into_iter()
+            .chain(seq)
+            .collect(),
+            body: None,
+            abort,
+        },
+        EchoMethod::Post => Call {
+            method: Method::POST,
+            path: ECHO,
+            query: seq.into_iter().collect(),
+            body: serde_json::to_value(request).ok(),
+            abort,
+        },
+    }
+}
+
+/// The address the echo is fetched at (what the inspector shows and the browser's timing entry
+/// is filed under).
+pub fn echo_address(method: EchoMethod, request: &EchoRequest) -> String {
+    echo_call(method, request, None).address()
+}
+
+/// `GET|POST /api/lab/echo`: the answer after the server's delay, or its error.
+pub async fn echo(
+    method: EchoMethod,
+    request: &EchoRequest,
+    abort: Option<&AbortSignal>,
+) -> Traced<EchoResponse> {
+    fetch::send(echo_call(method, request, abort)).await
+}
+
+/// `GET /api/lab/stats`: what the echo endpoint counted since the server started.
+pub async fn stats() -> Result<LabStats, ApiError> {
+    fetch::get_json("/api/lab/stats", None).await
+}
+
+/// `requestStart` of the newest resource timing entry for `address` (as [`echo_address`] gives
+/// it) on this page, if the browser has one: it files entries for completed requests only.
+pub fn request_start(address: &str) -> Option<f64> {
+    let window = web_sys::window()?;
+    let url = web_sys::Url::new_with_base(address, &window.location().href().ok()?).ok()?;
+    let performance = window.performance()?;
+    let entries = performance.get_entries_by_name(&url.href());
+    let last = entries.get(entries.length().checked_sub(1)?);
+    let start = js_sys::Reflect::get(&last, &"requestStart".into())
+        .ok()?
+        .as_f64()?;
+    (start > 0.0).then_some(start)
+}

@@ -1,0 +1,121 @@
+//! What a run came to: the summary (counts, timing, percentiles, histogram) and the arrivals
+//! (the order the answers came back in).
+
+use leptos::prelude::*;
+
+use crate::frame;
+use crate::lab::model::{LabModel, Summary, histogram};
+
+/// Counts, wall time against the sum of the requests' own times, percentiles, the page's own
+/// frame work, and the histogram.
+#[component]
+pub fn LabSummary(summary: Memo<Summary>) -> impl IntoView {
+    let ms = |value: Option<f64>| value.map_or_else(|| "—".to_owned(), |v| format!("{v:.0} ms"));
+    view! {
+        <div class="lab-summary" data-testid="lab-summary">
+            <dl class="counts">
+                <div><dt>"queued"</dt><dd data-testid="sum-queued">{move || summary.with(|s| s.queued)}</dd></div>
+                <div><dt>"in flight"</dt><dd data-testid="sum-in-flight">{move || summary.with(|s| s.in_flight)}</dd></div>
+                <div><dt>"done"</dt><dd data-testid="sum-done">{move || summary.with(Summary::done)}</dd></div>
+                <div class="ok"><dt>"ok"</dt><dd data-testid="sum-ok">{move || summary.with(|s| s.ok)}</dd></div>
+                <div class="failed"><dt>"failed"</dt><dd data-testid="sum-failed">{move || summary.with(|s| s.failed)}</dd></div>
+                <div class="aborted"><dt>"aborted"</dt><dd data-testid="sum-aborted">{move || summary.with(|s| s.aborted)}</dd></div>
+                <div class="timed-out"><dt>"timed out"</dt><dd data-testid="sum-timed-out">{move || summary.with(|s| s.timed_out)}</dd></div>
+                <div class="stale"><dt>"discarded"</dt><dd data-testid="sum-discarded">{move || summary.with(|s| s.discarded)}</dd></div>
+                <div class="retried"><dt>"retries"</dt><dd data-testid="sum-retries">{move || summary.with(|s| s.retries)}</dd></div>
+            </dl>
+            <p class="timing">
+                {move || {
+                    let s = summary.get();
+                    let gain = s.gain().map(|g| format!(" — concurrency made it {g:.1}× faster")).unwrap_or_default();
+                    format!("Wall time {:.0} ms against {:.0} ms for the requests one by one{gain}.", s.wall_ms, s.sum_ms)
+                }}
+            </p>
+            <p class="timing" data-testid="sum-latency">
+                {move || {
+                    let s = summary.get();
+                    format!("Latency of the successful: p50 {} · p95 {} · max {}", ms(s.percentile(50.0)), ms(s.percentile(95.0)), ms(s.percentile(100.0)))
+                }}
+            </p>
+            <p class="timing" data-testid="sum-frame-work">
+                {move || {
+                    summary.track();
+                    format!(
+                        "This page's own work per frame (applying answers, redrawing): slowest {:.1} ms of a 16.7 ms frame.",
+                        frame::slowest_ms()
+                    )
+                }}
+            </p>
+            <Histogram summary=summary/>
+        </div>
+    }
+}
+
+/// The latency histogram as SVG: 20 equal bins from 0 to the slowest success.
+#[component]
+fn Histogram(summary: Memo<Summary>) -> impl IntoView {
+    const WIDTH: f64 = 400.0;
+    const HEIGHT: f64 = 80.0;
+    // Recomputed each frame, but redrawn only when a bin changes.
+    let bins = Memo::new(move |_| summary.with(|s| histogram(&s.latencies, 20)));
+    let bars = move || {
+        let bins = bins.get();
+        let tallest = bins.iter().map(|b| b.count).max().unwrap_or(0).max(1) as f64;
+        let width = WIDTH / bins.len() as f64;
+        bins.into_iter()
+            .enumerate()
+            .map(|(i, bin)| {
+                let height = bin.count as f64 / tallest * HEIGHT;
+                view! {
+                    <rect
+                        x=format!("{:.1}", i as f64 * width + 1.0)
+                        y=format!("{:.1}", HEIGHT - height)
+                        width=format!("{:.1}", (width - 2.0).max(1.0))
+                        height=format!("{height:.1}")
+                    >
+                        <title>{format!("{:.0}–{:.0} ms: {}", bin.from_ms, bin.to_ms, bin.count)}</title>
+                    </rect>
+                }
+            })
+            .collect_view()
+    };
+    let axis = move || {
+        let s = summary.get();
+        s.percentile(100.0)
+            .map(|max| format!("0 ms … {max:.0} ms"))
+            .unwrap_or_default()
+    };
+    view! {
+        <figure class="histogram">
+            <svg viewBox="0 0 400 80" preserveAspectRatio="none" role="img" aria-label="Latency histogram">
+                {bars}
+            </svg>
+            <figcaption>{axis}</figcaption>
+        </figure>
+    }
+}
+
+/// Sequence numbers in the order the answers came back.
+#[component]
+pub fn Arrivals(
+    model: StoredValue<LabModel, LocalStorage>,
+    arrived: RwSignal<usize>,
+) -> impl IntoView {
+    let items = move || {
+        arrived.track();
+        model.with_value(|m| {
+            m.arrivals()
+                .iter()
+                .enumerate()
+                .filter_map(|(order, seq)| m.request(*seq).map(|r| (order, r.seq, r.outcome)))
+                .collect::<Vec<_>>()
+        })
+    };
+    view! {
+        <ol class="arrivals" data-testid="lab-arrivals">
+            <For each=items key=|(order, seq, _)| (*order, *seq) let:item>
+                <li class=item.2.class() title=item.2.label()>{item.1}</li>
+            </For>
+        </ol>
+    }
+}
