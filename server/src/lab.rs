@@ -1,8 +1,10 @@
-//! The Lab room on the server: a slow, sometimes failing echo (`GET|POST /api/lab/echo`) and its
-//! counters (`GET /api/lab/stats`). [`routes`] parses and answers; [`echo`] does the work.
+//! The Lab room on the server: a slow, sometimes failing echo (`GET|POST /api/lab/echo`), its
+//! counters (`GET /api/lab/stats`), and a server-sent countdown (`GET /api/lab/ticks`).
+//! [`routes`] parses and answers; [`echo`] does the work; [`ticks`] is the stream.
 
 mod echo;
 mod routes;
+mod ticks;
 
 use axum::Router;
 use axum::routing::get;
@@ -18,4 +20,5 @@ pub fn router() -> Router<AppState> {
             get(routes::echo_query).post(routes::echo_body),
         )
         .route("/api/lab/stats", get(routes::stats_show))
+        .route("/api/lab/ticks", get(ticks::ticks_show))
 }

@@ -10,6 +10,7 @@ pub mod health;
 pub mod lab;
 pub mod page;
 pub mod state;
+pub mod streams;
 pub mod telemetry;
 
 use std::future::Future;

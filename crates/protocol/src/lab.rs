@@ -1,4 +1,5 @@
-//! The Lab's wire types: `GET|POST /api/lab/echo` and `GET /api/lab/stats`.
+//! The Lab's wire types: `GET|POST /api/lab/echo`, `GET /api/lab/stats` and the server-sent
+//! countdown `GET /api/lab/ticks`.
 
 use serde::{Deserialize, Serialize};
 
@@ -105,4 +106,61 @@ pub struct LabStats {
     pub abandoned: u64,
     /// Echoes waiting right now.
     pub in_flight: u64,
+}
+
+/// Most events one countdown of `GET /api/lab/ticks` sends.
+pub const TICKS_COUNT_MAX: u32 = 100;
+/// Allowed `interval_ms` of `GET /api/lab/ticks`, from this…
+pub const TICK_INTERVAL_MS_MIN: u32 = 10;
+/// …to this.
+pub const TICK_INTERVAL_MS_MAX: u32 = 5_000;
+
+/// The query of `GET /api/lab/ticks`: a server-sent countdown of `count` `tick` events, one every
+/// `interval_ms`. Each event's id is its number, so a client that reconnects with
+/// `Last-Event-ID` resumes after the last one it saw; once all are sent, a reconnect is answered
+/// `204 No Content` (an `EventSource` then stops).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicksRequest {
+    /// How many events, `1..=TICKS_COUNT_MAX`.
+    pub count: u32,
+    /// Milliseconds between events, `TICK_INTERVAL_MS_MIN..=TICK_INTERVAL_MS_MAX`.
+    pub interval_ms: u32,
+}
+
+impl TicksRequest {
+    /// What each field allows, in words a person reads in an error message.
+    pub fn allowed(field: &str) -> Option<String> {
+        Some(match field {
+            "count" => format!("a whole number from 1 to {TICKS_COUNT_MAX}"),
+            "interval_ms" => format!(
+                "a whole number of milliseconds from {TICK_INTERVAL_MS_MIN} to {TICK_INTERVAL_MS_MAX}"
+            ),
+            _ => return None,
+        })
+    }
+
+    /// Checks every field against its range; the first one out of range is named.
+    pub fn validate(&self) -> Result<(), OutOfRange> {
+        let out_of_range = |field: &'static str| OutOfRange {
+            field,
+            allowed: Self::allowed(field).unwrap_or_default(),
+        };
+        if !(1..=TICKS_COUNT_MAX).contains(&self.count) {
+            return Err(out_of_range("count"));
+        }
+        if !(TICK_INTERVAL_MS_MIN..=TICK_INTERVAL_MS_MAX).contains(&self.interval_ms) {
+            return Err(out_of_range("interval_ms"));
+        }
+        Ok(())
+    }
+}
+
+/// The data of each `tick` event of `GET /api/lab/ticks` (the event's id is `n`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tick {
+    /// This event's number, from 1.
+    pub n: u32,
+    /// How many are still to come.
+    pub remaining: u32,
 }

@@ -230,6 +230,38 @@ mod lab {
     }
 
     #[test]
+    fn a_countdown_is_bounded_and_its_ticks_have_the_documented_shape() {
+        use protocol::lab::{Tick, TicksRequest};
+        let ok = TicksRequest {
+            count: 100,
+            interval_ms: 10,
+        };
+        assert_eq!(ok.validate(), Ok(()));
+        for (request, field) in [
+            (TicksRequest { count: 0, ..ok }, "count"),
+            (TicksRequest { count: 101, ..ok }, "count"),
+            (
+                TicksRequest {
+                    interval_ms: 9,
+                    ..ok
+                },
+                "interval_ms",
+            ),
+            (
+                TicksRequest {
+                    interval_ms: 5_001,
+                    ..ok
+                },
+                "interval_ms",
+            ),
+        ] {
+            assert_eq!(request.validate().map_err(|e| e.field), Err(field));
+        }
+        check(ok, json!({"count": 100, "interval_ms": 10}));
+        check(Tick { n: 2, remaining: 3 }, json!({"n": 2, "remaining": 3}));
+    }
+
+    #[test]
     fn echo_response_and_stats_have_the_documented_shape() {
         check(
             EchoResponse {

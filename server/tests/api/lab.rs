@@ -1,4 +1,5 @@
-//! The Lab's echo: delay, failure injection, padding, parameters, and abandoned requests.
+//! The Lab: the echo (delay, failure injection, padding, parameters, abandoned requests) and the
+//! server-sent countdown.
 
 use std::time::{Duration, Instant};
 
@@ -6,7 +7,7 @@ use protocol::lab::{EchoResponse, LabStats};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{assert_error, spawn_app, spawn_app_with};
 use crate::shutdown::{wait_until, wait_until_within};
 
 #[tokio::test]
@@ -230,4 +231,133 @@ async fn many_waiting_requests_do_not_hold_up_a_quick_one() {
         app.state.lab.stats().abandoned == 200
     })
     .await;
+}
+
+/// The events of a server-sent event stream, read to its end: `(id, event, data)` each.
+async fn read_events(mut response: reqwest::Response) -> Vec<(String, String, String)> {
+    let mut text = String::new();
+    while let Some(chunk) = response.chunk().await.expect("the stream reads") {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    text.split("\n\n")
+        .filter(|block| !block.trim().is_empty())
+        .map(|block| {
+            let field = |name: &str| {
+                block
+                    .lines()
+                    .find_map(|line| line.strip_prefix(name))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned()
+            };
+            (field("id:"), field("event:"), field("data:"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_countdown_is_pushed_past_the_request_deadline_each_event_with_its_id() {
+    // The deadline bounds the time to the answer's head, not a stream that has answered.
+    let app = spawn_app_with(|state| state.request_timeout = Duration::from_millis(300)).await;
+    let started = Instant::now();
+
+    let response = app.get("/api/lab/ticks?count=4&interval_ms=120").await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let events = read_events(response).await;
+    assert!(started.elapsed() >= Duration::from_millis(480));
+    let expected: Vec<_> = (1..=4u32)
+        .map(|n| {
+            (
+                n.to_string(),
+                "tick".to_owned(),
+                format!(r#"{{"n":{n},"remaining":{}}}"#, 4 - n),
+            )
+        })
+        .collect();
+    assert_eq!(events, expected);
+}
+
+#[tokio::test]
+async fn a_reconnect_resumes_after_the_last_event_it_saw_and_a_finished_one_is_told_to_stop() {
+    let app = spawn_app().await;
+    let reconnect = |last: &'static str| {
+        app.client
+            .get(app.url("/api/lab/ticks?count=3&interval_ms=10"))
+            .header("last-event-id", last)
+            .send()
+    };
+
+    let resumed = read_events(reconnect("1").await.expect("sent")).await;
+    let ids: Vec<&str> = resumed.iter().map(|(id, _, _)| id.as_str()).collect();
+    assert_eq!(ids, ["2", "3"]);
+
+    let finished = reconnect("3").await.expect("sent");
+    assert_eq!(finished.status(), StatusCode::NO_CONTENT);
+
+    let message = assert_error(
+        reconnect("three").await.expect("sent"),
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    assert!(message.contains("Last-Event-ID"), "{message}");
+}
+
+#[tokio::test]
+async fn a_countdown_out_of_bounds_is_refused_naming_the_parameter() {
+    let app = spawn_app().await;
+    for (query, status, code, named) in [
+        (
+            "count=0&interval_ms=100",
+            422,
+            "validation_failed",
+            "1 to 100",
+        ),
+        (
+            "count=101&interval_ms=100",
+            422,
+            "validation_failed",
+            "count",
+        ),
+        (
+            "count=5&interval_ms=9",
+            422,
+            "validation_failed",
+            "10 to 5000",
+        ),
+        (
+            "count=5&interval_ms=5001",
+            422,
+            "validation_failed",
+            "interval_ms",
+        ),
+        ("count=5", 400, "bad_request", "interval_ms"),
+        ("count=many&interval_ms=100", 400, "bad_request", "count"),
+    ] {
+        let response = app.get(&format!("/api/lab/ticks?{query}")).await;
+        let status = StatusCode::from_u16(status).expect("a status");
+        let message = assert_error(response, status, code).await;
+        assert!(message.contains(named), "{query}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn shutting_down_ends_an_open_stream_instead_of_waiting_for_it() {
+    let mut app = spawn_app().await;
+    let response = app.get("/api/lab/ticks?count=100&interval_ms=5000").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let reading = tokio::spawn(read_events(response));
+
+    // The grace period is 5 s and the stream would run for 500 s: it must end by itself.
+    tokio::time::timeout(Duration::from_secs(4), app.shut_down())
+        .await
+        .expect("the server stops without waiting for the stream")
+        .expect("stops cleanly");
+    let events = tokio::time::timeout(Duration::from_secs(4), reading)
+        .await
+        .expect("the stream ended")
+        .expect("task");
+    assert!(events.is_empty(), "{events:?}");
 }

@@ -7,4 +7,5 @@
 
 mod browser;
 mod lab;
+mod overview;
 mod shell;

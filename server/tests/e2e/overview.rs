@@ -1,0 +1,93 @@
+//! The overview in a real browser: waiting for an answer never blocks while a busy loop does, and
+//! leaving the page aborts its request.
+
+use std::time::Duration;
+
+use crate::browser::Session;
+
+const CLOCK: &str = "[data-testid=heartbeat-clock]";
+const STATUS: &str = "[data-testid=server-status]";
+
+/// Opens the overview and sends its two-second request; returns once the server has it.
+async fn send_the_slow_request(session: &Session) {
+    session.open("/").await;
+    session
+        .wait_for_text(STATUS, "Server up", Duration::from_secs(20))
+        .await;
+    session.click(".experiment button:not(.danger)").await;
+    session
+        .wait_for_text(
+            "[data-testid=slow-request-outcome]",
+            "Waiting",
+            Duration::from_secs(5),
+        )
+        .await;
+    session
+        .wait_until(
+            "the request is waiting on the server",
+            Duration::from_secs(5),
+            async || session.state.lab.stats().in_flight == 1,
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn waiting_for_an_answer_does_not_block_but_a_busy_loop_does() {
+    let session = Session::start().await;
+    send_the_slow_request(&session).await;
+    let first = session.text(CLOCK).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let second = session.text(CLOCK).await;
+    assert_ne!(first, second, "the clock ticks while the request waits");
+    let outcome = session
+        .wait_for_text(
+            "[data-testid=slow-request-outcome]",
+            "Answered after",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(outcome.contains("the server waited 2000 ms"), "{outcome}");
+
+    session.click(".experiment button.danger").await;
+    let blocked = session
+        .wait_for_text(
+            "[data-testid=block-outcome]",
+            "Blocked for",
+            Duration::from_secs(10),
+        )
+        .await;
+    let millis: f64 = blocked
+        .trim_start_matches("Blocked for ")
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a duration");
+    assert!(millis >= 1000.0, "{blocked}");
+    // The longest recent gap between frames shows the freeze.
+    let gap = session.text(".heartbeat .gap").await;
+    let gap: f64 = gap
+        .trim_start_matches("max ")
+        .trim_end_matches(" ms")
+        .parse()
+        .expect("a gap");
+    assert!(gap >= 900.0, "the heartbeat froze: max gap {gap} ms");
+    session.close().await;
+}
+
+#[tokio::test]
+async fn leaving_the_overview_aborts_its_slow_request() {
+    let session = Session::start().await;
+    send_the_slow_request(&session).await;
+
+    session.click("nav.rooms a[href='/lab']").await;
+
+    session
+        .wait_until(
+            "the server saw the client leave",
+            Duration::from_secs(5),
+            async || session.state.lab.stats().abandoned == 1,
+        )
+        .await;
+    assert_eq!(session.state.lab.stats().served, 0);
+    session.close().await;
+}
