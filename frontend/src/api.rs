@@ -2,13 +2,17 @@
 //! `protocol`, and is recorded in the inspector (sent, first byte, done, outcome). Nothing else
 //! in the page calls `fetch`, and no path string of the API is written outside this module.
 //!
-//! - [`fetch`]: the transport (gloo-net's `fetch`), the inspector's recording, and the error
-//!   envelope turned into an [`ApiError`] carrying the server's own sentence.
+//! - The transports, each recording into the inspector: [`fetch`] (gloo-net's `fetch`; the error
+//!   envelope turned into an [`ApiError`] carrying the server's own sentence), [`push`] (the
+//!   browser's `EventSource`: pushed events as markers, reconnection with `Last-Event-ID`) and
+//!   [`xhr`] (`XMLHttpRequest` with callbacks, for the Techniques room).
 //! - One module per room with a typed function per endpoint: [`health`], [`lab`].
 
 pub mod fetch;
 pub mod health;
 pub mod lab;
+pub mod push;
+pub mod xhr;
 
 pub use fetch::{Answer, ApiError, Traced, error_from_answer};
 pub use health::health;

@@ -1,9 +1,17 @@
-//! The API client: error envelopes become typed errors; aborts and unreachable servers are told
-//! apart from the server's own answers.
+//! The door to the network: error envelopes become typed errors; aborts and unreachable servers
+//! are told apart from the server's own answers; the XHR and push transports answer, fail, abort
+//! and record like fetch.
 
-use frontend::api::{self, ApiError, error_from_answer};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use frontend::api::push::{Push, PushStream, Pushed};
+use frontend::api::{self, ApiError, error_from_answer, xhr};
+use frontend::inspector::{self, EntryKind, Outcome};
 use protocol::{ErrorCode, Health};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+mod support;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -79,4 +87,128 @@ async fn a_server_that_is_not_there_is_unreachable() {
         }
         other => panic!("expected a network error, got {other:?}"),
     }
+}
+
+// ---- XMLHttpRequest ------------------------------------------------------------------------
+
+/// Sends `GET address` through the XHR transport and waits for its callback.
+async fn xhr_get(address: &str, abort_at_once: bool) -> Result<(u16, String), ApiError> {
+    let (sender, receiver) = futures::channel::oneshot::channel();
+    let request = xhr::get(address, "text/html", move |result| {
+        let _ = sender.send(result.map(|answer| (answer.status, answer.text)));
+    })
+    .expect("sent");
+    if abort_at_once {
+        request.abort();
+    }
+    receiver.await.expect("the callback was called")
+}
+
+#[wasm_bindgen_test]
+async fn an_xhr_is_answered_refused_or_aborted_and_recorded_each_time() {
+    // The test page's own server: it serves the page at `/` (whatever the query), and knows
+    // nothing else. Each address is this test's own, to find its rows in the inspector.
+    let (status, text) = xhr_get("/?xhr=answered", false).await.expect("answered");
+    assert_eq!(status, 200);
+    assert!(text.to_lowercase().contains("<html"), "{text}");
+
+    let refused = xhr_get("/api/health?xhr=refused", false).await;
+    assert_eq!(
+        refused,
+        Err(ApiError::Unreadable(
+            "it answered 404 without an explanation.".into()
+        ))
+    );
+
+    let aborted = xhr_get("/?xhr=aborted", true).await;
+    assert_eq!(aborted, Err(ApiError::Aborted));
+
+    let recorded = |address: &str| {
+        inspector::newest(inspector::CAPACITY)
+            .into_iter()
+            .find(|entry| {
+                entry.kind
+                    == EntryKind::Request {
+                        method: "GET",
+                        path: address.into(),
+                    }
+            })
+            .map(|entry| (entry.status, entry.outcome))
+    };
+    assert_eq!(
+        recorded("/?xhr=answered"),
+        Some((Some(200), Outcome::Applied))
+    );
+    assert_eq!(
+        recorded("/api/health?xhr=refused"),
+        Some((Some(404), Outcome::Failed))
+    );
+    assert_eq!(recorded("/?xhr=aborted"), Some((None, Outcome::Aborted)));
+}
+
+// ---- Server push (EventSource) -----------------------------------------------------------
+
+#[wasm_bindgen_test]
+async fn a_pushed_event_reaches_its_listener_and_the_inspector_as_a_marker() {
+    let heard = Rc::new(RefCell::new(Vec::new()));
+    let stream = {
+        let heard = Rc::clone(&heard);
+        PushStream::open("/events-for-a-test".into(), &["tick"], move |push| {
+            heard.borrow_mut().push(push);
+        })
+        .expect("opens")
+    };
+
+    // An event as the browser hands it over (this test page's server has no stream of its own).
+    let init = web_sys::MessageEventInit::new();
+    init.set_data(&r#"{"n":1,"remaining":2}"#.into());
+    init.set_last_event_id("1");
+    let event = web_sys::MessageEvent::new_with_event_init_dict("tick", &init).expect("an event");
+    stream.source().dispatch_event(&event).expect("dispatched");
+
+    assert_eq!(
+        heard.borrow().first(),
+        Some(&Push::Event(Pushed {
+            kind: "tick".into(),
+            id: "1".into(),
+            data: r#"{"n":1,"remaining":2}"#.into(),
+        }))
+    );
+    // Recorded in the same moment, so it is the newest row.
+    let marker = inspector::newest(1).remove(0);
+    assert_eq!(
+        marker.kind,
+        EntryKind::Event {
+            name: r#"tick #1: {"n":1,"remaining":2}"#.into()
+        }
+    );
+    stream.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_stream_the_server_refuses_is_closed_for_good_and_recorded_failed() {
+    let heard = Rc::new(RefCell::new(Vec::new()));
+    let _stream = {
+        let heard = Rc::clone(&heard);
+        PushStream::open("/no-stream-here".into(), &["tick"], move |push| {
+            heard.borrow_mut().push(push);
+        })
+        .expect("opens")
+    };
+
+    // The test page's server answers 404: an EventSource gives up rather than reconnecting.
+    let closed = support::until(5_000, || heard.borrow().contains(&Push::Closed)).await;
+    assert!(closed, "{:?}", heard.borrow());
+    assert!(!heard.borrow().contains(&Push::Reconnecting));
+    let connection = inspector::newest(inspector::CAPACITY)
+        .into_iter()
+        .find(|entry| {
+            entry.kind
+                == EntryKind::Request {
+                    method: "GET",
+                    path: "/no-stream-here".into(),
+                }
+        })
+        .map(|entry| entry.outcome);
+    assert_eq!(connection, Some(Outcome::Failed));
 }

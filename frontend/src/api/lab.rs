@@ -1,11 +1,13 @@
-//! The Lab's endpoints: `GET|POST /api/lab/echo` and `GET /api/lab/stats`, and the browser's
-//! resource timing of an echo (when it really left, after waiting for a connection).
+//! The Lab's endpoints: `GET|POST /api/lab/echo`, `GET /api/lab/stats` and the server-sent
+//! countdown `GET /api/lab/ticks`, and the browser's resource timing of an echo (when it really
+//! left, after waiting for a connection).
 
 use gloo_net::http::Method;
-use protocol::lab::{EchoRequest, EchoResponse, LabStats};
+use protocol::lab::{EchoRequest, EchoResponse, LabStats, TicksRequest};
 use web_sys::AbortSignal;
 
 use super::fetch::{self, ApiError, Call, Traced};
+use super::push::{Push, PushStream};
 
 const ECHO: &str = "/api/lab/echo";
 
@@ -78,6 +80,19 @@ pub async fn echo(
 /// `GET /api/lab/stats`: what the echo endpoint counted since the server started.
 pub async fn stats() -> Result<LabStats, ApiError> {
     fetch::get_json("/api/lab/stats", None).await
+}
+
+/// `GET /api/lab/ticks`: the server's countdown, pushed; `on_push` hears each `tick` (its data a
+/// [`protocol::lab::Tick`]). Dropping the stream closes it.
+pub fn ticks(
+    request: TicksRequest,
+    on_push: impl Fn(Push) + 'static,
+) -> Result<PushStream, ApiError> {
+    let query = [
+        ("count", request.count.to_string()),
+        ("interval_ms", request.interval_ms.to_string()),
+    ];
+    PushStream::open(fetch::address("/api/lab/ticks", &query), &["tick"], on_push)
 }
 
 /// `requestStart` of the newest resource timing entry for `address` (as [`echo_address`] gives

@@ -138,6 +138,18 @@ impl Session {
             .expect("the page opens");
     }
 
+    /// Opens `path` and waits until the page has started and shows the server up; returns the
+    /// server status as shown.
+    pub async fn open_started(&self, path: &str) -> String {
+        self.open(path).await;
+        self.wait_for_text(
+            "[data-testid=server-status]",
+            "Server up",
+            Duration::from_secs(20),
+        )
+        .await
+    }
+
     /// The text of the first element matching `css`, waiting for it to appear.
     pub async fn text(&self, css: &str) -> String {
         let element = self

@@ -6,14 +6,10 @@ use std::time::Duration;
 use crate::browser::Session;
 
 const CLOCK: &str = "[data-testid=heartbeat-clock]";
-const STATUS: &str = "[data-testid=server-status]";
 
 /// Opens the overview and sends its two-second request; returns once the server has it.
 async fn send_the_slow_request(session: &Session) {
-    session.open("/").await;
-    session
-        .wait_for_text(STATUS, "Server up", Duration::from_secs(20))
-        .await;
+    session.open_started("/").await;
     session.click(".experiment button:not(.danger)").await;
     session
         .wait_for_text(

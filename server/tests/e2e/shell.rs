@@ -7,16 +7,11 @@ use crate::browser::Session;
 
 const CLOCK: &str = "[data-testid=heartbeat-clock]";
 const FPS: &str = "[data-testid=heartbeat-fps]";
-const STATUS: &str = "[data-testid=server-status]";
 
 #[tokio::test]
 async fn the_page_loads_ticks_and_shows_the_server_health() {
     let session = Session::start().await;
-    session.open("/").await;
-
-    let status = session
-        .wait_for_text(STATUS, "Server up", Duration::from_secs(20))
-        .await;
+    let status = session.open_started("/").await;
     assert!(status.contains(env!("CARGO_PKG_VERSION")), "{status}");
 
     let first = session.text(CLOCK).await;
@@ -73,10 +68,7 @@ async fn on_a_phone_the_page_fits_the_screen() {
         .set_window_size(390, 844)
         .await
         .expect("resizes");
-    session.open("/").await;
-    session
-        .wait_for_text(STATUS, "Server up", Duration::from_secs(20))
-        .await;
+    session.open_started("/").await;
 
     let overflow = session
         .eval("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
