@@ -10,7 +10,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::FromRequest;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use protocol::{ErrorBody, ErrorCode};
 
@@ -199,11 +199,11 @@ pub struct ApiQuery<T>(pub T);
 
 const TIMEOUT_MESSAGE: &str = "The server took too long to answer; try again.";
 
-/// Middleware for the API (`axum::middleware::map_response`): `response` itself when it is a
-/// success or already our JSON; otherwise the envelope for its status, keeping its `Allow`
-/// header. This is what turns the router's 405, the deadline's 408 and the body limit's 413,
-/// which axum and tower-http answer with plain text or nothing, into the envelope.
-pub async fn ensure_envelope<B>(method: Method, response: Response<B>) -> Response
+/// For the API's `ServiceBuilder::map_response`: `response` itself when it is a success or
+/// already our JSON; otherwise the envelope for its status, keeping its `Allow` header. This is
+/// what turns the router's 405, the deadline's 408 and the body limit's 413, which axum and
+/// tower-http answer with plain text or nothing, into the envelope.
+pub fn ensure_envelope<B>(response: Response<B>) -> Response
 where
     B: http_body::Body<Data = axum::body::Bytes> + Send + 'static,
     B::Error: Into<axum::BoxError>,
@@ -220,9 +220,8 @@ where
     let (code, message) = match status {
         StatusCode::METHOD_NOT_ALLOWED => (
             ErrorCode::MethodNotAllowed,
-            format!(
-                "This endpoint does not accept {method}; the Allow header lists the methods it takes."
-            ),
+            "This endpoint does not accept this method; the Allow header lists the methods it takes."
+                .to_owned(),
         ),
         StatusCode::REQUEST_TIMEOUT => (ErrorCode::RequestTimeout, TIMEOUT_MESSAGE.to_owned()),
         StatusCode::PAYLOAD_TOO_LARGE => (

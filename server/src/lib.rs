@@ -19,7 +19,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Request, StatusCode, header};
-use axum::middleware;
 use axum::routing::any;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -74,7 +73,7 @@ pub fn app(state: AppState) -> Router {
 /// layers and the router make (405, 408, 413) are the JSON envelope too.
 pub fn api(routes: Router<AppState>, deadline: Duration) -> Router<AppState> {
     let layers = ServiceBuilder::new()
-        .layer(middleware::map_response(error::ensure_envelope))
+        .map_response(error::ensure_envelope)
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
