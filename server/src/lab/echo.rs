@@ -119,13 +119,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn jitter_stays_within_its_bounds_and_never_goes_negative() {
-        for _ in 0..1000 {
-            let d = actual_delay(100, 30).as_millis();
-            assert!((70..=130).contains(&d), "{d}");
-            let d = actual_delay(10, 50).as_millis();
-            assert!(d <= 60, "{d}");
-        }
+    fn jitter_spreads_the_delay_within_its_bounds_and_clamps_at_zero() {
+        // The generator is this thread's; seeded, the draws are the same on every run.
+        fastrand::seed(7);
+        let draws = |delay, jitter| -> Vec<u128> {
+            (0..1000)
+                .map(|_| actual_delay(delay, jitter).as_millis())
+                .collect()
+        };
+
+        let around_100 = draws(100, 30);
+        assert!(around_100.iter().all(|d| (70..=130).contains(d)));
+        assert_eq!(around_100.iter().min(), Some(&70), "reaches its low end");
+        assert_eq!(around_100.iter().max(), Some(&130), "reaches its high end");
+
+        // 10 ± 50 spans -40..=60: the 41 values at or below zero all wait 0 ms.
+        let near_zero = draws(10, 50);
+        assert!(near_zero.iter().all(|d| *d <= 60));
+        let zeros = near_zero.iter().filter(|d| **d == 0).count();
+        assert!((300..=520).contains(&zeros), "{zeros} of 1000 clamped to 0");
+
         assert_eq!(actual_delay(250, 0), Duration::from_millis(250));
     }
 }
