@@ -9,6 +9,7 @@ pub mod error;
 pub mod health;
 pub mod lab;
 pub mod page;
+pub mod search;
 pub mod state;
 pub mod streams;
 pub mod telemetry;
@@ -43,7 +44,10 @@ const DEFAULT_POLICY: HeaderValue =
 /// - around both, one log line per request and the security headers: every answer is `nosniff`
 ///   and gets a default Content-Security-Policy unless it brings its own.
 pub fn app(state: AppState) -> Router {
-    let rooms = Router::new().merge(health::router()).merge(lab::router());
+    let rooms = Router::new()
+        .merge(health::router())
+        .merge(lab::router())
+        .merge(search::router());
     let edge = ServiceBuilder::new()
         .layer(
             TraceLayer::new_for_http()
@@ -101,6 +105,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let token = state.shutdown.clone();
     let tasks = state.tasks.clone();
+    search::Search::warm_up(state.search.clone());
     let router = app(state);
     let signalled = token.clone();
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {

@@ -8,6 +8,7 @@ pub mod error;
 pub mod health;
 pub mod lab;
 pub mod limits;
+pub mod search;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use health::{ComponentStatus, Health, HealthStatus};

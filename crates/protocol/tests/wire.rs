@@ -284,3 +284,60 @@ mod lab {
         );
     }
 }
+
+mod search {
+    use super::check;
+    use protocol::search::{CharacterHit, SearchQuery, SearchResults, ValidSearch};
+    use serde_json::json;
+
+    #[test]
+    fn results_have_the_documented_shape() {
+        check(
+            SearchResults {
+                query: "snowman".into(),
+                total: 2,
+                took_us: 180,
+                items: vec![CharacterHit {
+                    codepoint: "U+2603".into(),
+                    char: "☃".into(),
+                    name: "SNOWMAN".into(),
+                    block: "Miscellaneous Symbols".into(),
+                    matches: vec![[0, 7]],
+                }],
+            },
+            json!({"query": "snowman", "total": 2, "took_us": 180, "items": [{
+                "codepoint": "U+2603", "char": "☃", "name": "SNOWMAN",
+                "block": "Miscellaneous Symbols", "matches": [[0, 7]]
+            }]}),
+        );
+    }
+
+    #[test]
+    fn a_query_takes_its_defaults_and_names_what_is_out_of_range() {
+        let query = |value| serde_json::from_value::<SearchQuery>(value).expect("reads");
+        assert_eq!(
+            query(json!({"q": "snow"})).validate(),
+            Ok(ValidSearch {
+                q: "snow".into(),
+                limit: 20,
+                offset: 0,
+                delay_ms: 0
+            })
+        );
+        for (value, field) in [
+            (json!({"q": "a".repeat(101)}), "q"),
+            (json!({"limit": 0}), "limit"),
+            (json!({"limit": 101}), "limit"),
+            (json!({"offset": -1}), "offset"),
+            (json!({"delay_ms": 30_001}), "delay_ms"),
+        ] {
+            assert_eq!(
+                query(value.clone()).validate().map_err(|e| e.field),
+                Err(field),
+                "{value}"
+            );
+        }
+        // A hundred characters, not bytes: "☃" is three bytes.
+        assert!(query(json!({"q": "☃".repeat(100)})).validate().is_ok());
+    }
+}

@@ -6,4 +6,5 @@ mod health;
 mod helpers;
 mod lab;
 mod page;
+mod search;
 mod shutdown;

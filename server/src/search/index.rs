@@ -1,0 +1,268 @@
+//! The Search room's index: every named Unicode character, held in memory, and the ranking of a
+//! query against it. Built once, off the async runtime's worker threads, when the server starts.
+//!
+//! The names come from `unicode_names2` and the blocks from `unicode-blocks`: nothing is
+//! downloaded. Names the standard derives from the code point (`CJK UNIFIED IDEOGRAPH-4E00`,
+//! `HANGUL SYLLABLE GA`, `TANGUT IDEOGRAPH-17000`, …: over a hundred thousand) are left out of
+//! the word search; asking for such a character by its code point or itself still finds it.
+
+use protocol::search::CharacterHit;
+
+/// One named character.
+#[derive(Debug)]
+struct Entry {
+    char: char,
+    /// Upper case ASCII, as Unicode writes names.
+    name: String,
+}
+
+/// Every named character whose name is not derived from its code point, by code point.
+#[derive(Debug)]
+pub struct Index {
+    entries: Vec<Entry>,
+}
+
+/// How well a character matches, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Rank {
+    /// Asked for by its code point, or itself.
+    Asked,
+    /// The name is the query.
+    Exact,
+    /// The name starts with the query.
+    Prefix,
+    /// Every word of the query starts a word of the name.
+    WordStarts,
+    /// Every word of the query is somewhere in the name.
+    Substring,
+}
+
+/// All the characters that match a query, best first, and one page of them.
+#[derive(Debug)]
+pub struct Found {
+    pub total: usize,
+    pub items: Vec<CharacterHit>,
+}
+
+impl Index {
+    /// Reads every character's name (about 30 ms in a release build; several times that in a
+    /// debug build).
+    pub fn build() -> Self {
+        let entries = (0..=u32::from(char::MAX))
+            .filter_map(char::from_u32)
+            .filter_map(|char| {
+                let name = unicode_names2::name(char)?.to_string();
+                (!is_derived(char, &name)).then_some(Entry { char, name })
+            })
+            .collect();
+        Self { entries }
+    }
+
+    /// How many characters the word search covers.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The characters matching `query`, ranked (see [`Rank`]; ties by shorter name, then code
+    /// point, so pages are stable), and the page `offset..offset + limit` of them.
+    pub fn search(&self, query: &str, offset: usize, limit: usize) -> Found {
+        let words: Vec<String> = query
+            .split_whitespace()
+            .map(|word| word.to_ascii_uppercase())
+            .collect();
+        let asked = asked_for(query.trim());
+        if words.is_empty() {
+            return Found {
+                total: 0,
+                items: Vec::new(),
+            };
+        }
+        let phrase = words.join(" ");
+        // (rank, name length, code point) orders the results; the entry is found by its place.
+        let mut ranked: Vec<(Rank, usize, u32, Option<usize>)> = Vec::new();
+        if let Some(char) = asked {
+            let length = unicode_names2::name(char).map_or(0, |name| name.to_string().len());
+            ranked.push((Rank::Asked, length, u32::from(char), None));
+        }
+        for (place, entry) in self.entries.iter().enumerate() {
+            if Some(entry.char) == asked {
+                continue;
+            }
+            if let Some(rank) = rank_of(&entry.name, &words, &phrase) {
+                ranked.push((rank, entry.name.len(), u32::from(entry.char), Some(place)));
+            }
+        }
+        let total = ranked.len();
+        let end = offset.saturating_add(limit).min(total);
+        if offset >= end {
+            return Found {
+                total,
+                items: Vec::new(),
+            };
+        }
+        // Only the first `end` need to be in order.
+        let key = |hit: &(Rank, usize, u32, Option<usize>)| (hit.0, hit.1, hit.2);
+        if end < total {
+            ranked.select_nth_unstable_by_key(end, key);
+            ranked.truncate(end);
+        }
+        ranked.sort_unstable_by_key(key);
+        let items = ranked[offset..end]
+            .iter()
+            .filter_map(|&(rank, _, codepoint, place)| {
+                let (char, name) = match place {
+                    Some(place) => {
+                        let entry = &self.entries[place];
+                        (entry.char, entry.name.clone())
+                    }
+                    None => {
+                        let char = char::from_u32(codepoint)?;
+                        let name = unicode_names2::name(char).map(|n| n.to_string());
+                        (char, name.unwrap_or_default())
+                    }
+                };
+                let matches = if rank == Rank::Asked {
+                    Vec::new()
+                } else {
+                    matched_ranges(&name, &words)
+                };
+                Some(hit(char, name, matches))
+            })
+            .collect();
+        Found { total, items }
+    }
+}
+
+/// Whether `name` is one the standard derives from the code point: `…-4E00` for U+4E00, and the
+/// Hangul syllables, whose names are spelled out from their parts.
+fn is_derived(char: char, name: &str) -> bool {
+    name.starts_with("HANGUL SYLLABLE ")
+        || name
+            .rsplit_once('-')
+            .is_some_and(|(_, tail)| tail == format!("{:04X}", u32::from(char)))
+}
+
+/// The character `query` names by code point (`U+2603`, `u+2603`, `0x2603`) or is (`☃`).
+fn asked_for(query: &str) -> Option<char> {
+    let mut chars = query.chars();
+    if let (Some(char), None) = (chars.next(), chars.next()) {
+        return Some(char);
+    }
+    let hex = ["U+", "u+", "0x", "0X"]
+        .iter()
+        .find_map(|prefix| query.strip_prefix(prefix))?;
+    if hex.is_empty() || hex.len() > 6 {
+        return None;
+    }
+    char::from_u32(u32::from_str_radix(hex, 16).ok()?)
+}
+
+fn rank_of(name: &str, words: &[String], phrase: &str) -> Option<Rank> {
+    let mut all_at_word_starts = true;
+    for word in words {
+        let (_, at_word_start) = find_word(name, word)?;
+        all_at_word_starts &= at_word_start;
+    }
+    Some(if name == phrase {
+        Rank::Exact
+    } else if name.starts_with(phrase) {
+        Rank::Prefix
+    } else if all_at_word_starts {
+        Rank::WordStarts
+    } else {
+        Rank::Substring
+    })
+}
+
+/// Where `word` is in `name`: the first place it starts a word of the name, else the first place
+/// at all; and whether it starts a word there.
+fn find_word(name: &str, word: &str) -> Option<(usize, bool)> {
+    let first = name.find(word)?;
+    let starts_word = |at: usize| at == 0 || matches!(name.as_bytes()[at - 1], b' ' | b'-');
+    if starts_word(first) {
+        return Some((first, true));
+    }
+    name.match_indices(word)
+        .map(|(at, _)| at)
+        .find(|at| starts_word(*at))
+        .map_or(Some((first, false)), |at| Some((at, true)))
+}
+
+/// The byte ranges of `name` the words matched, in order, overlapping ones merged.
+fn matched_ranges(name: &str, words: &[String]) -> Vec<[usize; 2]> {
+    let mut ranges: Vec<[usize; 2]> = words
+        .iter()
+        .filter_map(|word| find_word(name, word).map(|(at, _)| [at, at + word.len()]))
+        .collect();
+    ranges.sort_unstable();
+    let mut merged: Vec<[usize; 2]> = Vec::with_capacity(ranges.len());
+    for [start, end] in ranges {
+        match merged.last_mut() {
+            Some(last) if start <= last[1] => last[1] = last[1].max(end),
+            _ => merged.push([start, end]),
+        }
+    }
+    merged
+}
+
+fn hit(char: char, name: String, matches: Vec<[usize; 2]>) -> CharacterHit {
+    CharacterHit {
+        codepoint: format!("U+{:04X}", u32::from(char)),
+        char: char.to_string(),
+        name,
+        block: unicode_blocks::find_unicode_block(char)
+            .map_or_else(|| "No block".to_owned(), |block| block.name().to_owned()),
+        matches,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_names_are_recognised() {
+        assert!(is_derived('\u{4E00}', "CJK UNIFIED IDEOGRAPH-4E00"));
+        assert!(is_derived('\u{AC00}', "HANGUL SYLLABLE GA"));
+        assert!(!is_derived('\u{2192}', "RIGHTWARDS ARROW"));
+        assert!(!is_derived('\u{2014}', "EM DASH"));
+    }
+
+    #[test]
+    fn a_character_is_asked_for_by_code_point_or_itself() {
+        for (query, expected) in [
+            ("U+2603", Some('☃')),
+            ("u+2603", Some('☃')),
+            ("0x2603", Some('☃')),
+            ("☃", Some('☃')),
+            ("U+1F600", Some('😀')),
+            ("U+", None),
+            ("U+110000", None),
+            ("U+D800", None),
+            ("snow", None),
+        ] {
+            assert_eq!(asked_for(query), expected, "{query}");
+        }
+    }
+
+    #[test]
+    fn matched_ranges_prefer_word_starts_and_merge() {
+        let words =
+            |text: &str| -> Vec<String> { text.split_whitespace().map(str::to_owned).collect() };
+        assert_eq!(matched_ranges("SNOWMAN", &words("SNOW")), [[0, 4]]);
+        // Each word where it first starts a word of the name.
+        assert_eq!(
+            matched_ranges("SNOWMAN WITHOUT SNOW", &words("SNOW WITH")),
+            [[0, 4], [8, 12]]
+        );
+        assert_eq!(
+            matched_ranges("GREEK SMALL LETTER ALPHA", &words("ALPHA GREEK")),
+            [[0, 5], [19, 24]]
+        );
+        assert_eq!(matched_ranges("ABCD", &words("ABC BCD")), [[0, 4]]);
+    }
+}
