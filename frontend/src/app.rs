@@ -11,6 +11,7 @@ use crate::components::not_found::NotFound;
 use crate::components::server_status::ServerStatus;
 use crate::lab::Lab;
 use crate::overview::Overview;
+use crate::search::Search;
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -21,6 +22,7 @@ pub fn App() -> impl IntoView {
                 <nav class="rooms" aria-label="Rooms">
                     <A href="/" exact=true>"Overview"</A>
                     <A href="/lab">"Lab"</A>
+                    <A href="/search">"Search"</A>
                 </nav>
                 <ServerStatus/>
                 <Heartbeat/>
@@ -29,6 +31,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=Overview/>
                     <Route path=path!("/lab") view=Lab/>
+                    <Route path=path!("/search") view=Search/>
                 </Routes>
             </main>
             <InspectorDrawer/>

@@ -6,7 +6,7 @@
 //! - [`frame`]: the one animation-frame loop, the page's clock, and the cost of frame work.
 //! - [`components`]: the shell's pieces (heartbeat, server status, inspector drawer, not found,
 //!   the "Block the page" button).
-//! - One module per room: [`overview`], [`lab`].
+//! - One module per room: [`overview`], [`lab`], [`search`].
 
 pub mod api;
 pub mod app;
@@ -15,5 +15,6 @@ pub mod frame;
 pub mod inspector;
 pub mod lab;
 pub mod overview;
+pub mod search;
 
 pub use app::App;

@@ -8,4 +8,5 @@
 mod browser;
 mod lab;
 mod overview;
+mod search;
 mod shell;

@@ -1,0 +1,23 @@
+//! The Search room's endpoint: `GET /api/search`.
+
+use gloo_net::http::Method;
+use protocol::search::{SearchQuery, SearchResults};
+use web_sys::AbortSignal;
+
+use super::fetch::{self, Call, Traced};
+
+/// `GET /api/search?q=&limit=&offset=&delay_ms=`: one page of the characters matching `query`.
+pub async fn search(query: &SearchQuery, abort: Option<&AbortSignal>) -> Traced<SearchResults> {
+    let mut pairs = vec![("q", query.q.clone())];
+    pairs.extend(query.limit.map(|limit| ("limit", limit.to_string())));
+    pairs.extend(query.offset.map(|offset| ("offset", offset.to_string())));
+    pairs.extend(query.delay_ms.map(|delay| ("delay_ms", delay.to_string())));
+    fetch::send(Call {
+        method: Method::GET,
+        path: "/api/search",
+        query: pairs,
+        body: None,
+        abort,
+    })
+    .await
+}

@@ -1,0 +1,73 @@
+//! The Search room's knobs: how long to wait after a keystroke (debounce), what to do with
+//! answers that arrive out of order (strategy), and whether to make early requests slow.
+
+use leptos::prelude::*;
+
+use crate::search::typeahead::{Strategy, Typeahead};
+
+/// Largest debounce the form takes, in milliseconds.
+pub const DEBOUNCE_MAX_MS: u32 = 500;
+
+#[component]
+pub fn SearchSettings(typeahead: StoredValue<Typeahead, LocalStorage>) -> impl IntoView {
+    let defaults = typeahead.with_value(Typeahead::clone);
+    let debounce = RwSignal::new(defaults.debounce_ms.to_string());
+    let debounce_error = move || {
+        let text = debounce.get();
+        match text.trim().parse::<u32>() {
+            Ok(ms) if ms <= DEBOUNCE_MAX_MS => None,
+            _ => Some(format!(
+                "The debounce must be a whole number from 0 to {DEBOUNCE_MAX_MS}, not {text:?}."
+            )),
+        }
+    };
+    let set_debounce = move |value: String| {
+        if let Ok(ms) = value.trim().parse::<u32>()
+            && ms <= DEBOUNCE_MAX_MS
+        {
+            typeahead.update_value(|t| t.debounce_ms = f64::from(ms));
+        }
+        debounce.set(value);
+    };
+    view! {
+        <div class="search-settings">
+            <label class="field">
+                <span>"Debounce (ms)"</span>
+                <input
+                    type="text"
+                    inputmode="numeric"
+                    data-testid="search-debounce"
+                    prop:value=move || debounce.get()
+                    on:input=move |e| set_debounce(event_target_value(&e))
+                />
+                <small>{format!("0–{DEBOUNCE_MAX_MS}: wait this long after the last keystroke")}</small>
+            </label>
+            <label class="field">
+                <span>"Strategy"</span>
+                <select
+                    data-testid="search-strategy"
+                    on:change=move |e| {
+                        let strategy = Strategy::from_key(&event_target_value(&e));
+                        typeahead.update_value(|t| t.strategy = strategy);
+                    }
+                >
+                    {Strategy::ALL.into_iter().map(|strategy| view! {
+                        <option value=strategy.key() selected=strategy == defaults.strategy>{strategy.label()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label class="check">
+                <input
+                    type="checkbox"
+                    data-testid="search-slow-early"
+                    on:change=move |e| {
+                        let on = event_target_checked(&e);
+                        typeahead.update_value(|t| t.slow_early = on);
+                    }
+                />
+                <span>"Slow early requests: each keystroke's answer comes back sooner than the one before"</span>
+            </label>
+            <p class="form-error" role="alert">{debounce_error}</p>
+        </div>
+    }
+}

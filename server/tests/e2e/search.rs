@@ -1,0 +1,114 @@
+//! The Search room in a real browser: typing finds the character, the address holds the query,
+//! the keyboard copies; and with slow early requests the naive strategy ends on a stale list
+//! while latest-wins never does.
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+use fantoccini::key::Key;
+
+use crate::browser::Session;
+
+const BOX: &str = "[data-testid=search-box]";
+const STATUS: &str = "[data-testid=search-status]";
+
+async fn number(session: &Session, test_id: &str) -> u64 {
+    let text = session.text(&format!("[data-testid={test_id}]")).await;
+    text.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{test_id}: {text:?}"))
+}
+
+#[tokio::test]
+async fn typing_finds_the_character_the_address_keeps_the_query_and_enter_copies_it() {
+    let session = Session::start().await;
+    session.open_started("/search").await;
+
+    session.type_into(BOX, "snowm").await;
+
+    session
+        .wait_for_text(STATUS, "for “snowm”", Duration::from_secs(10))
+        .await;
+    let first = session.text("[data-testid=search-results] li").await;
+    assert!(first.contains('☃') && first.contains("SNOWMAN"), "{first}");
+    assert!(first.contains("U+2603"), "{first}");
+    let highlighted = session.text("[data-testid=search-results] li mark").await;
+    assert_eq!(highlighted, "SNOWM");
+    let address = session
+        .eval("return location.pathname + location.search")
+        .await;
+    assert_eq!(address, "/search?q=snowm");
+
+    session
+        .browser
+        .find(Locator::Css(BOX))
+        .await
+        .expect("the box")
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .expect("Enter");
+    let toast = session
+        .wait_for_text(
+            "[data-testid=search-toast]",
+            "U+2603",
+            Duration::from_secs(5),
+        )
+        .await;
+    assert!(toast.starts_with("Copied ☃"), "{toast}");
+
+    // A shared link opens on its results.
+    session.open("/search?q=greek+small+letter+alpha").await;
+    session
+        .wait_for_text(
+            STATUS,
+            "for “greek small letter alpha”",
+            Duration::from_secs(20),
+        )
+        .await;
+    let first = session.text("[data-testid=search-results] li").await;
+    assert!(first.contains("U+03B1"), "{first}");
+    session.screenshot("search").await;
+    let errors = session.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    session.close().await;
+}
+
+/// Types "snowm" with no debounce and slow early requests: five requests, the first answered
+/// last. Returns the status line once all five are over.
+async fn race(session: &Session, strategy: &str) -> String {
+    session.open_started("/search").await;
+    session
+        .type_into("[data-testid=search-debounce]", "0")
+        .await;
+    session
+        .choose("[data-testid=search-strategy]", strategy)
+        .await;
+    session.click("[data-testid=search-slow-early]").await;
+    session.type_into(BOX, "snowm").await;
+    session
+        .wait_until("five answers", Duration::from_secs(15), async || {
+            number(session, "search-applied").await
+                + number(session, "search-stale").await
+                + number(session, "search-aborted").await
+                == 5
+        })
+        .await;
+    session.text(STATUS).await
+}
+
+#[tokio::test]
+async fn with_slow_early_requests_naive_shows_a_stale_list_and_latest_wins_never_does() {
+    let session = Session::start().await;
+
+    let naive = race(&session, "naive").await;
+    // The first request ("s") was the slowest: its answer came last and was applied.
+    assert!(naive.contains("for “s”"), "{naive}");
+    assert_eq!(number(&session, "search-applied").await, 5);
+    session.screenshot("search-naive-stale").await;
+
+    let latest = race(&session, "latest-wins").await;
+    assert!(latest.contains("for “snowm”"), "{latest}");
+    assert_eq!(number(&session, "search-applied").await, 1);
+    assert_eq!(number(&session, "search-stale").await, 4);
+    session.close().await;
+}
