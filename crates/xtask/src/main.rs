@@ -39,7 +39,8 @@ enum Command {
     /// Install what is missing (Chromium and ChromeDriver included), then run every test layer.
     Test,
     /// Measure the performance targets: frame gaps in Chromium during a Lab run of 500 and 1000
-    /// requests, echo throughput against a bare hyper server, memory per waiting request.
+    /// requests, echo throughput against a bare hyper server, memory per waiting request, and the
+    /// Search index's build time and search latency.
     Bench,
 }
 
@@ -145,30 +146,23 @@ fn bench() -> Result<()> {
     let browser = setup::browser_tools(&root)?;
     let dist = page::build_release(&root, &tools)?;
     shell::step("Benchmarks (release build; figures, not pass/fail)");
-    let bench = browser_cargo(&root, &dist, &browser, &["bench", "--bench", "lab"]);
+    let bench = browser_cargo(&root, &dist, &browser, &["bench", "--benches"]);
     shell::status(bench, "the benchmarks")
 }
 
-/// `cargo <command> --package server --features e2e <target>`, told where the built page, the
-/// browser and its driver are (the end-to-end tests and the benchmark share this).
+/// `cargo <command> --package server --features e2e <targets…>`, told where the built page, the
+/// browser and its driver are (the end-to-end tests and the benchmarks share this).
 fn browser_cargo(
     root: &Path,
     dist: &Path,
     browser: &setup::BrowserTools,
-    command_and_target: &[&str; 3],
+    command_and_targets: &[&str],
 ) -> std::process::Command {
-    let [command, target_kind, target] = command_and_target;
+    let (command, targets) = command_and_targets.split_first().unwrap_or((&"test", &[]));
     let mut cargo = shell::cargo_command(root);
     cargo
-        .args([
-            command,
-            "--package",
-            "server",
-            "--features",
-            "e2e",
-            target_kind,
-            target,
-        ])
+        .args([command, "--package", "server", "--features", "e2e"])
+        .args(targets)
         .env("MEANWHILE_E2E_DIST", dist)
         .env("MEANWHILE_E2E_CHROMEDRIVER", &browser.chromedriver)
         .env("MEANWHILE_E2E_CHROMIUM", &browser.chromium);

@@ -6,6 +6,7 @@
 //! `HANGUL SYLLABLE GA`, `TANGUT IDEOGRAPH-17000`, …: over a hundred thousand) are left out of
 //! the word search; asking for such a character by its code point or itself still finds it.
 
+use memchr::memmem::Finder;
 use protocol::search::CharacterHit;
 
 /// One named character.
@@ -82,6 +83,9 @@ impl Index {
             };
         }
         let phrase = words.join(" ");
+        // One searcher per word, built once for the whole index (`str::find` would build one per
+        // name it looks in).
+        let finders: Vec<Finder<'_>> = words.iter().map(Finder::new).collect();
         // (rank, name length, code point) orders the results; the entry is found by its place.
         let mut ranked: Vec<(Rank, usize, u32, Option<usize>)> = Vec::new();
         if let Some(char) = asked {
@@ -92,7 +96,7 @@ impl Index {
             if Some(entry.char) == asked {
                 continue;
             }
-            if let Some(rank) = rank_of(&entry.name, &words, &phrase) {
+            if let Some(rank) = rank_of(&entry.name, &finders, &phrase) {
                 ranked.push((rank, entry.name.len(), u32::from(entry.char), Some(place)));
             }
         }
@@ -128,7 +132,7 @@ impl Index {
                 let matches = if rank == Rank::Asked {
                     Vec::new()
                 } else {
-                    matched_ranges(&name, &words)
+                    matched_ranges(&name, &finders)
                 };
                 Some(hit(char, name, matches))
             })
@@ -161,7 +165,7 @@ fn asked_for(query: &str) -> Option<char> {
     char::from_u32(u32::from_str_radix(hex, 16).ok()?)
 }
 
-fn rank_of(name: &str, words: &[String], phrase: &str) -> Option<Rank> {
+fn rank_of(name: &str, words: &[Finder<'_>], phrase: &str) -> Option<Rank> {
     let mut all_at_word_starts = true;
     for word in words {
         let (_, at_word_start) = find_word(name, word)?;
@@ -180,23 +184,26 @@ fn rank_of(name: &str, words: &[String], phrase: &str) -> Option<Rank> {
 
 /// Where `word` is in `name`: the first place it starts a word of the name, else the first place
 /// at all; and whether it starts a word there.
-fn find_word(name: &str, word: &str) -> Option<(usize, bool)> {
-    let first = name.find(word)?;
-    let starts_word = |at: usize| at == 0 || matches!(name.as_bytes()[at - 1], b' ' | b'-');
+fn find_word(name: &str, word: &Finder<'_>) -> Option<(usize, bool)> {
+    let name = name.as_bytes();
+    let starts_word = |at: usize| at == 0 || matches!(name[at - 1], b' ' | b'-');
+    let mut places = word.find_iter(name);
+    let first = places.next()?;
     if starts_word(first) {
         return Some((first, true));
     }
-    name.match_indices(word)
-        .map(|(at, _)| at)
-        .find(|at| starts_word(*at))
-        .map_or(Some((first, false)), |at| Some((at, true)))
+    Some(
+        places
+            .find(|at| starts_word(*at))
+            .map_or((first, false), |at| (at, true)),
+    )
 }
 
 /// The byte ranges of `name` the words matched, in order, overlapping ones merged.
-fn matched_ranges(name: &str, words: &[String]) -> Vec<[usize; 2]> {
+fn matched_ranges(name: &str, words: &[Finder<'_>]) -> Vec<[usize; 2]> {
     let mut ranges: Vec<[usize; 2]> = words
         .iter()
-        .filter_map(|word| find_word(name, word).map(|(at, _)| [at, at + word.len()]))
+        .filter_map(|word| find_word(name, word).map(|(at, _)| [at, at + word.needle().len()]))
         .collect();
     ranges.sort_unstable();
     let mut merged: Vec<[usize; 2]> = Vec::with_capacity(ranges.len());
@@ -251,8 +258,9 @@ mod tests {
 
     #[test]
     fn matched_ranges_prefer_word_starts_and_merge() {
-        let words =
-            |text: &str| -> Vec<String> { text.split_whitespace().map(str::to_owned).collect() };
+        let words = |text: &'static str| -> Vec<Finder<'static>> {
+            text.split_whitespace().map(Finder::new).collect()
+        };
         assert_eq!(matched_ranges("SNOWMAN", &words("SNOW")), [[0, 4]]);
         // Each word where it first starts a word of the name.
         assert_eq!(
