@@ -148,16 +148,22 @@ async fn an_xhr_is_answered_refused_or_aborted_and_recorded_each_time() {
 
 // ---- Server push (EventSource) -----------------------------------------------------------
 
-#[wasm_bindgen_test]
-async fn a_pushed_event_reaches_its_listener_and_the_inspector_as_a_marker() {
+/// Opens a stream of `tick` events at `address`; returns it and what it has heard so far.
+fn listen(address: &str) -> (PushStream, Rc<RefCell<Vec<Push>>>) {
     let heard = Rc::new(RefCell::new(Vec::new()));
     let stream = {
         let heard = Rc::clone(&heard);
-        PushStream::open("/events-for-a-test".into(), &["tick"], move |push| {
+        PushStream::open(address.to_owned(), &["tick"], move |push| {
             heard.borrow_mut().push(push);
         })
         .expect("opens")
     };
+    (stream, heard)
+}
+
+#[wasm_bindgen_test]
+async fn a_pushed_event_reaches_its_listener_and_the_inspector_as_a_marker() {
+    let (stream, heard) = listen("/events-for-a-test");
 
     // An event as the browser hands it over (this test page's server has no stream of its own).
     let init = web_sys::MessageEventInit::new();
@@ -187,14 +193,7 @@ async fn a_pushed_event_reaches_its_listener_and_the_inspector_as_a_marker() {
 
 #[wasm_bindgen_test]
 async fn a_stream_the_server_refuses_is_closed_for_good_and_recorded_failed() {
-    let heard = Rc::new(RefCell::new(Vec::new()));
-    let _stream = {
-        let heard = Rc::clone(&heard);
-        PushStream::open("/no-stream-here".into(), &["tick"], move |push| {
-            heard.borrow_mut().push(push);
-        })
-        .expect("opens")
-    };
+    let (_stream, heard) = listen("/no-stream-here");
 
     // The test page's server answers 404: an EventSource gives up rather than reconnecting.
     let closed = support::until(5_000, || heard.borrow().contains(&Push::Closed)).await;

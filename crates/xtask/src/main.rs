@@ -146,7 +146,12 @@ fn bench() -> Result<()> {
     let browser = setup::browser_tools(&root)?;
     let dist = page::build_release(&root, &tools)?;
     shell::step("Benchmarks (release build; figures, not pass/fail)");
-    let bench = browser_cargo(&root, &dist, &browser, &["bench", "--benches"]);
+    let bench = browser_cargo(
+        &root,
+        &dist,
+        &browser,
+        &["bench", "--bench", "lab", "--bench", "search"],
+    );
     shell::status(bench, "the benchmarks")
 }
 

@@ -162,6 +162,14 @@ impl Session {
         element.text().await.expect("text")
     }
 
+    /// The whole number shown by the element with `data-testid=test_id` (a counter).
+    pub async fn number(&self, test_id: &str) -> u64 {
+        let text = self.text(&format!("[data-testid={test_id}]")).await;
+        text.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{test_id}: {text:?}"))
+    }
+
     /// Waits until the text of `css` contains `wanted`; returns it.
     pub async fn wait_for_text(&self, css: &str, wanted: &str, within: Duration) -> String {
         let started = Instant::now();

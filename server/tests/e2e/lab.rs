@@ -15,13 +15,6 @@ async fn open_lab(session: &Session) {
         .await;
 }
 
-async fn number(session: &Session, test_id: &str) -> u64 {
-    let text = session.text(&format!("[data-testid={test_id}]")).await;
-    text.trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("{test_id}: {text:?}"))
-}
-
 #[tokio::test]
 async fn twenty_requests_arrive_out_of_order_while_the_heartbeat_ticks() {
     let session = Session::start().await;
@@ -65,14 +58,14 @@ async fn twenty_requests_arrive_out_of_order_while_the_heartbeat_ticks() {
         "the clock ticks during the run"
     );
     assert!(
-        number(&session, "sum-in-flight").await > 0,
+        session.number("sum-in-flight").await > 0,
         "requests are in flight"
     );
     session.screenshot("lab-running").await;
 
     session
         .wait_until("all 20 done", Duration::from_secs(40), async || {
-            number(&session, "sum-ok").await == 20
+            session.number("sum-ok").await == 20
         })
         .await;
     let arrivals: Vec<u64> = session
@@ -144,7 +137,7 @@ async fn cancel_all_aborts_for_real_and_the_server_counts_them_abandoned() {
         .wait_until(
             "six aborted on the page",
             Duration::from_secs(5),
-            async || number(&session, "sum-aborted").await == 6,
+            async || session.number("sum-aborted").await == 6,
         )
         .await;
     session
@@ -163,7 +156,7 @@ async fn cancel_all_aborts_for_real_and_the_server_counts_them_abandoned() {
         )
         .await;
     assert!(stats.contains("abandoned by the client 6"), "{stats}");
-    assert_eq!(number(&session, "sum-in-flight").await, 0);
+    assert_eq!(session.number("sum-in-flight").await, 0);
     session.close().await;
 }
 
@@ -182,10 +175,10 @@ async fn two_retries_make_three_attempts_each_with_a_json_post() {
 
     session
         .wait_until("all 4 failed", Duration::from_secs(20), async || {
-            number(&session, "sum-failed").await == 4
+            session.number("sum-failed").await == 4
         })
         .await;
-    assert_eq!(number(&session, "sum-retries").await, 8);
+    assert_eq!(session.number("sum-retries").await, 8);
     assert_eq!(
         session.state.lab.stats().failed_injected,
         12,
@@ -235,13 +228,13 @@ async fn in_a_race_the_first_success_wins_and_the_rest_are_aborted() {
 
     session
         .wait_until("the race is over", Duration::from_secs(10), async || {
-            number(&session, "sum-done").await == 5
+            session.number("sum-done").await == 5
         })
         .await;
     // One winner; the others aborted (or, answered in the same moment as the winner, discarded).
-    let ok = number(&session, "sum-ok").await;
-    let aborted = number(&session, "sum-aborted").await;
-    let discarded = number(&session, "sum-discarded").await;
+    let ok = session.number("sum-ok").await;
+    let aborted = session.number("sum-aborted").await;
+    let discarded = session.number("sum-discarded").await;
     assert_eq!(ok, 1, "aborted {aborted}, discarded {discarded}");
     assert_eq!(aborted + discarded, 4);
     assert!(

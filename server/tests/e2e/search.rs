@@ -12,13 +12,6 @@ use crate::browser::Session;
 const BOX: &str = "[data-testid=search-box]";
 const STATUS: &str = "[data-testid=search-status]";
 
-async fn number(session: &Session, test_id: &str) -> u64 {
-    let text = session.text(&format!("[data-testid={test_id}]")).await;
-    text.trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("{test_id}: {text:?}"))
-}
-
 #[tokio::test]
 async fn typing_finds_the_character_the_address_keeps_the_query_and_enter_copies_it() {
     let session = Session::start().await;
@@ -87,9 +80,9 @@ async fn race(session: &Session, strategy: &str) -> String {
     session.type_into(BOX, "snowm").await;
     session
         .wait_until("five answers", Duration::from_secs(15), async || {
-            number(session, "search-applied").await
-                + number(session, "search-stale").await
-                + number(session, "search-aborted").await
+            session.number("search-applied").await
+                + session.number("search-stale").await
+                + session.number("search-aborted").await
                 == 5
         })
         .await;
@@ -103,12 +96,12 @@ async fn with_slow_early_requests_naive_shows_a_stale_list_and_latest_wins_never
     let naive = race(&session, "naive").await;
     // The first request ("s") was the slowest: its answer came last and was applied.
     assert!(naive.contains("for “s”"), "{naive}");
-    assert_eq!(number(&session, "search-applied").await, 5);
+    assert_eq!(session.number("search-applied").await, 5);
     session.screenshot("search-naive-stale").await;
 
     let latest = race(&session, "latest-wins").await;
     assert!(latest.contains("for “snowm”"), "{latest}");
-    assert_eq!(number(&session, "search-applied").await, 1);
-    assert_eq!(number(&session, "search-stale").await, 4);
+    assert_eq!(session.number("search-applied").await, 1);
+    assert_eq!(session.number("search-stale").await, 4);
     session.close().await;
 }
