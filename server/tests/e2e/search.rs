@@ -1,6 +1,6 @@
 //! The Search room in a real browser: typing finds the character, the address holds the query,
 //! the keyboard copies; and with slow early requests the naive strategy ends on a stale list
-//! while latest-wins never does.
+//! while latest-wins and abort-previous never do.
 
 use std::time::Duration;
 
@@ -90,7 +90,7 @@ async fn race(session: &Session, strategy: &str) -> String {
 }
 
 #[tokio::test]
-async fn with_slow_early_requests_naive_shows_a_stale_list_and_latest_wins_never_does() {
+async fn with_slow_early_requests_naive_shows_a_stale_list_and_the_other_strategies_never_do() {
     let session = Session::start().await;
 
     let naive = race(&session, "naive").await;
@@ -103,5 +103,11 @@ async fn with_slow_early_requests_naive_shows_a_stale_list_and_latest_wins_never
     assert!(latest.contains("for “snowm”"), "{latest}");
     assert_eq!(session.number("search-applied").await, 1);
     assert_eq!(session.number("search-stale").await, 4);
+
+    // Each keystroke aborts the request before it: the browser closes those connections.
+    let aborting = race(&session, "abort-previous").await;
+    assert!(aborting.contains("for “snowm”"), "{aborting}");
+    assert_eq!(session.number("search-applied").await, 1);
+    assert_eq!(session.number("search-aborted").await, 4);
     session.close().await;
 }
