@@ -9,7 +9,7 @@ mod ticks;
 use axum::Router;
 use axum::routing::get;
 
-pub use echo::{Echoed, Lab, actual_delay};
+pub use echo::{Echoed, Lab};
 
 use crate::state::AppState;
 

@@ -105,7 +105,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let token = state.shutdown.clone();
     let tasks = state.tasks.clone();
-    search::Search::warm_up(state.search.clone());
+    search::warm_up();
     let router = app(state);
     let signalled = token.clone();
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {

@@ -1,5 +1,5 @@
-//! What every handler can reach: the database, the built page, the Lab's counters, the Search
-//! index, the shutdown signal and the tracker of background work.
+//! What every handler can reach: the database, the built page, the Lab's counters, the shutdown
+//! signal and the tracker of background work.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +11,6 @@ use tokio_util::task::TaskTracker;
 
 use crate::lab::Lab;
 use crate::page::PageFiles;
-use crate::search::Search;
 
 /// Handlers take only the part they need (`State<Arc<Lab>>`, `State<SqlitePool>`), through
 /// `FromRef`. Every field is a handle, cheap to clone.
@@ -21,8 +20,6 @@ pub struct AppState {
     /// The built page, served for every path outside `/api`.
     pub page: PageFiles,
     pub lab: Arc<Lab>,
-    /// The Search room's index of every named Unicode character.
-    pub search: Arc<Search>,
     /// Cancelled when the server begins to shut down, so long-lived streams can end themselves.
     pub shutdown: CancellationToken,
     /// Background work (jobs, stream pumps) spawned with `tasks.spawn(…)`: `serve` waits for it
@@ -38,7 +35,6 @@ impl AppState {
             db,
             page,
             lab: Arc::new(Lab::default()),
-            search: Arc::new(Search::default()),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             request_timeout: Duration::from_millis(protocol::limits::REQUEST_TIMEOUT_MS),

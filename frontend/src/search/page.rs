@@ -105,10 +105,10 @@ pub fn Search() -> impl IntoView {
         typeahead.update_value(|t| {
             t.typed(&query, now_ms());
         });
-        if !query.trim().is_empty() {
-            run(typeahead
-                .try_update_value(|t| t.send(query))
-                .expect("the page is open"));
+        if !query.trim().is_empty()
+            && let Some(send) = typeahead.try_update_value(|t| t.send(query))
+        {
+            run(send);
         }
     };
 

@@ -10,8 +10,8 @@ pub const DEBOUNCE_MAX_MS: u32 = 500;
 
 #[component]
 pub fn SearchSettings(typeahead: StoredValue<Typeahead, LocalStorage>) -> impl IntoView {
-    let defaults = typeahead.with_value(Typeahead::clone);
-    let debounce = RwSignal::new(defaults.debounce_ms.to_string());
+    let (debounce_ms, strategy_now) = typeahead.with_value(|t| (t.debounce_ms, t.strategy));
+    let debounce = RwSignal::new(debounce_ms.to_string());
     let debounce_error = move || {
         let text = debounce.get();
         match text.trim().parse::<u32>() {
@@ -52,7 +52,7 @@ pub fn SearchSettings(typeahead: StoredValue<Typeahead, LocalStorage>) -> impl I
                     }
                 >
                     {Strategy::ALL.into_iter().map(|strategy| view! {
-                        <option value=strategy.key() selected=strategy == defaults.strategy>{strategy.label()}</option>
+                        <option value=strategy.key() selected=strategy == strategy_now>{strategy.label()}</option>
                     }).collect_view()}
                 </select>
             </label>

@@ -89,8 +89,8 @@ impl Index {
         // (rank, name length, code point) orders the results; the entry is found by its place.
         let mut ranked: Vec<(Rank, usize, u32, Option<usize>)> = Vec::new();
         if let Some(char) = asked {
-            let length = unicode_names2::name(char).map_or(0, |name| name.to_string().len());
-            ranked.push((Rank::Asked, length, u32::from(char), None));
+            // Alone in its rank: its name's length never breaks a tie.
+            ranked.push((Rank::Asked, 0, u32::from(char), None));
         }
         for (place, entry) in self.entries.iter().enumerate() {
             if Some(entry.char) == asked {

@@ -1,26 +1,20 @@
 //! `GET /api/search?q=&limit=&offset=&delay_ms=`: validate, wait if asked to (so the page can
 //! make races happen), search, answer with the page of results and the server's time.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
 use protocol::search::{SearchQuery, SearchResults};
 
-use super::Search;
 use crate::error::{ApiError, ApiJson, ApiQuery, Result};
 
-pub async fn search_show(
-    State(search): State<Arc<Search>>,
-    ApiQuery(query): ApiQuery<SearchQuery>,
-) -> Result<ApiJson<SearchResults>> {
+pub async fn search_show(ApiQuery(query): ApiQuery<SearchQuery>) -> Result<ApiJson<SearchResults>> {
     let query = query
         .validate()
         .map_err(|e| ApiError::Validation(e.to_string()))?;
     if query.delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(u64::from(query.delay_ms))).await;
     }
-    let index = search.index().await;
+    let index = super::index().await;
     let started = Instant::now();
     let found = index.search(&query.q, query.offset, query.limit);
     let took_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
