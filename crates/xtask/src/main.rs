@@ -170,6 +170,7 @@ fn browser_cargo(
         .args(targets)
         .env("MEANWHILE_E2E_DIST", dist)
         .env("MEANWHILE_E2E_CHROMEDRIVER", &browser.chromedriver)
-        .env("MEANWHILE_E2E_CHROMIUM", &browser.chromium);
+        .env("MEANWHILE_E2E_CHROMIUM", &browser.chromium)
+        .env("MEANWHILE_E2E_AXE", &browser.axe);
     cargo
 }

@@ -19,6 +19,8 @@ const WASM_PACK_VERSION: &str = "0.15.1";
 const BINARYEN_NPM_VERSION: &str = "132";
 /// The crate that builds wasm-opt from source when Node is not to be had (about 8 minutes).
 const WASM_OPT_CRATE_VERSION: &str = "0.116.1";
+/// axe-core, the accessibility checker the end-to-end tests run inside each room (from npm).
+const AXE_CORE_VERSION: &str = "4.14.1";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// What building the page needs, found or installed.
@@ -50,6 +52,8 @@ impl PageTools {
 pub struct BrowserTools {
     pub chromium: PathBuf,
     pub chromedriver: PathBuf,
+    /// `axe.min.js`, injected into the page by the end-to-end tests.
+    pub axe: PathBuf,
     wasm_pack: PathBuf,
 }
 
@@ -104,7 +108,7 @@ pub fn page_tools(root: &Path) -> Result<PageTools> {
     })
 }
 
-/// Installs (when missing) wasm-pack, Chromium and ChromeDriver.
+/// Installs (when missing) wasm-pack, Chromium, ChromeDriver and axe-core.
 pub fn browser_tools(root: &Path) -> Result<BrowserTools> {
     step("Checking the tools that test in a browser");
     let cargo_bin = cargo_bin();
@@ -142,11 +146,60 @@ pub fn browser_tools(root: &Path) -> Result<BrowserTools> {
         chromium.display(),
         chromedriver.display()
     );
+    let axe = ensure_axe()?;
     Ok(BrowserTools {
         chromium,
         chromedriver,
+        axe,
         wasm_pack,
     })
+}
+
+/// axe-core's browser script, from npm into the tools folder (a second or two, once).
+fn ensure_axe() -> Result<PathBuf> {
+    let folder = tools_folder().join(format!("axe-core-{AXE_CORE_VERSION}"));
+    let script = folder.join("node_modules/axe-core/axe.min.js");
+    if script.is_file() {
+        return Ok(script);
+    }
+    ensure_npm()?;
+    step(&format!(
+        "Installing axe-core {AXE_CORE_VERSION} (npm) into {}",
+        folder.display()
+    ));
+    npm_install(&folder, &format!("axe-core@{AXE_CORE_VERSION}"))?;
+    if !script.is_file() {
+        bail!("npm installed axe-core but {} is missing", script.display());
+    }
+    Ok(script)
+}
+
+/// Node and npm: installed with apt-get when missing (as root on Debian).
+fn ensure_npm() -> Result<()> {
+    if on_path("npm").is_none() && is_root_on_debian() {
+        step("Installing Node.js and npm (apt-get)");
+        apt_install(&["nodejs", "npm"])?;
+    }
+    if on_path("npm").is_none() {
+        bail!("npm is needed: install Node.js and npm");
+    }
+    Ok(())
+}
+
+/// `npm install <package>` into `folder`, on its own (no package.json of ours).
+fn npm_install(folder: &Path, package: &str) -> Result<()> {
+    std::fs::create_dir_all(folder)
+        .with_context(|| format!("cannot create {}", folder.display()))?;
+    let mut command = Command::new("npm");
+    command.current_dir(folder).args([
+        "install",
+        "--no-audit",
+        "--no-fund",
+        "--prefix",
+        ".",
+        package,
+    ]);
+    shell::status(command, &format!("npm install {package}"))
 }
 
 fn ensure_c_compiler() -> Result<()> {
@@ -191,27 +244,12 @@ fn ensure_wasm_opt(root: &Path) -> Result<PathBuf> {
         return Ok(crate_bin);
     }
 
-    if on_path("npm").is_none() && is_root_on_debian() {
-        step("Installing Node.js and npm (apt-get), to fetch wasm-opt");
-        apt_install(&["nodejs", "npm"])?;
-    }
-    if on_path("npm").is_some() {
+    if ensure_npm().is_ok() {
         step(&format!(
             "Installing wasm-opt (binaryen {BINARYEN_NPM_VERSION} from npm) into {}",
             npm_folder.display()
         ));
-        std::fs::create_dir_all(&npm_folder)
-            .with_context(|| format!("cannot create {}", npm_folder.display()))?;
-        let mut command = Command::new("npm");
-        command.current_dir(&npm_folder).args([
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--prefix",
-            ".",
-            &format!("binaryen@{BINARYEN_NPM_VERSION}"),
-        ]);
-        shell::status(command, "npm install binaryen")?;
+        npm_install(&npm_folder, &format!("binaryen@{BINARYEN_NPM_VERSION}"))?;
         if prints(&npm_bin.join("wasm-opt"), &["--version"], &want) {
             return Ok(npm_bin);
         }

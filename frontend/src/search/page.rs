@@ -15,6 +15,7 @@ use web_sys::AbortController;
 use crate::api::{self, ApiError};
 use crate::frame::now_ms;
 use crate::inspector::{self, Outcome};
+use crate::search::more::{LoadMore, More};
 use crate::search::results::{ResultList, SearchStatus, Shown, copy, option_id};
 use crate::search::settings::SearchSettings;
 use crate::search::typeahead::{Counts, Send, Typeahead, Typed, Verdict};
@@ -29,6 +30,7 @@ pub fn Search() -> impl IntoView {
     let active = RwSignal::new(None::<usize>);
     let counts = RwSignal::new(Counts::default());
     let toast = RwSignal::new(None::<String>);
+    let more = RwSignal::new(More::Idle);
     let typeahead = StoredValue::new_local(Typeahead::default());
     let controllers = StoredValue::new_local(HashMap::<u64, AbortController>::new());
     let timer = StoredValue::new_local(None::<Timeout>);
@@ -78,6 +80,7 @@ pub fn Search() -> impl IntoView {
             match (verdict, traced.result) {
                 (Some(Verdict::Apply), Ok(answer)) => {
                     let _ = active.try_set(None);
+                    let _ = more.try_set(More::Idle);
                     let _ = shown.try_set(Shown::Results {
                         query: send.query,
                         total: answer.body.total,
@@ -192,33 +195,54 @@ pub fn Search() -> impl IntoView {
             _ => {}
         }
     };
-    let load_more = move |_| {
-        let Shown::Results { query, items, .. } = shown.get_untracked() else {
+    // The next page: one at a time, for the query on screen, appended only if that query is
+    // still the one shown when it arrives.
+    let load_more = Callback::new(move |()| {
+        if more.get_untracked() == More::Loading {
+            return;
+        }
+        let Some((query, offset)) = shown.with_untracked(|shown| match shown {
+            Shown::Results {
+                query,
+                total,
+                items,
+                ..
+            } if items.len() < *total => Some((query.clone(), items.len())),
+            _ => None,
+        }) else {
             return;
         };
+        more.set(More::Loading);
         spawn_local(async move {
             let page = SearchQuery {
                 q: query.clone(),
                 limit: Some(PAGE),
-                offset: i64::try_from(items.len()).ok(),
+                offset: i64::try_from(offset).ok(),
                 delay_ms: None,
             };
             let traced = api::search::search(&page, None).await;
-            if let Ok(answer) = traced.result {
-                let _ = shown.try_update(|shown| {
-                    if let Shown::Results {
-                        query: current,
-                        items,
-                        ..
-                    } = shown
-                        && *current == query
-                    {
-                        items.extend(answer.body.items);
-                    }
-                });
+            match traced.result {
+                Ok(answer) => {
+                    let _ = shown.try_update(|shown| {
+                        if let Shown::Results {
+                            query: current,
+                            items,
+                            ..
+                        } = shown
+                            && *current == query
+                            && items.len() == offset
+                        {
+                            items.extend(answer.body.items);
+                        }
+                    });
+                    let _ = more.try_set(More::Idle);
+                }
+                Err(error) => {
+                    let _ = more.try_set(More::Failed(error.to_string()));
+                }
             }
         });
-    };
+    });
 
     view! {
         <section class="page search">
@@ -250,7 +274,7 @@ pub fn Search() -> impl IntoView {
             <SearchStatus shown=shown retry=Callback::new(send_now)/>
             <ResultList items=items active=active on_pick=pick/>
             <Show when=move || matches!(shown.get(), Shown::Results { total, ref items, .. } if items.len() < total)>
-                <button type="button" class="secondary load-more" data-testid="search-more" on:click=load_more>"Load more"</button>
+                <LoadMore more=more load=load_more/>
             </Show>
             <p class="toast" role="status" data-testid="search-toast">{move || toast.get()}</p>
         </section>

@@ -249,6 +249,74 @@ impl Session {
             .expect("script runs")
     }
 
+    /// Runs a Chrome DevTools Protocol command (ChromeDriver's `goog/cdp/execute`), e.g. to take
+    /// the browser offline; returns its result.
+    pub async fn devtools(&self, command: &str, params: Value) -> Value {
+        self.browser
+            .issue_cmd(DevTools(json!({"cmd": command, "params": params})))
+            .await
+            .unwrap_or_else(|e| panic!("{command}: {e}"))
+    }
+
+    /// Takes the browser off the network, or back on, as pulling out a cable would.
+    pub async fn set_offline(&self, offline: bool) {
+        self.devtools("Network.enable", json!({})).await;
+        self.devtools(
+            "Network.emulateNetworkConditions",
+            json!({"offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
+        )
+        .await;
+    }
+
+    /// Makes the page see a system set to dark (or light) colours.
+    pub async fn prefer_colour_scheme(&self, scheme: &str) {
+        self.devtools(
+            "Emulation.setEmulatedMedia",
+            json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
+        )
+        .await;
+    }
+
+    /// Runs axe-core on the page as it is now (the WCAG 2.1 A and AA rules and axe's best
+    /// practices); returns each violation as "rule (impact): help — the elements".
+    pub async fn accessibility_violations(&self) -> Vec<String> {
+        let axe =
+            std::fs::read_to_string(required_path("MEANWHILE_E2E_AXE")).expect("axe-core's script");
+        self.browser
+            .execute(&format!("{axe}\nreturn null"), vec![])
+            .await
+            .expect("axe-core loads");
+        let found = self
+            .browser
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']})
+                   .then(r => done(r.violations.map(v =>
+                       `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map(n => n.target.join(' ')).join(', ')}`)))
+                   .catch(e => done([`axe-core failed: ${e}`]));",
+                vec![],
+            )
+            .await
+            .expect("axe-core runs");
+        found
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// Fails the test with axe-core's findings, if it has any.
+    pub async fn assert_accessible(&self, what: &str) {
+        let violations = self.accessibility_violations().await;
+        assert!(
+            violations.is_empty(),
+            "{what}: axe-core finds {} problem(s):\n{}",
+            violations.len(),
+            violations.join("\n")
+        );
+    }
+
     /// Severe messages from the browser's console (errors, CSP violations, failed loads).
     pub async fn console_errors(&self) -> Vec<String> {
         let entries = self
@@ -296,5 +364,26 @@ impl WebDriverCompatibleCommand for BrowserLog {
 
     fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
         (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
+    }
+}
+
+/// ChromeDriver's DevTools passthrough (`POST /session/{id}/goog/cdp/execute`).
+#[derive(Debug)]
+struct DevTools(Value);
+
+impl WebDriverCompatibleCommand for DevTools {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.0.to_string()))
     }
 }

@@ -62,6 +62,7 @@ async fn twenty_requests_arrive_out_of_order_while_the_heartbeat_ticks() {
         "requests are in flight"
     );
     session.screenshot("lab-running").await;
+    session.assert_accessible("lab-running").await;
 
     session
         .wait_until("all 20 done", Duration::from_secs(40), async || {
@@ -108,6 +109,7 @@ async fn twenty_requests_arrive_out_of_order_while_the_heartbeat_ticks() {
     // browser's resource timing says when it really did.
     assert!(!details.contains("waited for a connection\n—"), "{details}");
     session.screenshot("lab-done").await;
+    session.assert_accessible("lab-done").await;
     let errors = session.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:#?}");
     session.close().await;
@@ -212,6 +214,10 @@ async fn two_retries_make_three_attempts_each_with_a_json_post() {
         "{table}"
     );
     session.screenshot("lab-retries").await;
+    session.assert_accessible("lab-retries").await;
+    session.prefer_colour_scheme("dark").await;
+    session.screenshot("lab-retries-dark").await;
+    session.assert_accessible("lab-retries, dark").await;
     session.close().await;
 }
 

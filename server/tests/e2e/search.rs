@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 use fantoccini::key::Key;
+use serde_json::Value;
 
 use crate::browser::Session;
 
@@ -61,8 +62,77 @@ async fn typing_finds_the_character_the_address_keeps_the_query_and_enter_copies
     let first = session.text("[data-testid=search-results] li").await;
     assert!(first.contains("U+03B1"), "{first}");
     session.screenshot("search").await;
+    session.assert_accessible("search").await;
     let errors = session.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:#?}");
+    session.close().await;
+}
+
+#[tokio::test]
+async fn scrolling_down_loads_the_next_page_and_a_lost_network_says_so_with_a_way_to_try_again() {
+    let session = Session::start().await;
+    session.open_started("/search").await;
+    let shown = async || {
+        session
+            .eval("return document.querySelectorAll('[data-testid=search-results] li').length")
+            .await
+            .as_u64()
+            .unwrap_or_default()
+    };
+
+    // "arrow" has hundreds of characters: 20 at first, 20 more each time the list's end
+    // scrolls into view, with no click.
+    session.type_into(BOX, "arrow").await;
+    session
+        .wait_for_text(STATUS, "for “arrow”", Duration::from_secs(10))
+        .await;
+    assert_eq!(shown().await, 20);
+    for wanted in [40, 60] {
+        session
+            .eval("window.scrollTo(0, document.body.scrollHeight); return null")
+            .await;
+        session
+            .wait_until(
+                &format!("{wanted} shown"),
+                Duration::from_secs(10),
+                async || shown().await == wanted,
+            )
+            .await;
+    }
+    let codepoints = session
+        .eval(
+            "return [...document.querySelectorAll('[data-testid=search-results] .codepoint')]\
+             .map(c => c.textContent)",
+        )
+        .await;
+    let codepoints: Vec<&str> = codepoints
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let distinct: std::collections::HashSet<_> = codepoints.iter().collect();
+    assert_eq!(distinct.len(), 60, "no character twice: {codepoints:?}");
+
+    // Off the network, a search says the server cannot be reached and offers to try again;
+    // back on, trying again shows the results.
+    session.set_offline(true).await;
+    session.type_into(BOX, "snowman").await;
+    let failed = session
+        .wait_for_text(STATUS, "could not be reached", Duration::from_secs(10))
+        .await;
+    assert!(failed.contains("Try again"), "{failed}");
+    session.screenshot("search-unreachable").await;
+    session.assert_accessible("search-unreachable").await;
+    session.set_offline(false).await;
+    session.click("[data-testid=search-status] button").await;
+    session
+        .wait_for_text(STATUS, "for “snowman”", Duration::from_secs(10))
+        .await;
+    let first = session.text("[data-testid=search-results] li").await;
+    assert!(first.contains("U+2603"), "{first}");
+    session.prefer_colour_scheme("dark").await;
+    session.assert_accessible("search, dark").await;
     session.close().await;
 }
 
@@ -98,6 +168,7 @@ async fn with_slow_early_requests_naive_shows_a_stale_list_and_the_other_strateg
     assert!(naive.contains("for “s”"), "{naive}");
     assert_eq!(session.number("search-applied").await, 5);
     session.screenshot("search-naive-stale").await;
+    session.assert_accessible("search-naive-stale").await;
 
     let latest = race(&session, "latest-wins").await;
     assert!(latest.contains("for “snowm”"), "{latest}");

@@ -31,6 +31,7 @@ async fn the_page_loads_ticks_and_shows_the_server_health() {
     assert!(fps > 0, "frames are drawn");
 
     session.screenshot("overview-desktop").await;
+    session.assert_accessible("overview-desktop").await;
     let errors = session.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:#?}");
     session.close().await;
@@ -75,5 +76,6 @@ async fn on_a_phone_the_page_fits_the_screen() {
         .await;
     assert_eq!(overflow, 0, "no sideways scrolling at 390 px");
     session.screenshot("overview-phone").await;
+    session.assert_accessible("overview-phone").await;
     session.close().await;
 }

@@ -1,0 +1,90 @@
+//! The next page of results: a "Load more" button, which also loads by itself when a person has
+//! scrolled down to it (an IntersectionObserver watches it), and says when the page failed.
+
+use leptos::html::Button;
+use leptos::prelude::*;
+use wasm_bindgen::prelude::*;
+
+/// Where the next page is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum More {
+    /// Not asked for.
+    Idle,
+    /// On its way: a second ask waits for it, so no page arrives twice.
+    Loading,
+    /// The last ask failed, with this message; the button tries again.
+    Failed(String),
+}
+
+#[component]
+pub fn LoadMore(more: RwSignal<More>, load: Callback<()>) -> impl IntoView {
+    let button = NodeRef::<Button>::new();
+    let watch = StoredValue::new_local(None::<Sentinel>);
+    button.on_load(move |element| {
+        watch.set_value(Sentinel::observe(&element, move || load.run(())));
+    });
+    on_cleanup(move || {
+        if let Some(watch) = watch.try_update_value(Option::take).flatten() {
+            watch.disconnect();
+        }
+    });
+    view! {
+        <div class="load-more">
+            <button
+                type="button"
+                class="secondary"
+                data-testid="search-more"
+                node_ref=button
+                disabled=move || more.get() == More::Loading
+                on:click=move |_| load.run(())
+            >
+                {move || if more.get() == More::Loading { "Loading…" } else { "Load more" }}
+            </button>
+            {move || match more.get() {
+                More::Failed(message) => Some(view! {
+                    <p class="error" role="alert">{format!("The next page did not come: {message}")}</p>
+                }),
+                _ => None,
+            }}
+        </div>
+    }
+}
+
+/// Calls back when its element scrolls into view (or within 200 px of it), once the person has
+/// scrolled the page: a short list whose button is already in view does not load by itself.
+struct Sentinel {
+    observer: web_sys::IntersectionObserver,
+    _callback: Closure<dyn FnMut(js_sys::Array)>,
+}
+
+impl Sentinel {
+    fn observe(element: &web_sys::Element, on_visible: impl Fn() + 'static) -> Option<Self> {
+        let callback = Closure::<dyn FnMut(js_sys::Array)>::new(move |entries: js_sys::Array| {
+            let visible = entries.iter().any(|entry| {
+                entry
+                    .dyn_into::<web_sys::IntersectionObserverEntry>()
+                    .is_ok_and(|entry| entry.is_intersecting())
+            });
+            let scrolled = window().scroll_y().is_ok_and(|y| y > 0.0);
+            if visible && scrolled {
+                on_visible();
+            }
+        });
+        let options = web_sys::IntersectionObserverInit::new();
+        options.set_root_margin("200px");
+        let observer = web_sys::IntersectionObserver::new_with_options(
+            callback.as_ref().unchecked_ref(),
+            &options,
+        )
+        .ok()?;
+        observer.observe(element);
+        Some(Self {
+            observer,
+            _callback: callback,
+        })
+    }
+
+    fn disconnect(&self) {
+        self.observer.disconnect();
+    }
+}
