@@ -117,8 +117,17 @@ fn main() {
 const PAINT_RECORDER: &str = r#"
 const box = document.querySelector('[data-testid=search-box]');
 const status = document.querySelector('[data-testid=search-status]');
-window.__paint = { want: '', keyed: 0, painted: 0 };
+window.__paint = { want: '', keyed: 0, painted: 0, read: {} };
 box.addEventListener('input', () => { window.__paint.keyed = performance.now(); window.__paint.painted = 0; });
+// When the page has the answer's body in hand (`response.text()` resolves): the time between the
+// browser's responseEnd and this is the browser's own delivery, not the page's work.
+const text = Response.prototype.text;
+Response.prototype.text = function () {
+  return text.call(this).then(body => {
+    window.__paint.read[this.url] = performance.now();
+    return body;
+  });
+};
 new MutationObserver(() => {
   const p = window.__paint;
   if (!p.want || p.painted || !status.textContent.includes(p.want)) return;
@@ -151,6 +160,7 @@ async fn keystroke_to_paint() {
         .await;
     session.eval(PAINT_RECORDER).await;
     let (mut to_paint, mut after_answer) = (Vec::new(), Vec::new());
+    let (mut delivered, mut after_read) = (Vec::new(), Vec::new());
     for query in TYPED {
         let want = format!("for “{query}”");
         session
@@ -171,12 +181,16 @@ async fn keystroke_to_paint() {
                  const q = new URLSearchParams({{ q: {} }}).toString();
                  const answer = performance.getEntriesByType('resource')
                    .filter(e => e.name.includes('/api/search?' + q + '&')).pop();
-                 return [p.painted - p.keyed, answer ? p.painted - answer.responseEnd : null];",
+                 return [p.painted - p.keyed, answer ? p.painted - answer.responseEnd : null,
+                         answer ? p.read[answer.name] - answer.responseEnd : null,
+                         answer ? Math.max(0, p.painted - p.read[answer.name]) : null];",
                 serde_json::to_string(query).expect("a string")
             ))
             .await;
         to_paint.extend(figures[0].as_f64());
         after_answer.extend(figures[1].as_f64());
+        delivered.extend(figures[2].as_f64());
+        after_read.extend(figures[3].as_f64());
     }
     session.close().await;
     let summary = |mut values: Vec<f64>| {
@@ -192,6 +206,14 @@ async fn keystroke_to_paint() {
     println!(
         "   answer arrived → that frame: {} [target: within one frame, 16.7 ms]",
         summary(after_answer)
+    );
+    println!(
+        "     of which: responseEnd → the body in the page's hands (the browser's delivery): {}",
+        summary(delivered)
+    );
+    println!(
+        "     and: body in hand → the frame that paints it (parse, render, wait; 0 = the frame under way): {}",
+        summary(after_read)
     );
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::FromRequest;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use protocol::{ErrorBody, ErrorCode};
@@ -35,6 +35,9 @@ pub enum ApiError {
     /// 409: the request clashes with the current state (a name taken, a key in use).
     #[error("{0}")]
     Conflict(String),
+    /// 409: a request with the same `Idempotency-Key` is still being processed.
+    #[error("{0}")]
+    RequestInProgress(String),
     /// 413: the body is larger than the limit.
     #[error("The request body is larger than the {limit} bytes this endpoint accepts.")]
     PayloadTooLarge { limit: usize },
@@ -44,6 +47,9 @@ pub enum ApiError {
     /// 422: well-formed, but a value is not allowed.
     #[error("{0}")]
     Validation(String),
+    /// 422: the `Idempotency-Key` was used before with a different body.
+    #[error("{0}")]
+    IdempotencyKeyReused(String),
     /// 429: too many requests; `Retry-After` says when to come back.
     #[error("{message}")]
     TooManyRequests {
@@ -69,6 +75,7 @@ impl ApiError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             Self::NotAcceptable(_) => (StatusCode::NOT_ACCEPTABLE, ErrorCode::NotAcceptable),
             Self::Conflict(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
+            Self::RequestInProgress(_) => (StatusCode::CONFLICT, ErrorCode::RequestInProgress),
             Self::PayloadTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge)
             }
@@ -79,6 +86,10 @@ impl ApiError {
             Self::Validation(_) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::ValidationFailed,
+            ),
+            Self::IdempotencyKeyReused(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::IdempotencyKeyReused,
             ),
             Self::TooManyRequests { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyRequests)
@@ -180,6 +191,15 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::NotFound(format!(
+            "There is nothing at this path ({}).",
+            rejection.body_text()
+        ))
+    }
+}
+
 /// `axum::Json` whose rejections are [`ApiError`]s, so a bad body gets the envelope. The body's
 /// size is limited by the `DefaultBodyLimit` the API's router sets.
 #[derive(Debug, Clone, Copy, Default, FromRequest)]
@@ -196,6 +216,11 @@ impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
 #[derive(Debug, Clone, Copy, Default, axum::extract::FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
+
+/// `axum::extract::Path` whose rejections (`/api/messages/abc`) are a `404` envelope.
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
 
 const TIMEOUT_MESSAGE: &str = "The server took too long to answer; try again.";
 

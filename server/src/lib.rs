@@ -8,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod health;
 pub mod lab;
+pub mod mail;
 pub mod page;
 pub mod search;
 pub mod state;
@@ -47,6 +48,7 @@ pub fn app(state: AppState) -> Router {
     let rooms = Router::new()
         .merge(health::router())
         .merge(lab::router())
+        .merge(mail::router())
         .merge(search::router());
     let edge = ServiceBuilder::new()
         .layer(

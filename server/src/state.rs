@@ -1,5 +1,5 @@
-//! What every handler can reach: the database, the built page, the Lab's counters, the shutdown
-//! signal and the tracker of background work.
+//! What every handler can reach: the database, the built page, the Lab's counters, the Mail
+//! streams' hub, the shutdown signal and the tracker of background work.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::lab::Lab;
+use crate::mail::Hub;
 use crate::page::PageFiles;
 
 /// Handlers take only the part they need (`State<Arc<Lab>>`, `State<SqlitePool>`), through
@@ -20,6 +21,8 @@ pub struct AppState {
     /// The built page, served for every path outside `/api`.
     pub page: PageFiles,
     pub lab: Arc<Lab>,
+    /// Wakes the Mail room's event streams.
+    pub hub: Arc<Hub>,
     /// Cancelled when the server begins to shut down, so long-lived streams can end themselves.
     pub shutdown: CancellationToken,
     /// Background work (jobs, stream pumps) spawned with `tasks.spawn(…)`: `serve` waits for it
@@ -35,6 +38,7 @@ impl AppState {
             db,
             page,
             lab: Arc::new(Lab::default()),
+            hub: Arc::new(Hub::default()),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             request_timeout: Duration::from_millis(protocol::limits::REQUEST_TIMEOUT_MS),

@@ -47,12 +47,17 @@ pub enum ErrorCode {
     /// The request clashes with the current state: a name already taken, a request with the
     /// same idempotency key still in progress, a job already finished (409).
     Conflict,
+    /// A second request with this `Idempotency-Key` came while the first is still being
+    /// processed: try again in a moment and get the first one's answer (409).
+    RequestInProgress,
     /// The body is larger than the endpoint accepts (413).
     PayloadTooLarge,
     /// The body is not `application/json` (415).
     UnsupportedMediaType,
     /// The request is well-formed but a value is out of its allowed range (422).
     ValidationFailed,
+    /// This `Idempotency-Key` was used before with a different body (422).
+    IdempotencyKeyReused,
     /// Too many requests; the `Retry-After` header says when to come back (429).
     TooManyRequests,
     /// The Lab was asked to fail this request (`fail_rate`) and did (503).
@@ -77,9 +82,11 @@ impl ErrorCode {
             Self::NotAcceptable => "not_acceptable",
             Self::RequestTimeout => "request_timeout",
             Self::Conflict => "conflict",
+            Self::RequestInProgress => "request_in_progress",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::ValidationFailed => "validation_failed",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::TooManyRequests => "too_many_requests",
             Self::InjectedFailure => "injected_failure",
             Self::Internal => "internal",
@@ -94,6 +101,7 @@ impl ErrorCode {
         matches!(
             self,
             Self::RequestTimeout
+                | Self::RequestInProgress
                 | Self::TooManyRequests
                 | Self::InjectedFailure
                 | Self::Unavailable
@@ -101,7 +109,7 @@ impl ErrorCode {
     }
 
     /// Every code the server sends (all but [`ErrorCode::Unknown`]).
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 16] = [
         Self::BadRequest,
         Self::Unauthorized,
         Self::NotFound,
@@ -109,9 +117,11 @@ impl ErrorCode {
         Self::NotAcceptable,
         Self::RequestTimeout,
         Self::Conflict,
+        Self::RequestInProgress,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
         Self::ValidationFailed,
+        Self::IdempotencyKeyReused,
         Self::TooManyRequests,
         Self::InjectedFailure,
         Self::Internal,

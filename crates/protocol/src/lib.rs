@@ -8,6 +8,7 @@ pub mod error;
 pub mod health;
 pub mod lab;
 pub mod limits;
+pub mod mail;
 pub mod search;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};

@@ -111,6 +111,7 @@ fn only_transient_errors_are_retryable() {
         retryable,
         [
             ErrorCode::RequestTimeout,
+            ErrorCode::RequestInProgress,
             ErrorCode::TooManyRequests,
             ErrorCode::InjectedFailure,
             ErrorCode::Unavailable

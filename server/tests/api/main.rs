@@ -5,6 +5,7 @@ mod errors;
 mod health;
 mod helpers;
 mod lab;
+mod mail;
 mod page;
 mod search;
 mod shutdown;

@@ -2,6 +2,7 @@
 //! headless Chromium session pointed at it, with helpers that read the page as a person would.
 
 use std::net::TcpListener as StdListener;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,11 +25,16 @@ pub struct Session {
     _folder: TempDir,
 }
 
-/// ChromeDriver, stopped when dropped.
+/// ChromeDriver in a process group of its own, stopped with the Chromium it started when
+/// dropped: a test that fails before `close()` leaves no browser running.
 struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // The group's id is ChromeDriver's pid; `kill -- -<pgid>` signals every process in it.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -83,6 +89,7 @@ impl Session {
         let driver = Driver(
             Command::new(chromedriver)
                 .arg(format!("--port={port}"))
+                .process_group(0)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

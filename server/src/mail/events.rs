@@ -1,0 +1,234 @@
+//! Each mailbox's event stream. `POST /api/events/ticket` (with the token) gives a single-use
+//! ticket, because an `EventSource` cannot send headers and a token in a URL ends up in logs;
+//! `GET /api/events?ticket=` is the stream. Events are rows with ids from the mailbox's own
+//! sequence: a stream sends the rows after the last id the client has (`Last-Event-ID`, or
+//! `last_event_id` in the query for a new `EventSource`), then waits to be woken for more.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use protocol::mail::{
+    EventTicket, EventsQuery, KEEP_ALIVE_MS, MailEvent, RECONNECT_MS, STREAMS_PER_MAILBOX,
+    TICKET_TTL_MS,
+};
+use sqlx::{SqliteConnection, SqlitePool};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::auth::{self, Owner};
+use super::{Hub, now_ms};
+use crate::error::{ApiError, ApiJson, ApiQuery, Result};
+use crate::streams::{self, StreamEnd};
+
+/// Rows read from the database at a time.
+const BATCH: i64 = 100;
+
+/// Writes `event` for `mailbox` in the caller's transaction and returns its id (the mailbox's
+/// next number). Wake the mailbox's streams with it after the transaction commits.
+pub async fn append(
+    conn: &mut SqliteConnection,
+    mailbox: &str,
+    event: &MailEvent,
+    at_ms: i64,
+) -> Result<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "UPDATE mailboxes SET last_event_id = last_event_id + 1 WHERE name = ?
+         RETURNING last_event_id",
+    )
+    .bind(mailbox)
+    .fetch_one(&mut *conn)
+    .await?;
+    let data = match event {
+        MailEvent::Message(message) | MailEvent::Corrected(message) => {
+            serde_json::to_string(message)
+        }
+        MailEvent::Receipt(receipt) => serde_json::to_string(receipt),
+        MailEvent::CorrectionRequested(asked) => serde_json::to_string(asked),
+    }
+    .unwrap_or_default();
+    sqlx::query("INSERT INTO events (mailbox, id, kind, data, at_ms) VALUES (?, ?, ?, ?, ?)")
+        .bind(mailbox)
+        .bind(id)
+        .bind(event.name())
+        .bind(data)
+        .bind(at_ms)
+        .execute(&mut *conn)
+        .await?;
+    Ok(id)
+}
+
+/// `POST /api/events/ticket`: a pass for one `GET /api/events`, valid for a minute.
+pub async fn ticket(
+    State(db): State<SqlitePool>,
+    Owner(owner): Owner,
+) -> Result<(StatusCode, ApiJson<EventTicket>)> {
+    let now = now_ms();
+    sqlx::query("DELETE FROM event_tickets WHERE expires_at_ms <= ?")
+        .bind(now)
+        .execute(&db)
+        .await?;
+    let ticket = auth::new_secret();
+    let expires_at_ms = now + TICKET_TTL_MS;
+    sqlx::query("INSERT INTO event_tickets (ticket_hash, mailbox, expires_at_ms) VALUES (?, ?, ?)")
+        .bind(auth::hash(&ticket))
+        .bind(&owner)
+        .bind(expires_at_ms)
+        .execute(&db)
+        .await?;
+    let last_event_id: i64 =
+        sqlx::query_scalar("SELECT last_event_id FROM mailboxes WHERE name = ?")
+            .bind(&owner)
+            .fetch_one(&db)
+            .await?;
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(EventTicket {
+            ticket,
+            expires_at_ms,
+            last_event_id,
+        }),
+    ))
+}
+
+/// `GET /api/events?ticket=&last_event_id=`: the mailbox's events after the last one the client
+/// has, then each new one as it is committed; a keep-alive comment every 15 s; ends when the
+/// server shuts down.
+pub async fn stream(
+    State(db): State<SqlitePool>,
+    State(hub): State<Arc<Hub>>,
+    State(shutdown): State<CancellationToken>,
+    ApiQuery(query): ApiQuery<EventsQuery>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let resume = last_event_id(&headers)?.or(query.last_event_id);
+    let now = now_ms();
+    let ticket: Option<(String, i64)> = sqlx::query_as(
+        "DELETE FROM event_tickets WHERE ticket_hash = ? RETURNING mailbox, expires_at_ms",
+    )
+    .bind(auth::hash(&query.ticket))
+    .fetch_optional(&db)
+    .await?;
+    let Some((mailbox, _)) = ticket.filter(|(_, expires)| *expires > now) else {
+        return Err(ApiError::Unauthorized(
+            "That ticket is unknown, used or expired: ask for a new one (POST /api/events/ticket)."
+                .to_owned(),
+        ));
+    };
+    let after = match resume {
+        Some(id) => id,
+        None => {
+            sqlx::query_scalar("SELECT last_event_id FROM mailboxes WHERE name = ?")
+                .bind(&mailbox)
+                .fetch_one(&db)
+                .await?
+        }
+    };
+    let Some(woken) = hub.open(&mailbox, STREAMS_PER_MAILBOX) else {
+        return Err(ApiError::TooManyRequests {
+            message: format!(
+                "A mailbox may have {STREAMS_PER_MAILBOX} event streams open; close one first."
+            ),
+            retry_after: Duration::from_millis(KEEP_ALIVE_MS),
+        });
+    };
+    let state = Pump {
+        db,
+        open: Open { hub, mailbox },
+        after,
+        woken,
+        pending: VecDeque::new(),
+        hinted: false,
+        end: StreamEnd::new("mail events", &shutdown),
+    };
+    let events = futures::stream::unfold(state, Pump::next);
+    Ok(Sse::new(streams::until_shutdown(events, shutdown))
+        .keep_alive(KeepAlive::new().interval(Duration::from_millis(KEEP_ALIVE_MS)))
+        .into_response())
+}
+
+/// A stream's registration in the [`Hub`], given back when the stream is dropped.
+struct Open {
+    hub: Arc<Hub>,
+    mailbox: String,
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.hub.close(&self.mailbox);
+    }
+}
+
+/// One stream's state: what it has sent up to, and what it has read but not sent yet.
+struct Pump {
+    db: SqlitePool,
+    open: Open,
+    after: i64,
+    woken: watch::Receiver<i64>,
+    pending: VecDeque<(i64, String, String)>,
+    hinted: bool,
+    end: StreamEnd,
+}
+
+impl Pump {
+    async fn next(mut self) -> Option<(Result<Event, Infallible>, Self)> {
+        if !self.hinted {
+            self.hinted = true;
+            let hint = Event::default().retry(Duration::from_millis(RECONNECT_MS));
+            return Some((Ok(hint), self));
+        }
+        loop {
+            if let Some((id, kind, data)) = self.pending.pop_front() {
+                self.after = id;
+                self.end.sent_one();
+                let event = Event::default().id(id.to_string()).event(kind).data(data);
+                return Some((Ok(event), self));
+            }
+            // Seen before reading, so a wake that comes during the read is not lost.
+            self.woken.borrow_and_update();
+            let rows: Vec<(i64, String, String)> = match sqlx::query_as(
+                "SELECT id, kind, data FROM events WHERE mailbox = ? AND id > ? ORDER BY id LIMIT ?",
+            )
+            .bind(&self.open.mailbox)
+            .bind(self.after)
+            .bind(BATCH)
+            .fetch_all(&self.db)
+            .await
+            {
+                Ok(rows) => rows,
+                Err(error) => {
+                    // The client reconnects with its Last-Event-ID and misses nothing.
+                    tracing::error!(%error, "mail events: reading the events failed");
+                    return None;
+                }
+            };
+            if rows.is_empty() {
+                self.woken.changed().await.ok()?;
+            }
+            self.pending.extend(rows);
+        }
+    }
+}
+
+/// The `Last-Event-ID` a reconnecting `EventSource` sends: the id of the last event it saw.
+fn last_event_id(headers: &HeaderMap) -> Result<Option<i64>> {
+    let Some(value) = headers.get("last-event-id") else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .filter(|id: &i64| *id >= 0)
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::BadRequest(
+                "`Last-Event-ID` must be the id of the last event received.".to_owned(),
+            )
+        })
+}

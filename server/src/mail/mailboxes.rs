@@ -1,0 +1,50 @@
+//! `POST /api/mailboxes` (create one; its token is shown once) and `GET /api/mailboxes` (the
+//! addresses one can write to).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use protocol::mail::{Directory, MailboxCreated, NewMailbox};
+use sqlx::SqlitePool;
+
+use super::{auth, now_ms};
+use crate::error::{ApiError, ApiJson, Result};
+
+/// How many addresses the directory lists.
+const DIRECTORY_SIZE: i64 = 200;
+
+pub async fn create(
+    State(db): State<SqlitePool>,
+    ApiJson(new): ApiJson<NewMailbox>,
+) -> Result<(StatusCode, ApiJson<MailboxCreated>)> {
+    new.validate()
+        .map_err(|e| ApiError::Validation(e.to_string()))?;
+    let token = auth::new_secret();
+    sqlx::query("INSERT INTO mailboxes (name, token_hash, created_at_ms) VALUES (?, ?, ?)")
+        .bind(&new.name)
+        .bind(auth::hash(&token))
+        .bind(now_ms())
+        .execute(&db)
+        .await
+        .map_err(|error| match ApiError::from(error) {
+            ApiError::Conflict(_) => {
+                ApiError::Conflict(format!("The name “{}” is taken; choose another.", new.name))
+            }
+            other => other,
+        })?;
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(MailboxCreated {
+            address: new.name,
+            token,
+        }),
+    ))
+}
+
+pub async fn directory(State(db): State<SqlitePool>) -> Result<ApiJson<Directory>> {
+    let addresses =
+        sqlx::query_scalar("SELECT name FROM mailboxes ORDER BY created_at_ms DESC, name LIMIT ?")
+            .bind(DIRECTORY_SIZE)
+            .fetch_all(&db)
+            .await?;
+    Ok(ApiJson(Directory { addresses }))
+}
