@@ -150,7 +150,9 @@ fn bench() -> Result<()> {
         &root,
         &dist,
         &browser,
-        &["bench", "--bench", "lab", "--bench", "search"],
+        &[
+            "bench", "--bench", "lab", "--bench", "search", "--bench", "mail",
+        ],
     );
     shell::status(bench, "the benchmarks")
 }

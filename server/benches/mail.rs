@@ -1,0 +1,295 @@
+//! `cargo xtask bench`, the Mail room's part, against the release server as its own process:
+//!
+//! 5. Delivery: 100 mailboxes, each with its event stream open, exchange 2 000 messages (16
+//!    senders at a time): from the send to the message's event on the recipient's stream, p50 and
+//!    p99, and sends per second. Targets: p50 ≤ 20 ms (aim: p99 ≤ 20 ms).
+//! 6. Memory: 10 000 event streams open at once (1 700 mailboxes, 6 each at most): resident bytes
+//!    per open stream, connection included. Target: ≤ 16 KB.
+//!
+//! Figures are printed, not asserted: the machines are shared and noisy.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+const MAILBOXES: usize = 100;
+const MESSAGES: usize = 2_000;
+const SENDERS_AT_ONCE: usize = 16;
+const STREAMS: usize = 10_000;
+
+fn main() {
+    let only = std::env::var("MEANWHILE_BENCH_ONLY").unwrap_or_default();
+    let wanted = |part: &str| only.is_empty() || only.split(',').any(|p| p.trim() == part);
+    if !wanted("mail") {
+        return;
+    }
+    // Every open stream is a connection: both sides need that many descriptors.
+    let (_, hard) = rlimit::Resource::NOFILE
+        .get()
+        .expect("the descriptor limit");
+    rlimit::Resource::NOFILE
+        .set((STREAMS as u64 * 2 + 1_000).min(hard), hard)
+        .expect("a higher descriptor limit");
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let server = ServerProcess::start(folder.path());
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(delivery(&server));
+    runtime.block_on(stream_memory(&server));
+}
+
+/// The release server as its own process, killed when dropped.
+struct ServerProcess {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ServerProcess {
+    fn start(folder: &std::path::Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("an address");
+        let child = Command::new(env!("CARGO_BIN_EXE_meanwhile"))
+            .args(["--addr", &addr.to_string(), "--log", "warn"])
+            .arg("--database")
+            .arg(folder.join("bench.db"))
+            .arg("--dist")
+            .arg(folder.join("no-page"))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("the server starts");
+        let started = Instant::now();
+        while TcpStream::connect(addr).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "never listened"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, addr }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn resident_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kib| kib * 1024)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Creates mailboxes `{prefix}0…` and returns their tokens, `at_once` requests at a time.
+async fn create_mailboxes(
+    server: &ServerProcess,
+    client: &reqwest::Client,
+    prefix: &str,
+    count: usize,
+) -> Vec<String> {
+    futures::stream::iter(0..count)
+        .map(|i| async move {
+            let created: Value = client
+                .post(server.url("/api/mailboxes"))
+                .json(&json!({ "name": format!("{prefix}{i}") }))
+                .send()
+                .await
+                .expect("sent")
+                .json()
+                .await
+                .expect("JSON");
+            created["token"].as_str().expect("a token").to_owned()
+        })
+        .buffered(32)
+        .collect()
+        .await
+}
+
+async fn ticket(server: &ServerProcess, client: &reqwest::Client, token: &str) -> String {
+    let ticket: Value = client
+        .post(server.url("/api/events/ticket"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("JSON");
+    ticket["ticket"].as_str().expect("a ticket").to_owned()
+}
+
+async fn delivery(server: &ServerProcess) {
+    println!(
+        "5. Mail delivery: {MAILBOXES} mailboxes with their streams open exchange {MESSAGES} messages, {SENDERS_AT_ONCE} sends at a time"
+    );
+    let client = reqwest::Client::new();
+    let tokens = create_mailboxes(server, &client, "m", MAILBOXES).await;
+    let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let mut readers = Vec::new();
+    for token in &tokens {
+        let ticket = ticket(server, &client, token).await;
+        let mut response = client
+            .get(server.url(&format!("/api/events?ticket={ticket}")))
+            .send()
+            .await
+            .expect("the stream opens");
+        let (sent_at, latencies) = (sent_at.clone(), latencies.clone());
+        readers.push(tokio::spawn(async move {
+            let mut buffer = String::new();
+            while let Ok(Some(chunk)) = response.chunk().await {
+                let arrived = Instant::now();
+                buffer.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buffer.find("\n\n") {
+                    let block: String = buffer.drain(..end + 2).collect();
+                    let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) else {
+                        continue;
+                    };
+                    let Ok(message) = serde_json::from_str::<Value>(data.trim()) else {
+                        continue;
+                    };
+                    let body = message["body"].as_str().unwrap_or_default();
+                    if let Some(at) = sent_at.lock().expect("not poisoned").remove(body) {
+                        let ms = arrived.duration_since(at).as_secs_f64() * 1000.0;
+                        latencies.lock().expect("not poisoned").push(ms);
+                    }
+                }
+            }
+        }));
+    }
+    let started = Instant::now();
+    let sends = (0..MESSAGES).map(|i| {
+        let (client, tokens, sent_at) = (&client, &tokens, &sent_at);
+        async move {
+            let from = i % MAILBOXES;
+            let to = (i * 7 + 1 + i / MAILBOXES) % MAILBOXES;
+            let body = format!("bench message {i}");
+            sent_at
+                .lock()
+                .expect("not poisoned")
+                .insert(body.clone(), Instant::now());
+            let response = client
+                .post(server.url("/api/messages"))
+                .bearer_auth(&tokens[from])
+                .header("idempotency-key", format!("b{i}"))
+                .json(&json!({"to": format!("m{to}"), "subject": "bench", "body": body}))
+                .send()
+                .await
+                .expect("sent");
+            assert_eq!(response.status(), 202);
+        }
+    });
+    futures::stream::iter(sends)
+        .buffer_unordered(SENDERS_AT_ONCE)
+        .collect::<Vec<()>>()
+        .await;
+    let sending = started.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while latencies.lock().expect("not poisoned").len() < MESSAGES && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for reader in readers {
+        reader.abort();
+    }
+    let mut latencies = latencies.lock().expect("not poisoned").clone();
+    latencies.sort_by(f64::total_cmp);
+    let at = |p: f64| {
+        let rank = ((p / 100.0) * latencies.len() as f64).ceil() as usize;
+        latencies
+            .get(rank.clamp(1, latencies.len().max(1)) - 1)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    println!(
+        "   {} of {MESSAGES} delivered to a stream; send → recipient's stream: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms [target: p50 ≤ 20 ms, aim p99 ≤ 20 ms]",
+        latencies.len(),
+        at(50.0),
+        at(99.0),
+        at(100.0)
+    );
+    println!(
+        "   throughput: {:.0} sends per second ({MESSAGES} in {:.2} s, each a committed transaction)",
+        MESSAGES as f64 / sending.as_secs_f64(),
+        sending.as_secs_f64()
+    );
+}
+
+async fn stream_memory(server: &ServerProcess) {
+    let mailboxes = STREAMS.div_ceil(protocol::mail::STREAMS_PER_MAILBOX);
+    println!("6. Mail: {STREAMS} event streams open at once ({mailboxes} mailboxes)");
+    let client = reqwest::Client::new();
+    let tokens = create_mailboxes(server, &client, "open", mailboxes).await;
+    let before = server.resident_bytes();
+    // In batches: a ticket lasts a minute, and opening 10 000 connections can take longer.
+    let addr = server.addr;
+    let mut streams: Vec<TcpStream> = Vec::with_capacity(STREAMS);
+    for batch in (0..STREAMS).collect::<Vec<_>>().chunks(500) {
+        let tickets: Vec<String> = futures::stream::iter(batch.to_vec())
+            .map(|i| {
+                let (client, tokens) = (&client, &tokens);
+                async move { ticket(server, client, &tokens[i % tokens.len()]).await }
+            })
+            .buffered(32)
+            .collect()
+            .await;
+        let opened = tokio::task::spawn_blocking(move || {
+            tickets
+                .iter()
+                .map(|ticket| {
+                    let mut stream = TcpStream::connect(addr).expect("connects");
+                    let request = format!(
+                        "GET /api/events?ticket={ticket} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
+                    );
+                    stream.write_all(request.as_bytes()).expect("sent");
+                    stream
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .expect("connected");
+        streams.extend(opened);
+    }
+    // Each answers its head and the `retry:` hint: it is open.
+    let (streams, opened) = tokio::task::spawn_blocking(move || {
+        let mut opened = 0;
+        for stream in &mut streams {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .expect("a timeout");
+            let mut head = [0u8; 12];
+            if stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200") {
+                opened += 1;
+            }
+        }
+        (streams, opened)
+    })
+    .await
+    .expect("the streams answered");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = server.resident_bytes();
+    println!(
+        "   resident memory {:.1} MiB → {:.1} MiB with {opened} streams open: {:.0} bytes per open stream (connection included) [target: ≤ 16 KB]",
+        before as f64 / 1_048_576.0,
+        after as f64 / 1_048_576.0,
+        after.saturating_sub(before) as f64 / opened.max(1) as f64
+    );
+    drop(streams);
+}
