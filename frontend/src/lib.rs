@@ -14,6 +14,7 @@ pub mod components;
 pub mod frame;
 pub mod inspector;
 pub mod lab;
+pub mod mail;
 pub mod overview;
 pub mod search;
 

@@ -1,0 +1,192 @@
+//! The Mail room's outbox as a state machine, fed outcomes in a chosen order: writing never
+//! waits, a lost answer is retried with the same key after a backoff, a refusal is kept with its
+//! reason, and a saved outbox comes back after a reload with nothing lost.
+
+use frontend::api::ApiError;
+use frontend::mail::outbox::{BACKOFF, Outbox, State};
+use protocol::ErrorCode;
+use protocol::mail::{MessageStatus, NewMessage, Sent};
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn message(n: u32) -> NewMessage {
+    NewMessage {
+        to: "bob".into(),
+        subject: format!("Note {n}"),
+        body: format!("Body {n}"),
+    }
+}
+
+fn sent(id: i64) -> Sent {
+    Sent {
+        id,
+        status: MessageStatus::Delivered,
+        sent_at_ms: 1,
+    }
+}
+
+fn server(status: u16, code: ErrorCode, retry_after_s: Option<u32>) -> ApiError {
+    ApiError::Server {
+        status,
+        code,
+        message: "No.".into(),
+        retry_after_s,
+    }
+}
+
+#[wasm_bindgen_test]
+fn five_written_while_the_first_retries_all_leave_without_waiting_for_it() {
+    let mut outbox = Outbox::default();
+    outbox.write("k0".into(), message(0), 0.0);
+    assert_eq!(outbox.due(0.0).len(), 1);
+    outbox.answered("k0", Err(ApiError::Network("lost".into())), 10.0, 0.5);
+    for n in 1..=5 {
+        outbox.write(format!("k{n}"), message(n), 20.0);
+    }
+    let due: Vec<String> = outbox.due(20.0).into_iter().map(|(key, _)| key).collect();
+    assert_eq!(due, ["k1", "k2", "k3", "k4", "k5"]);
+    assert_eq!(outbox.pending(), 6);
+}
+
+#[wasm_bindgen_test]
+fn a_lost_answer_is_retried_after_a_growing_backoff_with_the_same_key() {
+    let mut outbox = Outbox::default();
+    outbox.write("key".into(), message(1), 0.0);
+    let mut now = 0.0;
+    let mut waits = Vec::new();
+    for _ in 0..8 {
+        let due = outbox.due(now);
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].0, "key", "every attempt carries the same key");
+        // The largest wait the jitter can draw, to see the ceiling double up to the cap.
+        outbox.answered("key", Err(ApiError::Network("lost".into())), now, 0.999_999);
+        let Some(at) = outbox.next_retry_at() else {
+            panic!("waiting")
+        };
+        // Floored: just under the ceiling.
+        waits.push((at - now).round() + 1.0);
+        assert!(outbox.due(at - 1.0).is_empty(), "not before its time");
+        now = at;
+    }
+    assert_eq!(
+        waits,
+        [
+            500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0, 30000.0, 30000.0
+        ]
+    );
+    assert_eq!(BACKOFF.cap_ms, 30_000);
+    assert_eq!(outbox.items[0].attempts, 8);
+
+    let due = outbox.due(now);
+    assert_eq!(due.len(), 1);
+    outbox.answered("key", Ok(sent(42)), now, 0.5);
+    assert!(matches!(
+        outbox.items[0].state,
+        State::Delivered { id: 42, .. }
+    ));
+    assert_eq!(outbox.pending(), 0);
+    assert!(
+        outbox.due(now + 100_000.0).is_empty(),
+        "delivered once, never again"
+    );
+}
+
+#[wasm_bindgen_test]
+fn busy_answers_wait_as_told_and_refusals_are_kept_with_their_reason() {
+    let mut outbox = Outbox::default();
+    for n in 0..4 {
+        outbox.write(format!("k{n}"), message(n), 0.0);
+    }
+    outbox.due(0.0);
+    outbox.answered(
+        "k0",
+        Err(server(429, ErrorCode::TooManyRequests, Some(3))),
+        0.0,
+        0.5,
+    );
+    outbox.answered(
+        "k1",
+        Err(server(409, ErrorCode::RequestInProgress, None)),
+        0.0,
+        0.5,
+    );
+    outbox.answered("k2", Err(server(404, ErrorCode::NotFound, None)), 0.0, 0.5);
+    outbox.answered(
+        "k3",
+        Err(server(422, ErrorCode::ValidationFailed, None)),
+        0.0,
+        0.5,
+    );
+
+    assert!(
+        matches!(outbox.items[0].state, State::Waiting { retry_at_ms, .. } if retry_at_ms == 3000.0)
+    );
+    assert!(matches!(outbox.items[1].state, State::Waiting { .. }));
+    assert!(matches!(&outbox.items[2].state, State::Refused { error } if error == "No."));
+    assert!(matches!(outbox.items[3].state, State::Refused { .. }));
+    assert_eq!(outbox.pending(), 2);
+
+    // A refused one goes when the person lets it go; one on its way does not.
+    outbox.discard("k2");
+    outbox.discard("k0");
+    let keys: Vec<&str> = outbox.items.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(keys, ["k0", "k1", "k3"]);
+}
+
+#[wasm_bindgen_test]
+fn going_offline_queues_the_waiting_ones_for_when_the_network_is_back() {
+    let mut outbox = Outbox::default();
+    outbox.write("k".into(), message(1), 0.0);
+    outbox.due(0.0);
+    outbox.answered("k", Err(ApiError::Network("offline".into())), 0.0, 0.5);
+    assert!(outbox.due(1.0).is_empty());
+    outbox.offline();
+    assert_eq!(outbox.items[0].state, State::Queued);
+    assert_eq!(outbox.due(1.0).len(), 1, "back online: it leaves at once");
+}
+
+#[wasm_bindgen_test]
+fn a_saved_outbox_comes_back_and_an_attempt_cut_short_is_sent_again_with_its_key() {
+    let mut outbox = Outbox::default();
+    for n in 0..3 {
+        outbox.write(format!("k{n}"), message(n), f64::from(n));
+    }
+    outbox.due(5.0);
+    outbox.answered("k0", Ok(sent(7)), 6.0, 0.5);
+    outbox.answered("k1", Err(ApiError::Network("lost".into())), 6.0, 0.5);
+    // k2 was on its way when the tab closed.
+    let saved = outbox.to_json();
+
+    // Stored where a reload finds it, and read back from there.
+    let storage = web_sys::window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .expect("localStorage");
+    storage
+        .set_item("meanwhile-test-outbox", &saved)
+        .expect("saved");
+    let read = storage
+        .get_item("meanwhile-test-outbox")
+        .expect("read")
+        .expect("there");
+    storage
+        .remove_item("meanwhile-test-outbox")
+        .expect("removed");
+    let mut restored = Outbox::from_json(&read);
+
+    assert_eq!(restored.items.len(), 3);
+    assert!(matches!(
+        restored.items[0].state,
+        State::Delivered { id: 7, .. }
+    ));
+    assert!(matches!(restored.items[1].state, State::Waiting { .. }));
+    assert_eq!(restored.items[2].state, State::Queued);
+    assert_eq!(restored.items[2].message, message(2));
+    let due: Vec<String> = restored.due(6.0).into_iter().map(|(key, _)| key).collect();
+    assert_eq!(due, ["k2"]);
+    assert_eq!(
+        restored.items[2].attempts, 2,
+        "the attempt cut short counts"
+    );
+    assert_eq!(Outbox::from_json("not json"), Outbox::default());
+}
