@@ -6,11 +6,12 @@
 //!   envelope turned into an [`ApiError`] carrying the server's own sentence), [`push`] (the
 //!   browser's `EventSource`: pushed events as markers, reconnection with `Last-Event-ID`) and
 //!   [`xhr`] (`XMLHttpRequest` with callbacks, for the Techniques room).
-//! - One module per room with a typed function per endpoint: [`health`], [`lab`], [`search`].
+//! - One module per room with a typed function per endpoint: [`health`], [`lab`], [`mail`], [`search`].
 
 pub mod fetch;
 pub mod health;
 pub mod lab;
+pub mod mail;
 pub mod push;
 pub mod search;
 pub mod xhr;

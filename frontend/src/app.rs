@@ -10,11 +10,16 @@ use crate::components::inspector::InspectorDrawer;
 use crate::components::not_found::NotFound;
 use crate::components::server_status::ServerStatus;
 use crate::lab::Lab;
+use crate::mail::{Mail, MailSession};
 use crate::overview::Overview;
 use crate::search::Search;
 
 #[component]
 pub fn App() -> impl IntoView {
+    // The Mail session lives as long as the page: the outbox sends and the inbox fills in
+    // every room, and the navigation shows what is unread.
+    let mail = MailSession::provide();
+    let unread = move || mail.unread();
     view! {
         <Router>
             <header class="shell-header">
@@ -23,6 +28,15 @@ pub fn App() -> impl IntoView {
                     <A href="/" exact=true>"Overview"</A>
                     <A href="/lab">"Lab"</A>
                     <A href="/search">"Search"</A>
+                    <A href="/mail">
+                        "Mail"
+                        <Show when=move || { unread() > 0 }>
+                            <span class="badge" data-testid="nav-unread">
+                                {unread}
+                                <span class="visually-hidden">" unread"</span>
+                            </span>
+                        </Show>
+                    </A>
                 </nav>
                 <ServerStatus/>
                 <Heartbeat/>
@@ -32,6 +46,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=Overview/>
                     <Route path=path!("/lab") view=Lab/>
                     <Route path=path!("/search") view=Search/>
+                    <Route path=path!("/mail") view=Mail/>
                 </Routes>
             </main>
             <InspectorDrawer/>

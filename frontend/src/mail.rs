@@ -1,5 +1,11 @@
-//! The Mail room (issue 11, in progress): so far its outbox ([`outbox`]), the state machine that
-//! keeps written messages in the browser and sends them in the background with retries. The page
-//! that shows it comes next.
+//! The Mail room (`/mail`): asynchronous messaging between mailboxes. This tab's session
+//! ([`session`], alive in every room: the stream, the unread count, the outbox loop), who the tab
+//! is ([`identity`]), the outbox as a state machine ([`outbox`]), and the page ([`page`]).
 
+pub mod identity;
 pub mod outbox;
+pub mod page;
+pub mod session;
+
+pub use page::Mail;
+pub use session::{MailSession, use_mail};

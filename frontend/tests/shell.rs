@@ -14,7 +14,10 @@ async fn the_shell_shows_brand_rooms_heartbeat_and_the_overview() {
     page.wait_for("main h1").await;
 
     assert_eq!(page.text(".brand"), "Meanwhile");
-    assert_eq!(page.texts("nav.rooms a"), ["Overview", "Lab", "Search"]);
+    assert_eq!(
+        page.texts("nav.rooms a"),
+        ["Overview", "Lab", "Search", "Mail"]
+    );
     assert!(page.exists("[data-testid=heartbeat-clock]"));
     assert_eq!(
         page.text("main h1"),

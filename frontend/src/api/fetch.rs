@@ -70,20 +70,63 @@ pub struct Answer<T> {
 pub struct Call<'a> {
     pub method: Method,
     /// The path, without a query string: `/api/lab/echo`.
-    pub path: &'static str,
+    pub path: String,
     /// The query's `(name, value)` pairs, in order.
     pub query: Vec<(&'static str, String)>,
+    /// Request headers beyond `Accept` (`Authorization`, `Idempotency-Key`).
+    pub headers: Vec<(&'static str, String)>,
     /// A JSON body (for POST and PUT).
     pub body: Option<serde_json::Value>,
     pub abort: Option<&'a AbortSignal>,
 }
 
-impl Call<'_> {
+impl<'a> Call<'a> {
+    /// `method path`, with no query, headers or body yet.
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        Self {
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: None,
+            abort: None,
+        }
+    }
+
+    /// Adds `name=value` to the query.
+    pub fn query(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.query.push((name, value.to_string()));
+        self
+    }
+
+    /// Adds a request header.
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// `Authorization: Bearer <token>`.
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", format!("Bearer {token}"))
+    }
+
+    /// `body` as the JSON body.
+    pub fn json(mut self, body: &impl serde::Serialize) -> Self {
+        self.body = serde_json::to_value(body).ok();
+        self
+    }
+
+    /// Cancels the request when `signal` is aborted.
+    pub fn abort(mut self, signal: Option<&'a AbortSignal>) -> Self {
+        self.abort = signal;
+        self
+    }
+
     /// The address as the browser fetches it, relative to the page: the path and the query as
     /// `URLSearchParams` writes it (which is how gloo-net writes it too). The inspector shows it
     /// and the browser files the request's resource timing under it.
     pub fn address(&self) -> String {
-        address(self.path, &self.query)
+        address(&self.path, &self.query)
     }
 }
 
@@ -111,14 +154,10 @@ pub async fn get_json<T: DeserializeOwned>(
     path: &'static str,
     abort: Option<&AbortSignal>,
 ) -> Result<T, ApiError> {
-    let call = Call {
-        method: Method::GET,
-        path,
-        query: Vec::new(),
-        body: None,
-        abort,
-    };
-    send(call).await.result.map(|answer| answer.body)
+    send(Call::new(Method::GET, path).abort(abort))
+        .await
+        .result
+        .map(|answer| answer.body)
 }
 
 /// Sends `call`, recording it in the inspector from start to outcome.
@@ -138,11 +177,14 @@ async fn exchange<T: DeserializeOwned>(
     call: &Call<'_>,
     entry: EntryId,
 ) -> Result<Answer<T>, ApiError> {
-    let request = RequestBuilder::new(call.path)
+    let mut request = RequestBuilder::new(&call.path)
         .method(call.method.clone())
         .query(call.query.iter().map(|(name, value)| (*name, value)))
         .header("accept", "application/json")
         .abort_signal(call.abort);
+    for (name, value) in &call.headers {
+        request = request.header(name, value);
+    }
     let response: Response = match &call.body {
         Some(body) => {
             request

@@ -38,8 +38,6 @@ fn echo_call<'a>(
     let seq = request.seq.map(|seq| ("seq", seq.to_string()));
     match method {
         EchoMethod::Get => Call {
-            method: Method::GET,
-            path: ECHO,
             query: [
                 ("delay_ms", request.delay_ms.to_string()),
                 ("jitter_ms", request.jitter_ms.to_string()),
@@ -49,15 +47,11 @@ fn echo_call<'a>(
             .into_iter()
             .chain(seq)
             .collect(),
-            body: None,
-            abort,
+            ..Call::new(Method::GET, ECHO).abort(abort)
         },
         EchoMethod::Post => Call {
-            method: Method::POST,
-            path: ECHO,
             query: seq.into_iter().collect(),
-            body: serde_json::to_value(request).ok(),
-            abort,
+            ..Call::new(Method::POST, ECHO).json(request).abort(abort)
         },
     }
 }

@@ -12,12 +12,7 @@ pub async fn search(query: &SearchQuery, abort: Option<&AbortSignal>) -> Traced<
     pairs.extend(query.limit.map(|limit| ("limit", limit.to_string())));
     pairs.extend(query.offset.map(|offset| ("offset", offset.to_string())));
     pairs.extend(query.delay_ms.map(|delay| ("delay_ms", delay.to_string())));
-    fetch::send(Call {
-        method: Method::GET,
-        path: "/api/search",
-        query: pairs,
-        body: None,
-        abort,
-    })
-    .await
+    let mut call = Call::new(Method::GET, "/api/search").abort(abort);
+    call.query = pairs;
+    fetch::send(call).await
 }

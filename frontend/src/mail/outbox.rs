@@ -50,6 +50,9 @@ pub enum State {
     Refused { error: String },
 }
 
+/// Delivered messages kept (for their attempt counts) before the oldest are dropped.
+pub const KEEP_DELIVERED: usize = 50;
+
 /// The messages in the order they were written.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Outbox {
@@ -125,6 +128,7 @@ impl Outbox {
         let Some(item) = self.items.iter_mut().find(|item| item.key == key) else {
             return;
         };
+        let delivered = outcome.is_ok();
         item.state = match outcome {
             Ok(sent) => State::Delivered {
                 id: sent.id,
@@ -141,6 +145,27 @@ impl Outbox {
                 },
             },
         };
+        if delivered {
+            self.keep_delivered(KEEP_DELIVERED);
+        }
+    }
+
+    /// Drops the oldest delivered messages beyond `keep`.
+    fn keep_delivered(&mut self, keep: usize) {
+        let delivered = |item: &Outgoing| matches!(item.state, State::Delivered { .. });
+        let mut extra = self
+            .items
+            .iter()
+            .filter(|i| delivered(i))
+            .count()
+            .saturating_sub(keep);
+        self.items.retain(|item| {
+            let drop = extra > 0 && delivered(item);
+            if drop {
+                extra -= 1;
+            }
+            !drop
+        });
     }
 
     /// The network went away: attempts on their way will fail; waiting ones wait for it to come

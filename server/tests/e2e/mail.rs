@@ -1,0 +1,151 @@
+//! The Mail room in a real browser: two tabs are two people. A message arrives live in the other
+//! tab, opening it sends a read receipt back, markup in a message stays text, and offline the
+//! outbox fills and then drains when the network is back.
+
+use std::time::Duration;
+
+use fantoccini::wd::WindowHandle;
+
+use crate::browser::Session;
+
+const LIVE: Duration = Duration::from_secs(15);
+
+/// Makes mailbox `name` in the current tab and waits for its stream to be live.
+async fn make_mailbox(session: &Session, name: &str) {
+    session.open_started("/mail").await;
+    session.type_into("[data-testid=mail-new-name]", name).await;
+    session.click("[data-testid=mail-create]").await;
+    session
+        .wait_for_text("[data-testid=mail-me]", name, LIVE)
+        .await;
+    session
+        .wait_for_text("[data-testid=mail-connection]", "live", LIVE)
+        .await;
+}
+
+async fn write(session: &Session, to: &str, subject: &str, body: &str) {
+    session.type_into("[data-testid=mail-to]", to).await;
+    session
+        .type_into("[data-testid=mail-subject]", subject)
+        .await;
+    session.type_into("[data-testid=mail-body]", body).await;
+    session.click("[data-testid=mail-send]").await;
+}
+
+async fn to_tab(session: &Session, tab: &WindowHandle) {
+    session
+        .browser
+        .switch_to_window(tab.clone())
+        .await
+        .expect("switched tab");
+}
+
+async fn count(session: &Session, css: &str) -> u64 {
+    session
+        .eval(&format!("return document.querySelectorAll('{css}').length"))
+        .await
+        .as_u64()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn two_tabs_write_to_each_other_live_with_receipts_and_an_outbox_that_survives_offline() {
+    let session = Session::start().await;
+    make_mailbox(&session, "ann").await;
+    let ann = session.browser.window().await.expect("ann's tab");
+    let ben = session
+        .browser
+        .new_window(true)
+        .await
+        .expect("a new tab")
+        .handle;
+    to_tab(&session, &ben).await;
+    make_mailbox(&session, "ben").await;
+
+    // Ben writes; markup in a message is text, never run.
+    let markup = "<script>window.__ran = 1</script><b>bold?</b> See you at 3.";
+    write(&session, "ann", "Hello Ann", markup).await;
+    session
+        .wait_for_text("[data-testid=mail-sent]", "delivered ✓", LIVE)
+        .await;
+
+    // Ann's tab has it, without a reload: in the inbox, the navigation and the title.
+    to_tab(&session, &ann).await;
+    session
+        .wait_for_text("[data-testid=mail-inbox]", "Hello Ann", LIVE)
+        .await;
+    assert_eq!(session.text("[data-testid=mail-unread]").await, "1 unread");
+    assert!(
+        session
+            .text("[data-testid=nav-unread]")
+            .await
+            .starts_with('1')
+    );
+    let title = session.eval("return document.title").await;
+    assert_eq!(title, "(1) Meanwhile");
+    session
+        .click("[data-testid=mail-inbox-item] .subject-button")
+        .await;
+    let body = session.text("[data-testid=mail-body-text]").await;
+    assert_eq!(body, markup);
+    assert_eq!(
+        session.eval("return window.__ran ?? null").await,
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        count(
+            &session,
+            "[data-testid=mail-inbox] script, [data-testid=mail-inbox] b"
+        )
+        .await,
+        0
+    );
+    session
+        .wait_for_text("[data-testid=mail-unread]", "0 unread", LIVE)
+        .await;
+
+    // Ben sees the receipt.
+    to_tab(&session, &ben).await;
+    session
+        .wait_for_text("[data-testid=mail-sent]", "read ✓✓", LIVE)
+        .await;
+
+    // Offline: written messages wait in the outbox; back online, they leave.
+    session.click("[data-testid=mail-offline]").await;
+    session
+        .wait_for_text("[data-testid=mail-connection]", "offline", LIVE)
+        .await;
+    write(&session, "ann", "While offline 1", "first").await;
+    write(&session, "ann", "While offline 2", "second").await;
+    assert_eq!(session.text("[data-testid=mail-pending]").await, "2");
+    let outbox = session.text("[data-testid=mail-outbox]").await;
+    assert_eq!(outbox.matches("queued").count(), 2, "{outbox}");
+    // Kept in the browser at once: a reload or a crash would lose neither.
+    let kept = session
+        .eval("return localStorage.getItem('meanwhile.mail.outbox.ben')")
+        .await;
+    let kept = kept.as_str().unwrap_or_default();
+    assert!(
+        kept.contains("While offline 1") && kept.contains("While offline 2"),
+        "{kept}"
+    );
+    session.screenshot("mail-offline").await;
+    session.click("[data-testid=mail-offline]").await;
+    session
+        .wait_for_text("[data-testid=mail-pending]", "0", LIVE)
+        .await;
+    session
+        .wait_for_text("[data-testid=mail-connection]", "live", LIVE)
+        .await;
+
+    to_tab(&session, &ann).await;
+    session
+        .wait_for_text("[data-testid=mail-unread]", "2 unread", LIVE)
+        .await;
+    assert_eq!(count(&session, "[data-testid=mail-inbox-item]").await, 3);
+    session.screenshot("mail").await;
+    session.assert_accessible("mail").await;
+    let errors = session.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    session.close().await;
+}
