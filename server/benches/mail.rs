@@ -3,8 +3,9 @@
 //! 5. Delivery: 100 mailboxes, each with its event stream open, exchange 2 000 messages (16
 //!    senders at a time): from the send to the message's event on the recipient's stream, p50 and
 //!    p99, and sends per second. Targets: p50 ≤ 20 ms (aim: p99 ≤ 20 ms).
-//! 6. Memory: 10 000 event streams open at once (1 700 mailboxes, 6 each at most): resident bytes
-//!    per open stream, connection included. Target: ≤ 16 KB.
+//! 6. Memory: 10 000 event streams open at once (1 667 mailboxes, 6 each at most): resident bytes
+//!    per open stream, connection included, next to the same count of the Lab's bare countdown
+//!    streams on another fresh server (the floor any stream pays). Target: ≤ 16 KB.
 //!
 //! Figures are printed, not asserted: the machines are shared and noisy.
 
@@ -40,7 +41,8 @@ fn main() {
     let server = ServerProcess::start(folder.path());
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     runtime.block_on(delivery(&server));
-    runtime.block_on(stream_memory(&server));
+    drop(server);
+    runtime.block_on(stream_memory());
 }
 
 /// The release server as its own process, killed when dropped.
@@ -232,43 +234,21 @@ async fn delivery(server: &ServerProcess) {
     );
 }
 
-async fn stream_memory(server: &ServerProcess) {
-    let mailboxes = STREAMS.div_ceil(protocol::mail::STREAMS_PER_MAILBOX);
-    println!("6. Mail: {STREAMS} event streams open at once ({mailboxes} mailboxes)");
-    let client = reqwest::Client::new();
-    let tokens = create_mailboxes(server, &client, "open", mailboxes).await;
-    let before = server.resident_bytes();
-    // In batches: a ticket lasts a minute, and opening 10 000 connections can take longer.
-    let addr = server.addr;
-    let mut streams: Vec<TcpStream> = Vec::with_capacity(STREAMS);
-    for batch in (0..STREAMS).collect::<Vec<_>>().chunks(500) {
-        let tickets: Vec<String> = futures::stream::iter(batch.to_vec())
-            .map(|i| {
-                let (client, tokens) = (&client, &tokens);
-                async move { ticket(server, client, &tokens[i % tokens.len()]).await }
+/// Opens an event stream on each of `paths` (raw sockets, so nothing of the client's is
+/// counted), waits for each answer's head, and returns the sockets and how many said 200.
+async fn open_streams(addr: SocketAddr, paths: Vec<String>) -> (Vec<TcpStream>, usize) {
+    tokio::task::spawn_blocking(move || {
+        let mut streams: Vec<TcpStream> = paths
+            .iter()
+            .map(|path| {
+                let mut stream = TcpStream::connect(addr).expect("connects");
+                let request = format!(
+                    "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
+                );
+                stream.write_all(request.as_bytes()).expect("sent");
+                stream
             })
-            .buffered(32)
-            .collect()
-            .await;
-        let opened = tokio::task::spawn_blocking(move || {
-            tickets
-                .iter()
-                .map(|ticket| {
-                    let mut stream = TcpStream::connect(addr).expect("connects");
-                    let request = format!(
-                        "GET /api/events?ticket={ticket} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
-                    );
-                    stream.write_all(request.as_bytes()).expect("sent");
-                    stream
-                })
-                .collect::<Vec<_>>()
-        })
-        .await
-        .expect("connected");
-        streams.extend(opened);
-    }
-    // Each answers its head and the `retry:` hint: it is open.
-    let (streams, opened) = tokio::task::spawn_blocking(move || {
+            .collect();
         let mut opened = 0;
         for stream in &mut streams {
             stream
@@ -282,14 +262,68 @@ async fn stream_memory(server: &ServerProcess) {
         (streams, opened)
     })
     .await
-    .expect("the streams answered");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = server.resident_bytes();
+    .expect("the streams opened")
+}
+
+fn per_stream(label: &str, before: u64, after: u64, opened: usize) {
     println!(
-        "   resident memory {:.1} MiB → {:.1} MiB with {opened} streams open: {:.0} bytes per open stream (connection included) [target: ≤ 16 KB]",
+        "   {label}: resident memory {:.1} MiB → {:.1} MiB with {opened} open: {:.0} bytes per open stream (connection included)",
         before as f64 / 1_048_576.0,
         after as f64 / 1_048_576.0,
         after.saturating_sub(before) as f64 / opened.max(1) as f64
+    );
+}
+
+async fn stream_memory() {
+    let mailboxes = STREAMS.div_ceil(protocol::mail::STREAMS_PER_MAILBOX);
+    println!(
+        "6. {STREAMS} event streams open at once, each kind on a fresh release server [target for Mail: ≤ 16 KB each]"
+    );
+    // The floor: the Lab's countdown, a stream that holds nothing but a timer.
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let bare = ServerProcess::start(folder.path());
+    let before = bare.resident_bytes();
+    let paths = vec!["/api/lab/ticks?count=100&interval_ms=5000".to_owned(); STREAMS];
+    let (streams, opened) = open_streams(bare.addr, paths).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    per_stream(
+        "bare countdown streams (the floor: hyper, axum's Sse, a timer)",
+        before,
+        bare.resident_bytes(),
+        opened,
+    );
+    drop(streams);
+    drop(bare);
+
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let server = ServerProcess::start(folder.path());
+    let client = reqwest::Client::new();
+    let tokens = create_mailboxes(&server, &client, "open", mailboxes).await;
+    let before = server.resident_bytes();
+    // In batches: a ticket lasts a minute, and opening 10 000 connections can take longer.
+    let (mut streams, mut opened) = (Vec::with_capacity(STREAMS), 0);
+    for batch in (0..STREAMS).collect::<Vec<_>>().chunks(1_000) {
+        let paths: Vec<String> = futures::stream::iter(batch.to_vec())
+            .map(|i| {
+                let (client, tokens, server) = (&client, &tokens, &server);
+                async move {
+                    let ticket = ticket(server, client, &tokens[i % tokens.len()]).await;
+                    format!("/api/events?ticket={ticket}")
+                }
+            })
+            .buffered(32)
+            .collect()
+            .await;
+        let (open, ok) = open_streams(server.addr, paths).await;
+        streams.extend(open);
+        opened += ok;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    per_stream(
+        &format!("Mail streams ({mailboxes} mailboxes)"),
+        before,
+        server.resident_bytes(),
+        opened,
     );
     drop(streams);
 }
