@@ -9,6 +9,7 @@ use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::db::Reads;
 use crate::lab::Lab;
 use crate::mail::Hub;
 use crate::page::PageFiles;
@@ -17,7 +18,10 @@ use crate::page::PageFiles;
 /// `FromRef`. Every field is a handle, cheap to clone.
 #[derive(Debug, Clone, FromRef)]
 pub struct AppState {
+    /// The database's one writer (and reads that must see what this request just wrote).
     pub db: SqlitePool,
+    /// Read-only connections for everything else.
+    pub reads: Reads,
     /// The built page, served for every path outside `/api`.
     pub page: PageFiles,
     pub lab: Arc<Lab>,
@@ -35,6 +39,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(db: SqlitePool, page: PageFiles) -> Self {
         Self {
+            reads: Reads::beside(&db),
             db,
             page,
             lab: Arc::new(Lab::default()),

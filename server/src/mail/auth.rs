@@ -7,8 +7,8 @@ use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
-use sqlx::SqlitePool;
 
+use crate::db::Reads;
 use crate::error::ApiError;
 
 /// A new secret: 32 random bytes from the operating system's generator, URL-safe base64.
@@ -27,7 +27,7 @@ pub struct Owner(pub String);
 
 impl<S> FromRequestParts<S> for Owner
 where
-    SqlitePool: FromRef<S>,
+    Reads: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -45,7 +45,7 @@ where
                     "This needs your mailbox's token: `Authorization: Bearer <token>`.".to_owned(),
                 )
             })?;
-        let db = SqlitePool::from_ref(state);
+        let Reads(db) = Reads::from_ref(state);
         // Looked up by its hash: the comparison is the index's, on a value an attacker cannot
         // steer towards a stored one.
         let name: Option<String> =

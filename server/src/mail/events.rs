@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::auth::{self, Owner};
 use super::{Hub, now_ms};
+use crate::db::Reads;
 use crate::error::{ApiError, ApiJson, ApiQuery, Result};
 use crate::streams::{self, StreamEnd};
 
@@ -101,6 +102,7 @@ pub async fn ticket(
 /// server shuts down.
 pub async fn stream(
     State(db): State<SqlitePool>,
+    State(Reads(reads)): State<Reads>,
     State(hub): State<Arc<Hub>>,
     State(shutdown): State<CancellationToken>,
     ApiQuery(query): ApiQuery<EventsQuery>,
@@ -138,7 +140,7 @@ pub async fn stream(
         });
     };
     let state = Pump {
-        db,
+        db: reads,
         open: Open { hub, mailbox },
         after,
         woken,
@@ -166,6 +168,7 @@ impl Drop for Open {
 
 /// One stream's state: what it has sent up to, and what it has read but not sent yet.
 struct Pump {
+    /// A read-only pool: the stream only reads.
     db: SqlitePool,
     open: Open,
     after: i64,

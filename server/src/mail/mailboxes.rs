@@ -7,6 +7,7 @@ use protocol::mail::{Directory, MailboxCreated, NewMailbox};
 use sqlx::SqlitePool;
 
 use super::{auth, now_ms};
+use crate::db::Reads;
 use crate::error::{ApiError, ApiJson, Result};
 
 /// How many addresses the directory lists.
@@ -40,7 +41,7 @@ pub async fn create(
     ))
 }
 
-pub async fn directory(State(db): State<SqlitePool>) -> Result<ApiJson<Directory>> {
+pub async fn directory(State(Reads(db)): State<Reads>) -> Result<ApiJson<Directory>> {
     let addresses =
         sqlx::query_scalar("SELECT name FROM mailboxes ORDER BY created_at_ms DESC, name LIMIT ?")
             .bind(DIRECTORY_SIZE)

@@ -17,6 +17,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 
 use super::auth::Owner;
 use super::{Hub, events, now_ms};
+use crate::db::Reads;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, Result};
 
 /// How long a claimed `Idempotency-Key` stays "in progress" if the server dies before finishing:
@@ -28,6 +29,7 @@ const CLAIM_LEASE_MS: i64 = 10_000;
 /// with a key is still being processed, another with it is `409` (retry in a moment).
 pub async fn send(
     State(db): State<SqlitePool>,
+    State(reads): State<Reads>,
     State(hub): State<Arc<Hub>>,
     Owner(sender): Owner,
     headers: HeaderMap,
@@ -41,7 +43,7 @@ pub async fn send(
         Claimed::Mine(claim) => claim,
         Claimed::Done(sent) => return Ok((StatusCode::ACCEPTED, ApiJson(sent))),
     };
-    match deliver(&db, &sender, &key, claim, new).await {
+    match deliver(&db, &reads, &sender, &key, claim, new).await {
         Ok((sent, recipient, event)) => {
             hub.wake(&recipient, event);
             Ok((StatusCode::ACCEPTED, ApiJson(sent)))
@@ -173,13 +175,14 @@ async fn claim_key(
 /// the answer, the recipient and the event's id.
 async fn deliver(
     db: &SqlitePool,
+    reads: &Reads,
     sender: &str,
     key: &str,
     claim: i64,
     new: NewMessage,
 ) -> Result<(Sent, String, i64)> {
     let now = now_ms();
-    check_send_rate(db, sender, now).await?;
+    check_send_rate(&reads.0, sender, now).await?;
     let mut tx = db.begin().await?;
     // Every transaction here begins with a write, so it holds SQLite's write lock from its
     // first statement (a read first could not be upgraded while another writer commits).
@@ -253,7 +256,7 @@ async fn check_send_rate(db: &SqlitePool, sender: &str, now: i64) -> Result<()> 
 
 /// `GET /api/inbox?after=&limit=`: messages to the owner, oldest first.
 pub async fn inbox(
-    State(db): State<SqlitePool>,
+    State(Reads(db)): State<Reads>,
     Owner(owner): Owner,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<ApiJson<MessagePage>> {
@@ -262,7 +265,7 @@ pub async fn inbox(
 
 /// `GET /api/outbox?after=&limit=`: messages from the owner, oldest first.
 pub async fn outbox(
-    State(db): State<SqlitePool>,
+    State(Reads(db)): State<Reads>,
     Owner(owner): Owner,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<ApiJson<MessagePage>> {
