@@ -329,14 +329,14 @@ fn SentMessage(message: Message, mail: MailSession) -> impl IntoView {
             <span class="attempts">{attempts}</span>
             <p class="body">{message.body.clone()}</p>
             <Show when=move || editing.get() fallback=move || view! {
-                <button type="button" class="quiet" on:click=move |_| editing.set(true)>"Correct"</button>
+                <button type="button" class="quiet" data-testid="mail-correct" on:click=move |_| editing.set(true)>"Correct"</button>
             }>
                 <form class="mail-correct" on:submit=save>
                     <label class="field">
                         <span>"Corrected message"</span>
-                        <textarea rows="3" prop:value=move || draft.get() on:input=move |e| draft.set(event_target_value(&e))></textarea>
+                        <textarea rows="3" data-testid="mail-correct-body" prop:value=move || draft.get() on:input=move |e| draft.set(event_target_value(&e))></textarea>
                     </label>
-                    <button type="submit">"Send the correction"</button>
+                    <button type="submit" data-testid="mail-send-correction">"Send the correction"</button>
                     <p class="form-error" role="alert">{move || error.get()}</p>
                 </form>
             </Show>
@@ -409,14 +409,14 @@ fn InboxMessage(message: Message, mail: MailSession) -> impl IntoView {
                     Some(note) => view! { <p class="state warn">{format!("You asked: {note}")}</p> }.into_any(),
                     None => view! {
                         <Show when=move || asking.get() fallback=move || view! {
-                            <button type="button" class="quiet" on:click=move |_| asking.set(true)>"Ask for a correction"</button>
+                            <button type="button" class="quiet" data-testid="mail-ask-correction" on:click=move |_| asking.set(true)>"Ask for a correction"</button>
                         }>
                             <form class="mail-correct" on:submit=ask>
                                 <label class="field">
                                     <span>"What is wrong?"</span>
-                                    <input type="text" prop:value=move || note.get() on:input=move |e| note.set(event_target_value(&e))/>
+                                    <input type="text" data-testid="mail-correction-note" prop:value=move || note.get() on:input=move |e| note.set(event_target_value(&e))/>
                                 </label>
-                                <button type="submit">"Ask"</button>
+                                <button type="submit" data-testid="mail-ask">"Ask"</button>
                                 <p class="form-error" role="alert">{move || error.get()}</p>
                             </form>
                         </Show>

@@ -1,6 +1,6 @@
 //! The Mail room in a real browser: two tabs are two people. A message arrives live in the other
-//! tab, opening it sends a read receipt back, markup in a message stays text, and offline the
-//! outbox fills and then drains when the network is back.
+//! tab, opening it sends a read receipt back, markup in a message stays text, a correction asked
+//! for is made and seen, and offline the outbox fills and then drains when the network is back.
 
 use std::time::Duration;
 
@@ -109,6 +109,38 @@ async fn two_tabs_write_to_each_other_live_with_receipts_and_an_outbox_that_surv
     session
         .wait_for_text("[data-testid=mail-sent]", "read ✓✓", LIVE)
         .await;
+
+    // Ann asks for a correction; Ben is told and corrects; Ann sees the new text.
+    to_tab(&session, &ann).await;
+    session.click("[data-testid=mail-ask-correction]").await;
+    session
+        .type_into("[data-testid=mail-correction-note]", "Which day?")
+        .await;
+    session.click("[data-testid=mail-ask]").await;
+    to_tab(&session, &ben).await;
+    session
+        .wait_for_text(
+            "[data-testid=mail-sent]",
+            "correction requested: Which day?",
+            LIVE,
+        )
+        .await;
+    session.click("[data-testid=mail-correct]").await;
+    session
+        .type_into("[data-testid=mail-correct-body]", "See you at 3 on Friday.")
+        .await;
+    session.click("[data-testid=mail-send-correction]").await;
+    session
+        .wait_for_text("[data-testid=mail-sent]", "read ✓✓", LIVE)
+        .await;
+    to_tab(&session, &ann).await;
+    session
+        .wait_for_text("[data-testid=mail-inbox]", "corrected ×1", LIVE)
+        .await;
+    session
+        .wait_for_text("[data-testid=mail-inbox]", "See you at 3 on Friday.", LIVE)
+        .await;
+    to_tab(&session, &ben).await;
 
     // Offline: written messages wait in the outbox; back online, they leave.
     session.click("[data-testid=mail-offline]").await;
