@@ -125,6 +125,14 @@ async fn two_tabs_write_to_each_other_live_with_receipts_and_an_outbox_that_surv
             LIVE,
         )
         .await;
+    session.prefer_colour_scheme("dark").await;
+    session
+        .assert_accessible("mail, correction requested, dark")
+        .await;
+    session.prefer_colour_scheme("light").await;
+    session
+        .assert_accessible("mail, correction requested")
+        .await;
     session.click("[data-testid=mail-correct]").await;
     session
         .type_into("[data-testid=mail-correct-body]", "See you at 3 on Friday.")
