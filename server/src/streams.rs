@@ -2,8 +2,13 @@
 //! shut down (so a graceful shutdown does not wait on it), and it says in the log when and why it
 //! ended — finished, the client left, or the server stopped — with how many events it sent.
 
+use std::str::FromStr;
+
+use axum::http::HeaderMap;
 use futures::{Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
+
+use crate::error::{ApiError, Result};
 
 /// Writes the stream's one log line when dropped: hyper drops a response body when it is done
 /// with it, whatever the reason, so this sees every end.
@@ -61,4 +66,18 @@ pub fn until_shutdown<S: Stream>(
     shutdown: CancellationToken,
 ) -> impl Stream<Item = S::Item> {
     stream.take_until(shutdown.cancelled_owned())
+}
+
+/// The `Last-Event-ID` a reconnecting `EventSource` sends: the id of the last event it received,
+/// read as the stream numbers its events; `400` (saying what an id is: `meaning`) otherwise.
+pub fn last_event_id<T: FromStr>(headers: &HeaderMap, meaning: &str) -> Result<Option<T>> {
+    let Some(value) = headers.get("last-event-id") else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .map(Some)
+        .ok_or_else(|| ApiError::BadRequest(format!("`Last-Event-ID` must be {meaning}.")))
 }

@@ -24,7 +24,8 @@ pub async fn ticks_show(
     request
         .validate()
         .map_err(|e| ApiError::Validation(e.to_string()))?;
-    let first = last_event_id(&headers)?.map_or(1, |seen| seen.saturating_add(1));
+    let first = streams::last_event_id::<u32>(&headers, "the number of the last tick received")?
+        .map_or(1, |seen| seen.saturating_add(1));
     if first > request.count {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
@@ -48,21 +49,4 @@ pub async fn ticks_show(
         Some((event, (n + 1, end)))
     });
     Ok(Sse::new(streams::until_shutdown(ticks, shutdown)).into_response())
-}
-
-/// The `Last-Event-ID` a reconnecting client sends: the number of the last tick it saw.
-fn last_event_id(headers: &HeaderMap) -> Result<Option<u32>> {
-    let Some(value) = headers.get("last-event-id") else {
-        return Ok(None);
-    };
-    value
-        .to_str()
-        .ok()
-        .and_then(|text| text.trim().parse().ok())
-        .map(Some)
-        .ok_or_else(|| {
-            ApiError::BadRequest(
-                "`Last-Event-ID` must be the number of the last tick received.".to_owned(),
-            )
-        })
 }

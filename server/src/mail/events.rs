@@ -108,7 +108,9 @@ pub async fn stream(
     ApiQuery(query): ApiQuery<EventsQuery>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let resume = last_event_id(&headers)?.or(query.last_event_id);
+    let resume = streams::last_event_id::<u64>(&headers, "the id of the last event received")?
+        .map(|id| i64::try_from(id).unwrap_or(i64::MAX))
+        .or(query.last_event_id);
     let now = now_ms();
     let ticket: Option<(String, i64)> = sqlx::query_as(
         "DELETE FROM event_tickets WHERE ticket_hash = ? RETURNING mailbox, expires_at_ms",
@@ -216,22 +218,4 @@ impl Pump {
             self.pending.extend(rows);
         }
     }
-}
-
-/// The `Last-Event-ID` a reconnecting `EventSource` sends: the id of the last event it saw.
-fn last_event_id(headers: &HeaderMap) -> Result<Option<i64>> {
-    let Some(value) = headers.get("last-event-id") else {
-        return Ok(None);
-    };
-    value
-        .to_str()
-        .ok()
-        .and_then(|text| text.trim().parse().ok())
-        .filter(|id: &i64| *id >= 0)
-        .map(Some)
-        .ok_or_else(|| {
-            ApiError::BadRequest(
-                "`Last-Event-ID` must be the id of the last event received.".to_owned(),
-            )
-        })
 }

@@ -260,7 +260,10 @@ impl Session {
     /// the browser offline; returns its result.
     pub async fn devtools(&self, command: &str, params: Value) -> Value {
         self.browser
-            .issue_cmd(DevTools(json!({"cmd": command, "params": params})))
+            .issue_cmd(ChromeDriverCommand {
+                path: "goog/cdp/execute",
+                body: json!({"cmd": command, "params": params}),
+            })
             .await
             .unwrap_or_else(|e| panic!("{command}: {e}"))
     }
@@ -328,7 +331,10 @@ impl Session {
     pub async fn console_errors(&self) -> Vec<String> {
         let entries = self
             .browser
-            .issue_cmd(BrowserLog)
+            .issue_cmd(ChromeDriverCommand {
+                path: "se/log",
+                body: json!({"type": "browser"}),
+            })
             .await
             .expect("the browser log");
         entries
@@ -353,44 +359,28 @@ impl Session {
     }
 }
 
-/// ChromeDriver's console log endpoint (`POST /session/{id}/se/log`, type `browser`).
+/// A ChromeDriver command outside the WebDriver standard: `POST /session/{id}/<path>` with a
+/// JSON body (`se/log` for the console, `goog/cdp/execute` for DevTools).
 #[derive(Debug)]
-struct BrowserLog;
-
-impl WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/se/log",
-            session_id.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
-    }
+struct ChromeDriverCommand {
+    path: &'static str,
+    body: Value,
 }
 
-/// ChromeDriver's DevTools passthrough (`POST /session/{id}/goog/cdp/execute`).
-#[derive(Debug)]
-struct DevTools(Value);
-
-impl WebDriverCompatibleCommand for DevTools {
+impl WebDriverCompatibleCommand for ChromeDriverCommand {
     fn endpoint(
         &self,
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
         base_url.join(&format!(
-            "session/{}/goog/cdp/execute",
-            session_id.unwrap_or_default()
+            "session/{}/{}",
+            session_id.unwrap_or_default(),
+            self.path
         ))
     }
 
     fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(self.0.to_string()))
+        (http::Method::POST, Some(self.body.to_string()))
     }
 }
