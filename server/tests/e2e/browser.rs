@@ -157,16 +157,24 @@ impl Session {
         .await
     }
 
-    /// The text of the first element matching `css`, waiting for it to appear.
+    /// The text of the first element matching `css`, waiting for it to appear. An element the
+    /// page replaced between finding and reading it (a re-render) is found again.
     pub async fn text(&self, css: &str) -> String {
-        let element = self
-            .browser
-            .wait()
-            .at_most(Duration::from_secs(20))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css} never appeared: {e}"));
-        element.text().await.expect("text")
+        for _ in 0..20 {
+            let element = self
+                .browser
+                .wait()
+                .at_most(Duration::from_secs(20))
+                .for_element(Locator::Css(css))
+                .await
+                .unwrap_or_else(|e| panic!("{css} never appeared: {e}"));
+            match element.text().await {
+                Ok(text) => return text,
+                Err(error) if error.is_stale_element_reference() => continue,
+                Err(error) => panic!("{css}: {error}"),
+            }
+        }
+        panic!("{css} was replaced every time it was read")
     }
 
     /// The whole number shown by the element with `data-testid=test_id` (a counter).
@@ -196,20 +204,33 @@ impl Session {
     /// Clicks the middle of the element matching `css`, scrolled to the middle of the window
     /// (as a person would, out from under the inspector drawer at the bottom).
     pub async fn click(&self, css: &str) {
-        let element = self
-            .browser
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"));
-        let argument = serde_json::to_value(&element).expect("an element reference");
-        self.browser
-            .execute(
-                "arguments[0].scrollIntoView({block: 'center', inline: 'center'})",
-                vec![argument],
-            )
-            .await
-            .expect("scrolled");
-        element.click().await.expect("click");
+        for _ in 0..20 {
+            let element = self
+                .browser
+                .find(Locator::Css(css))
+                .await
+                .unwrap_or_else(|e| panic!("{css}: {e}"));
+            let argument = serde_json::to_value(&element).expect("an element reference");
+            let scrolled = self
+                .browser
+                .execute(
+                    "arguments[0].scrollIntoView({block: 'center', inline: 'center'})",
+                    vec![argument],
+                )
+                .await;
+            // The page may replace the element between finding and clicking it (a re-render):
+            // then find it again.
+            match scrolled {
+                Err(error) if error.is_stale_element_reference() => continue,
+                scrolled => scrolled.map(drop).expect("scrolled"),
+            }
+            match element.click().await {
+                Ok(_) => return,
+                Err(error) if error.is_stale_element_reference() => continue,
+                Err(error) => panic!("click {css}: {error}"),
+            }
+        }
+        panic!("{css} was replaced every time it was clicked")
     }
 
     /// Replaces the text of the input matching `css` with `value`, as a person typing.

@@ -150,6 +150,64 @@ async fn two_tabs_write_to_each_other_live_with_receipts_and_an_outbox_that_surv
         .await;
     to_tab(&session, &ben).await;
 
+    // Answers lost on the way back: with "lose answers" on and the page's dice loaded (lose,
+    // lose, lose, keep; no backoff jitter), the message is sent four times and arrives once.
+    session
+        .eval(
+            "const lose = document.querySelector('[data-testid=mail-lose]');
+             lose.value = '90';
+             lose.dispatchEvent(new Event('input', { bubbles: true }));
+             const dice = [0, 0, 0, 0, 0, 0];
+             Math.random = () => dice.length ? dice.shift() : 0.99;
+             return null",
+        )
+        .await;
+    write(
+        &session,
+        "ann",
+        "Lost answers",
+        "sent until an answer comes back",
+    )
+    .await;
+    session
+        .wait_for_text(
+            "[data-testid=mail-sent]",
+            "4 attempts, delivered once",
+            LIVE,
+        )
+        .await;
+    // The inspector shows the three attempts whose answers were lost as retried.
+    session.click(".inspector-toggle").await;
+    let retried = session
+        .eval(
+            "return [...document.querySelectorAll('.inspector-table tr')]
+               .filter(row => row.textContent.includes('/api/messages') && row.textContent.includes('retried'))
+               .length",
+        )
+        .await;
+    assert_eq!(retried, 3);
+    session.click(".inspector-toggle").await;
+    session
+        .eval(
+            "const lose = document.querySelector('[data-testid=mail-lose]');
+             lose.value = '0';
+             lose.dispatchEvent(new Event('input', { bubbles: true }));
+             return null",
+        )
+        .await;
+    to_tab(&session, &ann).await;
+    session
+        .wait_for_text("[data-testid=mail-inbox]", "Lost answers", LIVE)
+        .await;
+    let copies = session
+        .eval(
+            "return [...document.querySelectorAll('[data-testid=mail-inbox-item]')]
+               .filter(item => item.textContent.includes('Lost answers')).length",
+        )
+        .await;
+    assert_eq!(copies, 1, "delivered once");
+    to_tab(&session, &ben).await;
+
     // Offline: written messages wait in the outbox; back online, they leave.
     session.click("[data-testid=mail-offline]").await;
     session
@@ -180,9 +238,9 @@ async fn two_tabs_write_to_each_other_live_with_receipts_and_an_outbox_that_surv
 
     to_tab(&session, &ann).await;
     session
-        .wait_for_text("[data-testid=mail-unread]", "2 unread", LIVE)
+        .wait_for_text("[data-testid=mail-unread]", "3 unread", LIVE)
         .await;
-    assert_eq!(count(&session, "[data-testid=mail-inbox-item]").await, 3);
+    assert_eq!(count(&session, "[data-testid=mail-inbox-item]").await, 4);
     session.screenshot("mail").await;
     session.assert_accessible("mail").await;
     let errors = session.console_errors().await;
