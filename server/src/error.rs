@@ -200,11 +200,35 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-/// `axum::Json` whose rejections are [`ApiError`]s, so a bad body gets the envelope. The body's
-/// size is limited by the `DefaultBodyLimit` the API's router sets.
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `axum::Json` whose rejections are [`ApiError`]s, so a bad body gets the envelope, and whose
+/// body must be a JSON object: serde would otherwise read a struct from an array too
+/// (`[1, 2, 0.5]` as the echo's fields, in order). The body's size is limited by the
+/// `DefaultBodyLimit` the API's router sets.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self> {
+        let Json(value) = Json::<serde_json::Value>::from_request(request, state).await?;
+        if !value.is_object() {
+            return Err(Self::Rejection::Validation(
+                "The body must be a JSON object (`{…}`).".to_owned(),
+            ));
+        }
+        // The error names the field, as axum's own would: "delay_ms: invalid type …".
+        serde_path_to_error::deserialize(value)
+            .map(ApiJson)
+            .map_err(|e| {
+                ApiError::Validation(format!("The JSON body does not fit this endpoint: {e}."))
+            })
+    }
+}
 
 impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {

@@ -55,13 +55,32 @@ pub fn router(files: PageFiles) -> Router {
             HeaderValue::from_static("no-referrer"),
         ))
         .layer(CatchPanicLayer::custom(crate::error::panic_response))
-        .layer(middleware::from_fn(cache_headers));
+        .layer(middleware::from_fn(cache_headers))
+        .layer(middleware::from_fn_with_state(files.clone(), not_by_name));
     Router::new()
         .route("/", axum::routing::get(index))
         .route("/index.html", axum::routing::get(index))
         .with_state(files)
         .fallback_service(assets)
         .layer(layers)
+}
+
+/// Longest file name the file system takes (Linux's `NAME_MAX`, in bytes).
+const NAME_MAX: usize = 255;
+
+/// Keeps from the file service what it must not answer by name: a segment longer than any file
+/// name (the file system would refuse it, and the service answer 500 and log an error any client
+/// could cause at will), and the precompressed `.br`/`.gz` variants, which are reached only
+/// through `Accept-Encoding`. Both are then a deep link or a missing file, as [`deep_link`] says.
+async fn not_by_name(files: State<PageFiles>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let too_long = path.split('/').any(|segment| segment.len() > NAME_MAX);
+    let precompressed = path.ends_with(".br") || path.ends_with(".gz");
+    if too_long || precompressed {
+        let uri = request.uri().clone();
+        return deep_link(files, uri).await;
+    }
+    next.run(request).await
 }
 
 /// A path that is no file of the page: the page itself for a deep link (`/lab`, `/mail/inbox/42`),
@@ -175,14 +194,19 @@ async fn cache_headers(request: Request, next: Next) -> Response {
     response
 }
 
-/// Whether the file name carries a content hash, as in `frontend-3f2a9c0d1e4b5a6c_bg.wasm`.
+/// Whether the file name carries a content hash, as in `frontend-3f2a9c0d1e4b5a6c_bg.wasm`:
+/// trunk writes a 64-bit hash in hex without its leading zeros, so 16 digits or a few fewer
+/// (`base-5cfce744f1d2a99.css`), with at least one decimal digit among them.
 pub fn is_hashed_asset(path: &str) -> bool {
     let name = Path::new(path)
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("");
-    name.split(['-', '.', '_'])
-        .any(|part| part.len() == 16 && part.bytes().all(|b| b.is_ascii_hexdigit()))
+    name.split(['-', '.', '_']).any(|part| {
+        (12..=16).contains(&part.len())
+            && part.bytes().all(|b| b.is_ascii_hexdigit())
+            && part.bytes().any(|b| b.is_ascii_digit())
+    })
 }
 
 #[cfg(test)]
@@ -226,7 +250,12 @@ mod tests {
             ("/style-0123456789abcdef.css", true),
             ("/index.html", false),
             ("/favicon.svg", false),
-            ("/frontend-3f2a9c0d1e4b5a6.js", false),
+            // Trunk drops a hash's leading zeros: 15 digits happen, one name in sixteen.
+            ("/base-5cfce744f1d2a99.css", true),
+            ("/favicon-5bb0fb64bb3a66ed.svg", true),
+            ("/report-2024.css", false),
+            ("/deadbeefcafe.css", false),
+            ("/frontend-3f2a9c0d1e4b5a6c5.js", false),
         ] {
             assert_eq!(is_hashed_asset(path), hashed, "{path}");
         }

@@ -163,3 +163,53 @@ pub async fn assert_error(response: Response, status: StatusCode, code: &str) ->
     );
     body.error.message
 }
+
+/// The server as a separate process (the real binary) on the database in `folder`, on a port of
+/// its own, logging at `log`; what it prints is kept in `output`. Killed when dropped.
+pub struct Process {
+    pub child: tokio::process::Child,
+    pub address: String,
+    pub output: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+pub async fn start_process(folder: &Path, log: &str) -> Process {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_meanwhile"))
+        .args(["--addr", "127.0.0.1:0", "--log", log])
+        .arg("--database")
+        .arg(folder.join("data.db"))
+        .arg("--dist")
+        .arg(folder.join("dist"))
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the server starts");
+    let stdout = child.stdout.take().expect("its output");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let address = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.expect("a line") {
+            if let Some(address) = line.strip_prefix("Meanwhile is serving on ") {
+                return address.to_owned();
+            }
+        }
+        panic!("the server ended without serving");
+    })
+    .await
+    .expect("the server says where it serves");
+    // Read on, so the server never blocks on a full pipe.
+    let output = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let kept = output.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let mut kept = kept.lock().expect("not poisoned");
+            kept.push_str(&line);
+            kept.push('\n');
+        }
+    });
+    Process {
+        child,
+        address,
+        output,
+    }
+}

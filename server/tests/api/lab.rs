@@ -7,7 +7,7 @@ use protocol::lab::{EchoResponse, LabStats};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_app, spawn_app_with};
+use crate::helpers::{assert_error, spawn_app, spawn_app_with, start_process};
 use crate::shutdown::{wait_until, wait_until_within};
 
 #[tokio::test]
@@ -195,6 +195,58 @@ async fn a_client_that_goes_away_is_counted_as_abandoned() {
             abandoned: 1,
             in_flight: 0
         }
+    );
+}
+
+#[tokio::test]
+async fn an_abandoned_request_is_logged_like_an_answered_one() {
+    let folder = tempfile::tempdir().expect("a folder");
+    let server = start_process(folder.path(), "info").await;
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(200))
+        .build()
+        .expect("client");
+
+    let _ = impatient
+        .get(format!(
+            "{}/api/lab/echo?delay_ms=10000&seq=7",
+            server.address
+        ))
+        .send()
+        .await;
+    let answered = reqwest::get(format!("{}/api/lab/stats", server.address))
+        .await
+        .expect("sent");
+    assert_eq!(answered.status(), StatusCode::OK);
+
+    let started = Instant::now();
+    let lines = loop {
+        let output = server.output.lock().expect("not poisoned").clone();
+        let abandoned: Vec<String> = output
+            .lines()
+            .filter(|line| line.contains("abandoned by the client"))
+            .map(str::to_owned)
+            .collect();
+        if !abandoned.is_empty() || started.elapsed() > Duration::from_secs(10) {
+            break (output, abandoned);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let (output, abandoned) = lines;
+    assert_eq!(abandoned.len(), 1, "{output}");
+    let line = &abandoned[0];
+    assert!(
+        line.contains("GET") && line.contains("/api/lab/echo"),
+        "{output}"
+    );
+    assert!(
+        !line.contains("seq=7"),
+        "the query is the client's business: {output}"
+    );
+    // The answered one is logged as before, and not as abandoned.
+    assert!(
+        output.contains("/api/lab/stats") && output.contains("status=200"),
+        "{output}"
     );
 }
 

@@ -12,7 +12,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{TestApp, assert_error, spawn_app};
+use crate::helpers::{TestApp, assert_error, spawn_app, start_process};
 
 /// What opens a mailbox.
 struct Mailbox {
@@ -906,44 +906,11 @@ async fn open_streams_end_cleanly_when_the_server_shuts_down() {
     }
 }
 
-/// The server as a separate process on the database in `folder`, on a port of its own.
-struct Process {
-    child: tokio::process::Child,
-    address: String,
-}
-
-async fn start_process(folder: &std::path::Path) -> Process {
-    use tokio::io::AsyncBufReadExt;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_meanwhile"))
-        .args(["--addr", "127.0.0.1:0", "--log", "warn"])
-        .arg("--database")
-        .arg(folder.join("mail.db"))
-        .arg("--dist")
-        .arg(folder.join("dist"))
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the server starts");
-    let stdout = child.stdout.take().expect("its output");
-    let mut lines = tokio::io::BufReader::new(stdout).lines();
-    let address = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.expect("a line") {
-            if let Some(address) = line.strip_prefix("Meanwhile is serving on ") {
-                return address.to_owned();
-            }
-        }
-        panic!("the server ended without serving");
-    })
-    .await
-    .expect("the server says where it serves");
-    Process { child, address }
-}
-
 #[tokio::test]
 async fn every_acknowledged_message_survives_a_sigkill_right_after_its_202_exactly_once() {
     let folder = tempfile::tempdir().expect("a folder");
     let client = reqwest::Client::new();
-    let mut first = start_process(folder.path()).await;
+    let mut first = start_process(folder.path(), "warn").await;
     let create = async |address: &str, name: &str| -> String {
         let created: MailboxCreated = client
             .post(format!("{address}/api/mailboxes"))
@@ -1003,7 +970,7 @@ async fn every_acknowledged_message_survives_a_sigkill_right_after_its_202_exact
     let acknowledged = acknowledged.into_inner().expect("not poisoned");
     assert!(acknowledged.len() >= 100);
 
-    let second = start_process(folder.path()).await;
+    let second = start_process(folder.path(), "warn").await;
     let mut inbox = Vec::new();
     let mut after = 0;
     loop {

@@ -89,6 +89,21 @@ async fn hashed_assets_are_cached_for_a_year() {
 }
 
 #[tokio::test]
+async fn a_hash_trunk_wrote_without_its_leading_zero_is_a_hash_too() {
+    let app = spawn_app().await;
+    let name = "base-5cfce744f1d2a99.css";
+    std::fs::write(app.folder().join("dist").join(name), "body{}").expect("written");
+
+    let response = app.get(&format!("/{name}")).await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+}
+
+#[tokio::test]
 async fn precompressed_variants_are_served_to_browsers_that_accept_them() {
     let app = spawn_app().await;
     for (accept, encoding, body) in [
@@ -164,6 +179,57 @@ async fn a_missing_file_is_404_while_a_deep_link_without_an_extension_is_the_pag
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
         let text = response.text().await.expect("body");
         assert!(!text.contains("<title>Meanwhile</title>"), "{path}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn precompressed_variants_and_other_names_for_a_file_are_not_files() {
+    let app = spawn_app().await;
+    // Only the file's own name serves it; its variants come only through Accept-Encoding.
+    for path in [
+        format!("/{WASM_NAME}.br"),
+        format!("/{WASM_NAME}.gz"),
+        format!("/{WASM_NAME}.html"),
+        "/index.html.js".to_owned(),
+        "/index.html.gz".to_owned(),
+        "/robots.txt.br".to_owned(),
+    ] {
+        for accept in ["identity", "br, gzip", ""] {
+            let response = app
+                .client
+                .get(app.url(&path))
+                .header("accept-encoding", accept)
+                .send()
+                .await
+                .expect("sent");
+            assert_eq!(
+                response.status(),
+                StatusCode::NOT_FOUND,
+                "{path} ({accept:?})"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_path_segment_longer_than_a_file_name_is_a_deep_link_or_a_404_never_a_500() {
+    let app = spawn_app().await;
+    let long = "a".repeat(256);
+    let page = app.get(&format!("/{long}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.text()
+            .await
+            .expect("body")
+            .contains("<title>Meanwhile</title>")
+    );
+    for path in [
+        format!("/{long}.js"),
+        format!("/{long}/x.css"),
+        format!("/lab/{}.wasm", "b".repeat(300)),
+    ] {
+        let response = app.get(&path).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
     }
 }
 
