@@ -29,6 +29,12 @@ pub fn Overview() -> impl IntoView {
                 "them leave, wait, arrive out of order, fail, retry and get cancelled. The "
                 <strong>"inspector"</strong> " at the bottom of every page lists each request the page makes."
             </p>
+            <p>
+                <a href="/search">"Search"</a> " finds any named Unicode character as you type, and shows "
+                "what a list does when answers come back out of order. In " <a href="/mail">"Mail"</a>
+                " two tabs write to each other: each message waits in an outbox that survives a reload "
+                "and goes out, once, whenever the network lets it."
+            </p>
             <h2>"The heartbeat"</h2>
             <p>
                 "In the header, a clock with tenths of a second and a frame-rate meter run on every frame "
