@@ -84,6 +84,16 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String> {
         })
 }
 
+/// What is kept of an `Idempotency-Key`.
+#[derive(Debug, sqlx::FromRow)]
+struct KeyRow {
+    request_hash: Vec<u8>,
+    state: String,
+    claim: i64,
+    lease_until_ms: i64,
+    response: Option<String>,
+}
+
 enum Claimed {
     /// This request holds the key (with this claim number) and must do the work.
     Mine(i64),
@@ -117,20 +127,25 @@ async fn claim_key(
     if inserted.rows_affected() == 1 {
         return Ok(Claimed::Mine(claim));
     }
-    let (hash, state, earlier, lease_until_ms, response): (
-        Vec<u8>,
-        String,
-        i64,
-        i64,
-        Option<String>,
-    ) = sqlx::query_as(
+    let earlier: Option<KeyRow> = sqlx::query_as(
         "SELECT request_hash, state, claim, lease_until_ms, response
          FROM idempotency_keys WHERE sender = ? AND key = ?",
     )
     .bind(sender)
     .bind(key)
-    .fetch_one(db)
+    .fetch_optional(db)
     .await?;
+    // Gone since the insert: the request that held it failed and let it go. Try again.
+    let Some(KeyRow {
+        request_hash: hash,
+        state,
+        claim: earlier,
+        lease_until_ms,
+        response,
+    }) = earlier
+    else {
+        return Err(in_progress());
+    };
     if hash != request_hash {
         return Err(ApiError::IdempotencyKeyReused(
             "This Idempotency-Key was used for a different message; use a new key for a new message."
@@ -143,12 +158,6 @@ async fn claim_key(
             .ok_or_else(|| ApiError::Unavailable("The earlier answer could not be read.".into()))?;
         return Ok(Claimed::Done(sent));
     }
-    let in_progress = || {
-        ApiError::RequestInProgress(
-            "A request with this Idempotency-Key is still being processed; try again in a moment."
-                .to_owned(),
-        )
-    };
     if lease_until_ms > now {
         return Err(in_progress());
     }
@@ -224,10 +233,7 @@ async fn deliver(
     .await?;
     if finished.rows_affected() != 1 {
         // Our lease ran out and another request took the key over: it sends, we do not.
-        return Err(ApiError::RequestInProgress(
-            "A request with this Idempotency-Key is still being processed; try again in a moment."
-                .to_owned(),
-        ));
+        return Err(in_progress());
     }
     tx.commit().await?;
     Ok((sent, new.to, event))
@@ -457,6 +463,14 @@ pub async fn correct(
     tx.commit().await?;
     hub.wake(&recipient, event);
     Ok((StatusCode::CREATED, ApiJson(message)))
+}
+
+/// `409 request_in_progress`: another request holds the key; its answer will be there soon.
+fn in_progress() -> ApiError {
+    ApiError::RequestInProgress(
+        "A request with this Idempotency-Key is still being processed; try again in a moment."
+            .to_owned(),
+    )
 }
 
 /// `404` for a message that is not in the caller's `side`: one that does not exist and one that
