@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{HeaderName, HeaderValue};
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use protocol::lab::{EchoRequest, LabStats};
 
@@ -15,17 +16,19 @@ use crate::error::{ApiError, ApiJson, ApiQuery, Result};
 /// `GET /api/lab/echo?delay_ms=&jitter_ms=&fail_rate=&bytes=&seq=`.
 pub async fn echo_query(
     State(lab): State<Arc<Lab>>,
+    format: Format,
     ApiQuery(request): ApiQuery<EchoRequest>,
 ) -> Result<Response> {
-    echo(&lab, request).await
+    echo(&lab, format, request).await
 }
 
 /// `POST /api/lab/echo` with the same fields as a JSON body.
 pub async fn echo_body(
     State(lab): State<Arc<Lab>>,
+    format: Format,
     ApiJson(request): ApiJson<EchoRequest>,
 ) -> Result<Response> {
-    echo(&lab, request).await
+    echo(&lab, format, request).await
 }
 
 /// `GET /api/lab/stats`.
@@ -36,14 +39,91 @@ pub async fn stats_show(State(lab): State<Arc<Lab>>) -> ApiJson<LabStats> {
 /// Made once (naming a header by a string parses the name on every answer).
 const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
 
-async fn echo(lab: &Lab, request: EchoRequest) -> Result<Response> {
+async fn echo(lab: &Lab, format: Format, request: EchoRequest) -> Result<Response> {
     request
         .validate()
         .map_err(|e| ApiError::Validation(e.to_string()))?;
     let echoed = lab.echo(request).await?;
     let timing = server_timing(echoed.answer.delay_ms, echoed.took);
     // Lets the browser's devtools (and the Lab's details panel) show the server's share of the time.
-    Ok(([(SERVER_TIMING, timing)], ApiJson(echoed.answer)).into_response())
+    let vary = (header::VARY, HeaderValue::from_static("accept"));
+    Ok(match format {
+        Format::Json => ([(SERVER_TIMING, timing), vary], ApiJson(echoed.answer)).into_response(),
+        Format::Xml => {
+            let xml = quick_xml::se::to_string_with_root("echo", &echoed.answer).map_err(|e| {
+                ApiError::Unavailable(format!("The answer could not be written as XML: {e}."))
+            })?;
+            let content_type = (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/xml"),
+            );
+            ([(SERVER_TIMING, timing), vary, content_type], xml).into_response()
+        }
+    })
+}
+
+/// The forms the echo can answer in. As an extractor it reads `Accept` before the body or the
+/// wait: a client that can read neither form is told so at once (`406`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Xml,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Format {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self> {
+        Self::negotiate(parts.headers.get(header::ACCEPT))
+    }
+}
+
+impl Format {
+    /// The form `accept` prefers (by its `q` weights, the most specific range deciding for each
+    /// form; JSON on a tie or with no `Accept`), or `406 not_acceptable` when it takes neither.
+    pub fn negotiate(accept: Option<&HeaderValue>) -> Result<Self> {
+        let Some(accept) = accept else {
+            return Ok(Self::Json);
+        };
+        let text = accept.to_str().unwrap_or_default();
+        // For each form, the weight of the most specific range that names it.
+        let weight = |exact: &[&str]| {
+            let mut best: Option<(u8, f32)> = None;
+            for range in text.split(',') {
+                let mut parts = range.split(';');
+                let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+                let q = parts
+                    .filter_map(|p| p.trim().strip_prefix("q="))
+                    .find_map(|q| q.trim().parse::<f32>().ok())
+                    .unwrap_or(1.0);
+                let specificity = if exact.contains(&media.as_str()) {
+                    3
+                } else if exact
+                    .iter()
+                    .any(|e| e.split('/').next() == media.strip_suffix("/*"))
+                {
+                    2
+                } else if media == "*/*" {
+                    1
+                } else {
+                    continue;
+                };
+                if best.is_none_or(|(s, _)| specificity > s) {
+                    best = Some((specificity, q));
+                }
+            }
+            best.map_or(0.0, |(_, q)| q)
+        };
+        let json = weight(&["application/json"]);
+        let xml = weight(&["application/xml", "text/xml"]);
+        if json <= 0.0 && xml <= 0.0 {
+            return Err(ApiError::NotAcceptable(
+                "The echo answers `application/json` or `application/xml`; the Accept header takes neither."
+                    .to_owned(),
+            ));
+        }
+        Ok(if xml > json { Self::Xml } else { Self::Json })
+    }
 }
 
 /// `wait;dur=<delay>;desc="requested delay", total;dur=<ms, one decimal>`. The total is written
@@ -59,6 +139,38 @@ fn server_timing(delay_ms: u64, took: Duration) -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_accept_header_chooses_json_or_xml_by_weight_and_specificity() {
+        let choose = |accept: &str| {
+            Format::negotiate(Some(&HeaderValue::from_str(accept).expect("a header"))).ok()
+        };
+        assert_eq!(Format::negotiate(None).ok(), Some(Format::Json));
+        for (accept, chosen) in [
+            ("application/json", Some(Format::Json)),
+            ("application/xml", Some(Format::Xml)),
+            ("text/xml", Some(Format::Xml)),
+            ("*/*", Some(Format::Json)),
+            ("application/*", Some(Format::Json)),
+            ("text/*", Some(Format::Xml)),
+            (
+                "application/xml;q=0.9, application/json",
+                Some(Format::Json),
+            ),
+            ("application/json;q=0.5, application/xml", Some(Format::Xml)),
+            ("application/xml, */*;q=0.1", Some(Format::Xml)),
+            (
+                "text/html, application/xhtml+xml, application/xml;q=0.9, */*;q=0.8",
+                Some(Format::Xml),
+            ),
+            ("application/json;q=0, */*", Some(Format::Xml)),
+            ("text/html", None),
+            ("image/png, text/plain", None),
+            ("*/*;q=0", None),
+        ] {
+            assert_eq!(choose(accept), chosen, "{accept}");
+        }
+    }
 
     #[test]
     fn server_timing_gives_the_delay_and_the_total_to_a_tenth_of_a_millisecond() {

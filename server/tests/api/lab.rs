@@ -172,6 +172,65 @@ async fn malformed_parameters_are_400_naming_the_parameter_and_its_range() {
 }
 
 #[tokio::test]
+async fn the_echo_answers_json_or_xml_as_the_accept_header_asks_and_406_otherwise() {
+    let app = spawn_app().await;
+    let ask = |accept: Option<&'static str>, post: bool| {
+        let mut request = if post {
+            app.client
+                .post(app.url("/api/lab/echo"))
+                .json(&json!({"seq": 9, "bytes": 3}))
+        } else {
+            app.client.get(app.url("/api/lab/echo?seq=9&bytes=3"))
+        };
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        request.send()
+    };
+    for (accept, post) in [
+        (None, false),
+        (Some("application/json"), true),
+        (Some("*/*"), false),
+    ] {
+        let response = ask(accept, post).await.expect("sent");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert_eq!(response.headers()["vary"], "accept");
+        let echoed: EchoResponse = response.json().await.expect("JSON");
+        assert_eq!(echoed.seq, Some(9));
+    }
+    for (accept, post) in [
+        ("application/xml", false),
+        ("text/xml", true),
+        ("application/json;q=0.5, application/xml", false),
+    ] {
+        let response = ask(Some(accept), post).await.expect("sent");
+        assert_eq!(response.status(), StatusCode::OK, "{accept}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/xml",
+            "{accept}"
+        );
+        let xml = response.text().await.expect("text");
+        assert!(xml.starts_with("<echo>"), "{xml}");
+        let echoed: EchoResponse = quick_xml::de::from_str(&xml).expect("the echo as XML");
+        assert_eq!((echoed.seq, echoed.padding.len()), (Some(9), 3), "{xml}");
+    }
+    for (accept, post) in [("text/html", false), ("image/png", true)] {
+        let message = assert_error(
+            ask(Some(accept), post).await.expect("sent"),
+            StatusCode::NOT_ACCEPTABLE,
+            "not_acceptable",
+        )
+        .await;
+        assert!(message.contains("application/xml"), "{message}");
+    }
+    // Nothing was waited for when the answer could not be given.
+    let stats: LabStats = app.get("/api/lab/stats").await.json().await.expect("stats");
+    assert_eq!(stats.served, 6);
+}
+
+#[tokio::test]
 async fn a_client_that_goes_away_is_counted_as_abandoned() {
     let app = spawn_app().await;
     let impatient = reqwest::Client::builder()
