@@ -264,7 +264,7 @@ impl MailSession {
         let Some(identity) = self.identity.get_untracked() else {
             return;
         };
-        if self.is_offline() {
+        if self.is_offline_untracked() {
             self.connection.set(Connection::Offline);
             return;
         }

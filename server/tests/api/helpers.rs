@@ -213,3 +213,14 @@ pub async fn start_process(folder: &Path, log: &str) -> Process {
         output,
     }
 }
+
+/// The value of field `name` (`"id:"`, `"event:"`, `"data:"`, `"retry:"`) in one server-sent
+/// event block, empty when the block has none.
+pub fn sse_field(block: &str, name: &str) -> String {
+    block
+        .lines()
+        .find_map(|line| line.strip_prefix(name))
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}

@@ -7,7 +7,7 @@ use protocol::lab::{EchoResponse, LabStats};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_app, spawn_app_with, start_process};
+use crate::helpers::{assert_error, spawn_app, spawn_app_with, sse_field, start_process};
 use crate::shutdown::{wait_until, wait_until_within};
 
 #[tokio::test]
@@ -353,15 +353,11 @@ async fn read_events(mut response: reqwest::Response) -> Vec<(String, String, St
     text.split("\n\n")
         .filter(|block| !block.trim().is_empty())
         .map(|block| {
-            let field = |name: &str| {
-                block
-                    .lines()
-                    .find_map(|line| line.strip_prefix(name))
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned()
-            };
-            (field("id:"), field("event:"), field("data:"))
+            (
+                sse_field(block, "id:"),
+                sse_field(block, "event:"),
+                sse_field(block, "data:"),
+            )
         })
         .collect()
 }

@@ -12,7 +12,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{TestApp, assert_error, spawn_app, start_process};
+use crate::helpers::{TestApp, assert_error, spawn_app, sse_field, start_process};
 
 /// What opens a mailbox.
 struct Mailbox {
@@ -122,19 +122,11 @@ impl Events {
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let block: String = self.buffer.drain(..end + 2).collect();
-                let field = |name: &str| {
-                    block
-                        .lines()
-                        .find_map(|line| line.strip_prefix(name))
-                        .unwrap_or_default()
-                        .trim()
-                        .to_owned()
-                };
                 let pushed = Pushed {
-                    id: field("id:"),
-                    event: field("event:"),
-                    data: field("data:"),
-                    retry: field("retry:"),
+                    id: sse_field(&block, "id:"),
+                    event: sse_field(&block, "event:"),
+                    data: sse_field(&block, "data:"),
+                    retry: sse_field(&block, "retry:"),
                 };
                 if pushed.event.is_empty() && pushed.retry.is_empty() {
                     continue; // a comment
