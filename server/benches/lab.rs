@@ -265,6 +265,7 @@ async fn start_meanwhile(folder: &std::path::Path) -> SocketAddr {
     tokio::spawn(server::serve(
         listener,
         state,
+        server::Connections::default(),
         std::future::pending(),
         Duration::from_secs(1),
     ));
@@ -358,6 +359,8 @@ async fn generate_load(
 // ---- 3. Memory with 10 000 echoes waiting ----------------------------------------------------
 
 const WAITING: usize = 10_000;
+/// Issue 14's flood of waiting echoes closed at once.
+const FLOOD: usize = 2_000;
 
 /// The release server, in its own process so its memory is its own; stopped when dropped.
 struct ServerProcess(Child);
@@ -389,6 +392,9 @@ fn waiting_memory() {
     let server = ServerProcess(
         Command::new(env!("CARGO_BIN_EXE_meanwhile"))
             .args(["--addr", &addr.to_string(), "--log", "warn"])
+            // Connecting 10 000 clients takes a while; the first must not be cut off meanwhile,
+            // and the cap must leave room for them and the bench's own requests.
+            .args(["--header-timeout-secs", "60", "--max-connections", "20000"])
             .arg("--database")
             .arg(folder.path().join("bench.db"))
             .arg("--dist")
@@ -409,12 +415,40 @@ fn waiting_memory() {
     // Warm up, then measure the quick echo and the memory with nothing waiting.
     let before_quick = quick_echo_ms(addr, 200);
     let before = resident_bytes(pid);
+    println!(
+        "   resident memory {:.1} MiB with nothing waiting",
+        before as f64 / 1_048_576.0
+    );
 
+    // Issue 14's flood: 2 000 waiting echoes whose clients all close at once.
+    let (during, after) = flood(addr, pid, FLOOD);
+    println!(
+        "   a flood of {FLOOD} waiting echoes: {:.1} MiB while they wait, {:.1} MiB once their clients closed",
+        during as f64 / 1_048_576.0,
+        after as f64 / 1_048_576.0,
+    );
+
+    let settled = resident_bytes(pid);
+    let (during, after) = flood(addr, pid, WAITING);
+    println!(
+        "   {WAITING} waiting: {:.1} MiB → {:.1} MiB, {:.0} bytes per waiting request (connection included); {:.1} MiB once closed",
+        settled as f64 / 1_048_576.0,
+        during as f64 / 1_048_576.0,
+        during.saturating_sub(settled) as f64 / WAITING as f64,
+        after as f64 / 1_048_576.0,
+    );
+    drop(server);
+    println!("   a 0-delay echo: median {before_quick:.2} ms with nothing waiting");
+}
+
+/// Opens `count` echoes that wait 20 s, then closes every client at once. Returns the server's
+/// resident memory while they wait and once the server has let them all go.
+fn flood(addr: SocketAddr, pid: u32, count: usize) -> (u64, u64) {
     // Connect first, then send: on some machines each loopback connect takes milliseconds once
     // thousands are open, and 10 000 of them take longer than an echo waits. Sent together, the
-    // requests all wait at once.
-    let mut waiting = Vec::with_capacity(WAITING);
-    for _ in 0..WAITING {
+    // requests all wait at once. (The server runs with a long header timeout for this reason.)
+    let mut waiting = Vec::with_capacity(count);
+    for _ in 0..count {
         waiting.push(TcpStream::connect(addr).expect("connects"));
     }
     for (seq, stream) in waiting.iter_mut().enumerate() {
@@ -423,20 +457,24 @@ fn waiting_memory() {
         );
         stream.write_all(request.as_bytes()).expect("sent");
     }
-    let count = wait_for_waiting(addr, WAITING as u64, Duration::from_secs(10));
-    let after = resident_bytes(pid);
-    let during_quick = quick_echo_ms(addr, 200);
-    println!(
-        "   resident memory {:.1} MiB → {:.1} MiB with {count} waiting: {:.0} bytes per waiting request (connection included)",
-        before as f64 / 1_048_576.0,
-        after as f64 / 1_048_576.0,
-        after.saturating_sub(before) as f64 / count.max(1) as f64
+    let reached = wait_for_waiting(addr, count as u64, Duration::from_secs(10));
+    assert_eq!(
+        reached, count as u64,
+        "only {reached} of {count} waiting after 10 s"
     );
-    println!(
-        "   a 0-delay echo: median {before_quick:.2} ms with nothing waiting, {during_quick:.2} ms with {count} waiting"
-    );
+    let during = resident_bytes(pid);
+    let quick = quick_echo_ms(addr, 200);
+    println!("   a 0-delay echo with {count} waiting: median {quick:.2} ms");
     drop(waiting);
-    drop(server);
+    let started = Instant::now();
+    while stats(addr)["in_flight"].as_u64().unwrap_or(u64::MAX) > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the closed clients' echoes are still waiting"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (during, resident_bytes(pid))
 }
 
 /// Median time of `count` sequential 0-delay echoes on one keep-alive connection, in ms.

@@ -2,8 +2,11 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
+
+use crate::connections::Connections;
 
 /// Meanwhile: see asynchronous request/response at work.
 ///
@@ -34,4 +37,36 @@ pub struct Config {
     /// Seconds to let in-flight requests finish after SIGINT/SIGTERM before closing anyway.
     #[arg(long, env = "MEANWHILE_SHUTDOWN_GRACE", default_value_t = 35)]
     pub shutdown_grace_secs: u64,
+
+    /// Seconds a connection may take to send a request's head, counted from when it opens or
+    /// its previous answer was sent; an idle keep-alive connection is closed after as long.
+    #[arg(long, env = "MEANWHILE_HEADER_TIMEOUT", default_value_t = 5)]
+    pub header_timeout_secs: u64,
+
+    /// Seconds a write may wait for a client that has stopped reading before the connection
+    /// (an event stream too) is dropped.
+    #[arg(long, env = "MEANWHILE_WRITE_TIMEOUT", default_value_t = 30)]
+    pub write_timeout_secs: u64,
+
+    /// Connections open at once; past it, new ones are answered 503 and closed.
+    #[arg(long, env = "MEANWHILE_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Answer a request whose client half-closed the connection (`shutdown(SHUT_WR)`) after
+    /// sending it. Off by default: the server then cannot tell a half-close from a client that
+    /// went away, and abandoned requests run to their end instead of being dropped.
+    #[arg(long, env = "MEANWHILE_HALF_CLOSE")]
+    pub half_close: bool,
+}
+
+impl Config {
+    /// The connection layer's clocks and cap, from the flags.
+    pub fn connections(&self) -> Connections {
+        Connections {
+            header_timeout: Duration::from_secs(self.header_timeout_secs),
+            write_timeout: Duration::from_secs(self.write_timeout_secs),
+            max_connections: self.max_connections,
+            half_close: self.half_close,
+        }
+    }
 }

@@ -4,6 +4,7 @@
 //! both from a [`config::Config`].
 
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod error;
 pub mod health;
@@ -31,6 +32,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::Config;
+pub use crate::connections::Connections;
 use crate::page::PageFiles;
 pub use crate::state::AppState;
 
@@ -96,31 +98,29 @@ pub fn api(routes: Router<AppState>, deadline: Duration) -> Router<AppState> {
         .layer(layers)
 }
 
-/// Serves [`app`] on `listener` until `shutdown` completes. Then, in this order: it stops
+/// Serves [`app`] on `listener`, with the clocks and the cap of `connections`, until `shutdown`
+/// completes. Then, in this order: it stops
 /// accepting connections and cancels `state.shutdown` (so event streams end themselves), lets the
 /// requests in flight finish and waits for the background work in `state.tasks`, and returns —
 /// or, if that takes longer than `grace`, returns anyway and logs what it cut short.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
+    connections: Connections,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> std::io::Result<()> {
     let token = state.shutdown.clone();
     let tasks = state.tasks.clone();
     search::warm_up();
-    // `into_make_service` readies the router once; each connection then shares it. Handing
-    // `axum::serve` the `Router` itself readies a deep copy of every route per connection
-    // (~17 KB each here, measured with valgrind's massif): with 10 000 open streams, 170 MB.
-    let router = app(state).into_make_service();
     let signalled = token.clone();
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+    let server = connections::serve(listener, app(state), connections, async move {
         shutdown.await;
         tracing::info!("shutting down: finishing in-flight requests and background work");
         signalled.cancel();
     });
     let finished = async {
-        server.await?;
+        server.await;
         tasks.close();
         tasks.wait().await;
         Ok(())
@@ -157,6 +157,7 @@ pub async fn run(config: Config) -> startup::Result<()> {
             "no built page here; the API works, the page will say it is not built"
         );
     }
+    let connections = config.connections();
     tracing::info!("Meanwhile is serving on http://{addr}");
     println!("Meanwhile is serving on http://{addr}");
     serve(
@@ -165,6 +166,7 @@ pub async fn run(config: Config) -> startup::Result<()> {
             request_timeout: Duration::from_secs(config.request_timeout_secs),
             ..AppState::new(db, PageFiles::new(config.dist))
         },
+        connections,
         shutdown_signal(),
         Duration::from_secs(config.shutdown_grace_secs),
     )

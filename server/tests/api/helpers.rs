@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use protocol::ErrorBody;
 use reqwest::{Response, StatusCode};
-use server::AppState;
 use server::page::PageFiles;
+use server::{AppState, Connections};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -35,6 +35,14 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like [`spawn_app`], letting the test change the state (e.g. a short request timeout).
 pub async fn spawn_app_with(configure: impl FnOnce(&mut AppState)) -> TestApp {
+    spawn_app_serving(configure, Connections::default()).await
+}
+
+/// Like [`spawn_app_with`], with the connection layer's clocks and cap set by the test.
+pub async fn spawn_app_serving(
+    configure: impl FnOnce(&mut AppState),
+    connections: Connections,
+) -> TestApp {
     if let Ok(filter) = std::env::var("TEST_LOG") {
         server::telemetry::init(&filter);
     }
@@ -53,6 +61,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut AppState)) -> TestApp {
     let server = tokio::spawn(server::serve(
         listener,
         state.clone(),
+        connections,
         async move {
             let _ = shutdown_rx.await;
         },

@@ -79,6 +79,7 @@ impl Session {
         tokio::spawn(server::serve(
             listener,
             state.clone(),
+            server::Connections::default(),
             async move {
                 let _ = stop.await;
             },

@@ -1,0 +1,157 @@
+//! The connection layer: how long a client may take, and how many may be connected at once.
+//!
+//! `axum::serve` has no clocks and no cap (its hyper builder is not configurable), so the server
+//! accepts connections itself and hands each to hyper's HTTP/1 connection builder — the loop of
+//! axum's `serve-with-hyper` example, with hyper's and hyper-util's own settings:
+//! - **a slow or idle client**: hyper's `header_read_timeout` closes a connection that has not sent
+//!   a whole request head within [`Connections::header_timeout`]. Its clock starts when the
+//!   connection opens and again when an answer has been sent, so the same deadline closes an idle
+//!   keep-alive connection (hyper has one clock for both);
+//! - **a client that stops reading**: each socket is wrapped in `tokio-io-timeout`'s
+//!   `TimeoutStream`, so a write that cannot make progress for [`Connections::write_timeout`]
+//!   fails and hyper drops the connection, its answer and the buffers with it (an event stream
+//!   too). A slow reader that keeps reading is not cut: the clock restarts with every write;
+//! - **too many clients**: past [`Connections::max_connections`] a new connection is answered
+//!   `503 unavailable` (the JSON envelope, `Retry-After: 1`, `Connection: close`) and closed,
+//!   while the open ones go on being served;
+//! - **a half-close**: with [`Connections::half_close`], hyper answers a request whose client
+//!   has shut its sending side (`shutdown(SHUT_WR)`) after it. Off by default: at the TCP level a
+//!   half-close looks exactly like a client that went away, and with it on hyper stops watching
+//!   for either — a request abandoned by its browser (a cancelled echo, a closed event stream)
+//!   would run to its end instead of being dropped, counted and logged at once.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+use axum::serve::Listener;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_io_timeout::TimeoutStream;
+
+use crate::error::ApiError;
+
+/// The clocks and the cap; [`Default`] is what the binary uses without flags.
+#[derive(Debug, Clone)]
+pub struct Connections {
+    /// How long a connection may take to send a request's head, counted from when it opens or
+    /// its previous answer was sent (so also how long an idle keep-alive connection stays open).
+    pub header_timeout: Duration,
+    /// How long a write may wait for a client that does not read before the connection is
+    /// dropped.
+    pub write_timeout: Duration,
+    /// How many connections may be open at once; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// Answer a request whose client half-closed the connection after sending it, at the cost
+    /// of no longer noticing clients that went away before their answer.
+    pub half_close: bool,
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(30),
+            max_connections: 10_000,
+            half_close: false,
+        }
+    }
+}
+
+/// How long a connection refused at the cap may take to send the request it is refused.
+const REFUSAL_HEADER_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Accepts connections on `listener` and serves `router` on each until `shutdown` completes;
+/// then stops accepting, lets every open connection finish its answer (idle ones are closed),
+/// and returns when the last one has.
+pub async fn serve(
+    mut listener: TcpListener,
+    router: Router,
+    limits: Connections,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .half_close(limits.half_close);
+    let mut refusing = http1::Builder::new();
+    refusing
+        .timer(TokioTimer::new())
+        .header_read_timeout(REFUSAL_HEADER_TIMEOUT)
+        .half_close(limits.half_close)
+        .keep_alive(false);
+
+    let open = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    // Logged once each time the cap is reached, not once per refused connection: a client must
+    // not be able to fill the log at will.
+    let mut at_cap = false;
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        // axum's `Listener` retries what `accept` may fail with (a reset, too many open files).
+        let (stream, _remote) = tokio::select! {
+            accepted = Listener::accept(&mut listener) => accepted,
+            () = shutdown.as_mut() => break,
+        };
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+        let mut stream = TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(limits.write_timeout));
+        let io = TokioIo::new(Box::pin(stream));
+
+        match open.clone().try_acquire_owned() {
+            Ok(permit) => {
+                at_cap = false;
+                let service = TowerToHyperService::new(router.clone());
+                let connection = graceful.watch(builder.serve_connection(io, service));
+                tokio::spawn(async move {
+                    if let Err(error) = connection.await {
+                        tracing::debug!(%error, "connection ended with an error");
+                    }
+                    drop(permit);
+                });
+            }
+            Err(_) => {
+                if !at_cap {
+                    tracing::warn!(
+                        max_connections = limits.max_connections,
+                        "refusing new connections: as many are open as allowed"
+                    );
+                    at_cap = true;
+                }
+                let service =
+                    hyper::service::service_fn(|_request| async { Ok::<_, Infallible>(refusal()) });
+                let connection = refusing.serve_connection(io, service);
+                tokio::spawn(async move {
+                    if let Err(error) = connection.await {
+                        tracing::debug!(%error, "refused connection ended with an error");
+                    }
+                });
+            }
+        }
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// The answer to a connection past the cap.
+fn refusal() -> axum::response::Response {
+    let mut response = ApiError::Unavailable(
+        "The server has as many connections open as it allows; try again in a moment.".to_owned(),
+    )
+    .into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(1u32));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
