@@ -11,8 +11,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::db::Reads;
 use crate::lab::Lab;
-use crate::mail::Hub;
 use crate::page::PageFiles;
+use crate::streams::Hub;
 
 /// Handlers take only the part they need (`State<Arc<Lab>>`, `State<SqlitePool>`), through
 /// `FromRef`. Every field is a handle, cheap to clone.

@@ -1,11 +1,24 @@
 //! What every server-sent event stream of the API shares: it ends when the server begins to
 //! shut down (so a graceful shutdown does not wait on it), and it says in the log when and why it
 //! ended — finished, the client left, or the server stopped — with how many events it sent.
+//!
+//! And the durable streams of Mail and Tasks: their events are rows with ids from a sequence of
+//! their own (a mailbox's, a job owner's), committed before anyone hears of them. [`replay`]
+//! sends the rows after the last id the client has, then waits for the [`Hub`] to say more were
+//! committed. A client that reconnects with `Last-Event-ID` misses nothing.
 
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt};
+use sqlx::SqlitePool;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{ApiError, Result};
@@ -80,4 +93,178 @@ pub fn last_event_id<T: FromStr>(headers: &HeaderMap, meaning: &str) -> Result<O
         .and_then(|text| text.trim().parse().ok())
         .map(Some)
         .ok_or_else(|| ApiError::BadRequest(format!("`Last-Event-ID` must be {meaning}.")))
+}
+
+/// How often an idle durable stream sends a keep-alive comment.
+pub const KEEP_ALIVE: Duration = Duration::from_millis(protocol::mail::KEEP_ALIVE_MS);
+/// How long a browser waits before reconnecting a dropped stream (the `retry:` hint).
+pub const RECONNECT: Duration = Duration::from_millis(protocol::mail::RECONNECT_MS);
+/// Rows read from the database at a time.
+const BATCH: i64 = 100;
+
+/// Wakes a durable stream's open connections when an event is committed for its key, and counts
+/// them (to cap how many one key holds). Keys are a mailbox's name, or `jobs/` and a job owner.
+/// One process's view: with several server processes each would hear of the others' writes
+/// through the database (PostgreSQL's `LISTEN`), not through this.
+#[derive(Debug, Default)]
+pub struct Hub {
+    keys: Mutex<HashMap<String, Listeners>>,
+}
+
+#[derive(Debug)]
+struct Listeners {
+    /// The newest event id committed for the key, as far as this process knows.
+    newest: watch::Sender<i64>,
+    open: usize,
+}
+
+impl Hub {
+    /// Tells `key`'s open streams that events up to `id` are committed.
+    pub fn wake(&self, key: &str, id: i64) {
+        let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(listeners) = keys.get(key) {
+            listeners.newest.send_if_modified(|newest| {
+                let newer = id > *newest;
+                if newer {
+                    *newest = id;
+                }
+                newer
+            });
+        }
+    }
+
+    /// Registers one more stream for `key`, unless it already has `limit` open.
+    fn open(self: &Arc<Self>, key: &str, limit: usize) -> Option<Open> {
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        let listeners = keys.entry(key.to_owned()).or_insert_with(|| Listeners {
+            newest: watch::Sender::new(0),
+            open: 0,
+        });
+        if listeners.open >= limit {
+            return None;
+        }
+        listeners.open += 1;
+        Some(Open {
+            woken: listeners.newest.subscribe(),
+            hub: self.clone(),
+            key: key.to_owned(),
+        })
+    }
+
+    /// A stream of `key` ended.
+    fn close(&self, key: &str) {
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(listeners) = keys.get_mut(key) {
+            listeners.open = listeners.open.saturating_sub(1);
+            if listeners.open == 0 {
+                keys.remove(key);
+            }
+        }
+    }
+}
+
+/// A stream's registration in the [`Hub`], given back when the stream is dropped.
+struct Open {
+    woken: watch::Receiver<i64>,
+    hub: Arc<Hub>,
+    key: String,
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.hub.close(&self.key);
+    }
+}
+
+/// Where a durable stream's events are.
+#[derive(Debug, Clone)]
+pub struct Feed {
+    /// What the log calls the stream.
+    pub name: &'static str,
+    /// Selects `(id, kind, data)` with binds (`of`, after this id, at most this many), in order
+    /// of id.
+    pub sql: &'static str,
+    /// Whose events: the first bind of `sql`.
+    pub of: String,
+    /// The [`Hub`] key the writers wake.
+    pub key: String,
+}
+
+/// Too many streams are open for that key already.
+#[derive(Debug)]
+pub struct Full;
+
+/// The SSE answer of a durable stream: a `retry:` hint, the rows of `feed` after `after`, then
+/// each new one as it is committed; a keep-alive comment every 15 s; ends at shutdown. `reads`
+/// is a read-only pool: the stream only reads.
+pub fn replay(
+    feed: Feed,
+    after: i64,
+    reads: SqlitePool,
+    hub: &Arc<Hub>,
+    limit: usize,
+    shutdown: CancellationToken,
+) -> std::result::Result<Response, Full> {
+    let open = hub.open(&feed.key, limit).ok_or(Full)?;
+    let pump = Pump {
+        end: StreamEnd::new(feed.name, &shutdown),
+        feed,
+        db: reads,
+        open,
+        after,
+        pending: VecDeque::new(),
+        hinted: false,
+    };
+    let events = futures::stream::unfold(pump, Pump::next);
+    Ok(Sse::new(until_shutdown(events, shutdown))
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .into_response())
+}
+
+/// One stream's state: what it has sent up to, and what it has read but not sent yet.
+struct Pump {
+    feed: Feed,
+    db: SqlitePool,
+    open: Open,
+    after: i64,
+    pending: VecDeque<(i64, String, String)>,
+    hinted: bool,
+    end: StreamEnd,
+}
+
+impl Pump {
+    async fn next(mut self) -> Option<(std::result::Result<Event, Infallible>, Self)> {
+        if !self.hinted {
+            self.hinted = true;
+            return Some((Ok(Event::default().retry(RECONNECT)), self));
+        }
+        loop {
+            if let Some((id, kind, data)) = self.pending.pop_front() {
+                self.after = id;
+                self.end.sent_one();
+                let event = Event::default().id(id.to_string()).event(kind).data(data);
+                return Some((Ok(event), self));
+            }
+            // Seen before reading, so a wake that comes during the read is not lost.
+            self.open.woken.borrow_and_update();
+            let rows: Vec<(i64, String, String)> = match sqlx::query_as(self.feed.sql)
+                .bind(&self.feed.of)
+                .bind(self.after)
+                .bind(BATCH)
+                .fetch_all(&self.db)
+                .await
+            {
+                Ok(rows) => rows,
+                Err(error) => {
+                    // The client reconnects with its Last-Event-ID and misses nothing.
+                    tracing::error!(%error, stream = self.feed.name, "reading the events failed");
+                    return None;
+                }
+            };
+            if rows.is_empty() {
+                self.open.woken.changed().await.ok()?;
+            }
+            self.pending.extend(rows);
+        }
+    }
 }

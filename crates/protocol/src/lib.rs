@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod health;
+pub mod jobs;
 pub mod lab;
 pub mod limits;
 pub mod mail;

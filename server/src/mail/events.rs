@@ -4,31 +4,22 @@
 //! sequence: a stream sends the rows after the last id the client has (`Last-Event-ID`, or
 //! `last_event_id` in the query for a new `EventSource`), then waits to be woken for more.
 
-use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use protocol::mail::{
-    EventTicket, EventsQuery, KEEP_ALIVE_MS, MailEvent, RECONNECT_MS, STREAMS_PER_MAILBOX,
-    TICKET_TTL_MS,
+    EventTicket, EventsQuery, KEEP_ALIVE_MS, MailEvent, STREAMS_PER_MAILBOX, TICKET_TTL_MS,
 };
 use sqlx::{SqliteConnection, SqlitePool};
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::auth::{self, Owner};
-use super::{Hub, now_ms};
-use crate::db::Reads;
+use crate::db::{Reads, now_ms};
 use crate::error::{ApiError, ApiJson, ApiQuery, Result};
-use crate::streams::{self, StreamEnd};
-
-/// Rows read from the database at a time.
-const BATCH: i64 = 100;
+use crate::streams::{self, Feed, Full, Hub};
 
 /// Writes `event` for `mailbox` in the caller's transaction and returns its id (the mailbox's
 /// next number). Wake the mailbox's streams with it after the transaction commits.
@@ -133,89 +124,18 @@ pub async fn stream(
                 .await?
         }
     };
-    let Some(woken) = hub.open(&mailbox, STREAMS_PER_MAILBOX) else {
-        return Err(ApiError::TooManyRequests {
+    let feed = Feed {
+        name: "mail events",
+        sql: "SELECT id, kind, data FROM events WHERE mailbox = ? AND id > ? ORDER BY id LIMIT ?",
+        of: mailbox.clone(),
+        key: mailbox,
+    };
+    streams::replay(feed, after, reads, &hub, STREAMS_PER_MAILBOX, shutdown).map_err(|Full| {
+        ApiError::TooManyRequests {
             message: format!(
                 "A mailbox may have {STREAMS_PER_MAILBOX} event streams open; close one first."
             ),
             retry_after: Duration::from_millis(KEEP_ALIVE_MS),
-        });
-    };
-    let state = Pump {
-        db: reads,
-        open: Open { hub, mailbox },
-        after,
-        woken,
-        pending: VecDeque::new(),
-        hinted: false,
-        end: StreamEnd::new("mail events", &shutdown),
-    };
-    let events = futures::stream::unfold(state, Pump::next);
-    Ok(Sse::new(streams::until_shutdown(events, shutdown))
-        .keep_alive(KeepAlive::new().interval(Duration::from_millis(KEEP_ALIVE_MS)))
-        .into_response())
-}
-
-/// A stream's registration in the [`Hub`], given back when the stream is dropped.
-struct Open {
-    hub: Arc<Hub>,
-    mailbox: String,
-}
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        self.hub.close(&self.mailbox);
-    }
-}
-
-/// One stream's state: what it has sent up to, and what it has read but not sent yet.
-struct Pump {
-    /// A read-only pool: the stream only reads.
-    db: SqlitePool,
-    open: Open,
-    after: i64,
-    woken: watch::Receiver<i64>,
-    pending: VecDeque<(i64, String, String)>,
-    hinted: bool,
-    end: StreamEnd,
-}
-
-impl Pump {
-    async fn next(mut self) -> Option<(Result<Event, Infallible>, Self)> {
-        if !self.hinted {
-            self.hinted = true;
-            let hint = Event::default().retry(Duration::from_millis(RECONNECT_MS));
-            return Some((Ok(hint), self));
         }
-        loop {
-            if let Some((id, kind, data)) = self.pending.pop_front() {
-                self.after = id;
-                self.end.sent_one();
-                let event = Event::default().id(id.to_string()).event(kind).data(data);
-                return Some((Ok(event), self));
-            }
-            // Seen before reading, so a wake that comes during the read is not lost.
-            self.woken.borrow_and_update();
-            let rows: Vec<(i64, String, String)> = match sqlx::query_as(
-                "SELECT id, kind, data FROM events WHERE mailbox = ? AND id > ? ORDER BY id LIMIT ?",
-            )
-            .bind(&self.open.mailbox)
-            .bind(self.after)
-            .bind(BATCH)
-            .fetch_all(&self.db)
-            .await
-            {
-                Ok(rows) => rows,
-                Err(error) => {
-                    // The client reconnects with its Last-Event-ID and misses nothing.
-                    tracing::error!(%error, "mail events: reading the events failed");
-                    return None;
-                }
-            };
-            if rows.is_empty() {
-                self.woken.changed().await.ok()?;
-            }
-            self.pending.extend(rows);
-        }
-    }
+    })
 }

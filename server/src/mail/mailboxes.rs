@@ -6,8 +6,9 @@ use axum::http::StatusCode;
 use protocol::mail::{Directory, MailboxCreated, NewMailbox};
 use sqlx::SqlitePool;
 
-use super::{auth, now_ms};
+use super::auth;
 use crate::db::Reads;
+use crate::db::now_ms;
 use crate::error::{ApiError, ApiJson, Result};
 
 /// How many addresses the directory lists.

@@ -16,9 +16,11 @@ use sha2::{Digest, Sha256};
 use sqlx::{SqliteConnection, SqlitePool};
 
 use super::auth::Owner;
-use super::{Hub, events, now_ms};
+use super::events;
 use crate::db::Reads;
+use crate::db::now_ms;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, Result};
+use crate::streams::Hub;
 
 /// How long a claimed `Idempotency-Key` stays "in progress" if the server dies before finishing:
 /// after it, a retry takes the claim over (the message was not sent: that is one transaction).

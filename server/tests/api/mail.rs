@@ -784,7 +784,7 @@ async fn past_the_sends_a_minute_a_mailbox_is_told_when_to_come_back() {
     let alice = mailbox(&app, "alice").await;
     let _bob = mailbox(&app, "bob").await;
     // A minute's worth of sends, written directly, the oldest 30 s ago.
-    let now = server::mail::now_ms();
+    let now = server::db::now_ms();
     for i in 0..i64::from(SENDS_PER_MINUTE) {
         sqlx::query(
             "INSERT INTO messages (sender, recipient, subject, body, sent_at_ms)
