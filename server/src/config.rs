@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::connections::Connections;
+use crate::tasks::Jobs;
 
 /// Meanwhile: see asynchronous request/response at work.
 ///
@@ -57,9 +58,21 @@ pub struct Config {
     /// went away, and abandoned requests run to their end instead of being dropped.
     #[arg(long, env = "MEANWHILE_HALF_CLOSE")]
     pub half_close: bool,
+
+    /// Jobs run at once (the Tasks room); the rest wait in order. 0: one per core.
+    #[arg(long, env = "MEANWHILE_JOB_WORKERS", default_value_t = 0)]
+    pub job_workers: usize,
 }
 
 impl Config {
+    /// The jobs' worker pool, from `--job-workers`.
+    pub fn jobs(&self) -> Jobs {
+        match self.job_workers {
+            0 => Jobs::per_core(),
+            workers => Jobs::new(workers),
+        }
+    }
+
     /// The connection layer's clocks and cap, from the flags.
     pub fn connections(&self) -> Connections {
         Connections {

@@ -14,9 +14,11 @@ pub mod page;
 pub mod search;
 pub mod state;
 pub mod streams;
+pub mod tasks;
 pub mod telemetry;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -51,7 +53,8 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         .merge(lab::router())
         .merge(mail::router())
-        .merge(search::router());
+        .merge(search::router())
+        .merge(tasks::router());
     let edge = ServiceBuilder::new()
         .layer(
             TraceLayer::new_for_http()
@@ -113,6 +116,7 @@ pub async fn serve(
     let token = state.shutdown.clone();
     let tasks = state.tasks.clone();
     search::warm_up();
+    tasks::start(&state);
     let signalled = token.clone();
     let server = connections::serve(listener, app(state), connections, async move {
         shutdown.await;
@@ -164,6 +168,7 @@ pub async fn run(config: Config) -> startup::Result<()> {
         listener,
         AppState {
             request_timeout: Duration::from_secs(config.request_timeout_secs),
+            jobs: Arc::new(config.jobs()),
             ..AppState::new(db, PageFiles::new(config.dist))
         },
         connections,

@@ -1,5 +1,5 @@
-//! What every handler can reach: the database, the built page, the Lab's counters, the Mail
-//! streams' hub, the shutdown signal and the tracker of background work.
+//! What every handler can reach: the database, the built page, the Lab's counters, the event
+//! streams' hub, the jobs' worker pool, the shutdown signal and the tracker of background work.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +13,7 @@ use crate::db::Reads;
 use crate::lab::Lab;
 use crate::page::PageFiles;
 use crate::streams::Hub;
+use crate::tasks::Jobs;
 
 /// Handlers take only the part they need (`State<Arc<Lab>>`, `State<SqlitePool>`), through
 /// `FromRef`. Every field is a handle, cheap to clone.
@@ -25,8 +26,10 @@ pub struct AppState {
     /// The built page, served for every path outside `/api`.
     pub page: PageFiles,
     pub lab: Arc<Lab>,
-    /// Wakes the Mail room's event streams.
+    /// Wakes the durable event streams (Mail's, Tasks').
     pub hub: Arc<Hub>,
+    /// The Tasks room's worker pool (started by `serve`).
+    pub jobs: Arc<Jobs>,
     /// Cancelled when the server begins to shut down, so long-lived streams can end themselves.
     pub shutdown: CancellationToken,
     /// Background work (jobs, stream pumps) spawned with `tasks.spawn(…)`: `serve` waits for it
@@ -44,6 +47,7 @@ impl AppState {
             page,
             lab: Arc::new(Lab::default()),
             hub: Arc::new(Hub::default()),
+            jobs: Arc::new(Jobs::per_core()),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             request_timeout: Duration::from_millis(protocol::limits::REQUEST_TIMEOUT_MS),

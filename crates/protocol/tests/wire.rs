@@ -342,3 +342,61 @@ mod search {
         assert!(query(json!({"q": "☃".repeat(100)})).validate().is_ok());
     }
 }
+
+#[test]
+fn a_job_has_the_documented_shape() {
+    use protocol::jobs::{
+        Job, JobEvent, JobProgress, JobResult, JobSpec, JobState, NewJob, Primes,
+    };
+    let new: NewJob = serde_json::from_value(
+        json!({"kind": "primes", "params": {"limit": 100_000_000}, "owner": "tab-1"}),
+    )
+    .expect("the issue's example reads");
+    assert_eq!(new.spec, JobSpec::Primes(Primes { limit: 100_000_000 }));
+    assert_eq!(new.owner.as_deref(), Some("tab-1"));
+    new.validate().expect("in range");
+
+    let job = Job {
+        id: "abc".into(),
+        spec: JobSpec::Primes(Primes { limit: 1_000_000 }),
+        state: JobState::Succeeded,
+        progress: 1.0,
+        created_at_ms: 1,
+        started_at_ms: Some(2),
+        finished_at_ms: Some(3),
+        attempts: 1,
+        result: Some(JobResult::Primes { count: 78_498 }),
+        error: None,
+    };
+    check(
+        job.clone(),
+        json!({"id": "abc", "kind": "primes", "params": {"limit": 1_000_000},
+               "state": "succeeded", "progress": 1.0, "created_at_ms": 1, "started_at_ms": 2,
+               "finished_at_ms": 3, "attempts": 1, "result": {"count": 78_498}}),
+    );
+    assert_eq!(JobEvent::Finished(job).name(), "finished");
+    check(
+        JobEvent::Progress(JobProgress {
+            id: "abc".into(),
+            state: JobState::Running,
+            progress: 0.5,
+            started_at_ms: Some(2),
+            attempts: 1,
+        }),
+        json!({"type": "progress", "data": {"id": "abc", "state": "running", "progress": 0.5,
+               "started_at_ms": 2, "attempts": 1}}),
+    );
+    for result in [
+        JobResult::Hashchain { hash: "ff".into() },
+        JobResult::Mandelbrot {
+            width: 16,
+            height: 16,
+            png_bytes: 99,
+        },
+        JobResult::Wait { waited_seconds: 3 },
+    ] {
+        let read: JobResult =
+            serde_json::from_value(serde_json::to_value(&result).expect("writes")).expect("reads");
+        assert_eq!(read, result);
+    }
+}

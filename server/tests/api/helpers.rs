@@ -149,6 +149,14 @@ impl TestApp {
     }
 }
 
+/// A test's end stops the server's background work: a job's work runs on a blocking thread,
+/// which the test's runtime would otherwise wait for.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.state.shutdown.cancel();
+    }
+}
+
 /// Asserts `response` has `status` and the error envelope with `code`; returns the message.
 pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> String {
     assert_eq!(response.status(), status, "status of {}", response.url());
@@ -232,4 +240,68 @@ pub fn sse_field(block: &str, name: &str) -> String {
         .unwrap_or_default()
         .trim()
         .to_owned()
+}
+
+/// An open event stream, read one event at a time.
+pub struct Events {
+    pub response: Response,
+    buffer: String,
+}
+
+/// One server-sent event: its id, name, data, and the `retry:` hint if it had one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pushed {
+    pub id: String,
+    pub event: String,
+    pub data: String,
+    pub retry: String,
+}
+
+impl Events {
+    pub fn new(response: Response) -> Self {
+        Self {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event (keep-alive comments skipped); `None` if none comes within `within`.
+    pub async fn next(&mut self, within: Duration) -> Option<Pushed> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let pushed = Pushed {
+                    id: sse_field(&block, "id:"),
+                    event: sse_field(&block, "event:"),
+                    data: sse_field(&block, "data:"),
+                    retry: sse_field(&block, "retry:"),
+                };
+                if pushed.event.is_empty() && pushed.retry.is_empty() {
+                    continue; // a comment
+                }
+                return Some(pushed);
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
+                .await
+                .ok()?
+                .expect("the stream reads")?;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// The next `count` events that are not the `retry:` hint.
+    pub async fn take(&mut self, count: usize) -> Vec<Pushed> {
+        let mut events = Vec::new();
+        while events.len() < count {
+            let pushed = self
+                .next(Duration::from_secs(10))
+                .await
+                .unwrap_or_else(|| panic!("only {} of {count} events came", events.len()));
+            if !pushed.event.is_empty() {
+                events.push(pushed);
+            }
+        }
+        events
+    }
 }

@@ -12,7 +12,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{TestApp, assert_error, spawn_app, sse_field, start_process};
+use crate::helpers::{Events, TestApp, assert_error, spawn_app, start_process};
 
 /// What opens a mailbox.
 struct Mailbox {
@@ -93,67 +93,7 @@ impl TestApp {
         let response = request.send().await.expect("stream opens");
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()["content-type"], "text/event-stream");
-        Events {
-            response,
-            buffer: String::new(),
-        }
-    }
-}
-
-/// An open event stream, read one event at a time.
-struct Events {
-    response: Response,
-    buffer: String,
-}
-
-/// One server-sent event: its id, name, data, and the `retry:` hint if it had one.
-#[derive(Debug, Clone, PartialEq)]
-struct Pushed {
-    id: String,
-    event: String,
-    data: String,
-    retry: String,
-}
-
-impl Events {
-    /// The next event (keep-alive comments skipped); `None` if none comes within `within`.
-    async fn next(&mut self, within: Duration) -> Option<Pushed> {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let pushed = Pushed {
-                    id: sse_field(&block, "id:"),
-                    event: sse_field(&block, "event:"),
-                    data: sse_field(&block, "data:"),
-                    retry: sse_field(&block, "retry:"),
-                };
-                if pushed.event.is_empty() && pushed.retry.is_empty() {
-                    continue; // a comment
-                }
-                return Some(pushed);
-            }
-            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
-                .await
-                .ok()?
-                .expect("the stream reads")?;
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    }
-
-    /// The next `count` events that are not the `retry:` hint.
-    async fn take(&mut self, count: usize) -> Vec<Pushed> {
-        let mut events = Vec::new();
-        while events.len() < count {
-            let pushed = self
-                .next(Duration::from_secs(10))
-                .await
-                .unwrap_or_else(|| panic!("only {} of {count} events came", events.len()));
-            if !pushed.event.is_empty() {
-                events.push(pushed);
-            }
-        }
-        events
+        Events::new(response)
     }
 }
 
@@ -695,10 +635,7 @@ async fn a_reconnect_with_last_event_id_gets_exactly_what_it_missed() {
             last + 3
         ))
         .await;
-    let mut from_query = Events {
-        response,
-        buffer: String::new(),
-    };
+    let mut from_query = Events::new(response);
     let two = from_query.take(2).await;
     assert_eq!(two[0].id, (last + 4).to_string());
     let ticket = app.ticket(&bob).await;

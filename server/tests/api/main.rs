@@ -10,3 +10,4 @@ mod mail;
 mod page;
 mod search;
 mod shutdown;
+mod tasks;

@@ -1,0 +1,192 @@
+//! The jobs API: submit (202 and where to look), look, list, cancel, fetch the result, and the
+//! owner's event stream.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use protocol::jobs::{
+    Job, JobAccepted, JobEventsQuery, JobList, JobResult, JobState, JobsQuery, LIST_MAX, NewJob,
+    OWNER_MAX, QUEUE_MAX, is_owner,
+};
+use sqlx::SqlitePool;
+use tokio_util::sync::CancellationToken;
+
+use super::Jobs;
+use super::store::{self, Cancel};
+use crate::db::Reads;
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, Result};
+use crate::streams::{self, Feed, Full, Hub};
+
+/// Event streams one owner may hold open at once (tabs, reconnects); past it, `429`.
+const STREAMS_PER_OWNER: usize = 6;
+/// When to come back after the queue was full.
+const QUEUE_FULL_RETRY: Duration = Duration::from_secs(5);
+
+/// `POST /api/jobs`: queued at once, however busy the workers are.
+pub async fn submit(
+    State(db): State<SqlitePool>,
+    State(hub): State<Arc<Hub>>,
+    State(jobs): State<Arc<Jobs>>,
+    ApiJson(new): ApiJson<NewJob>,
+) -> Result<Response> {
+    new.validate()
+        .map_err(|e| ApiError::Validation(e.to_string()))?;
+    let id = super::new_id();
+    let Some(job) = store::submit(&db, &hub, &id, &new.spec, new.owner.as_deref()).await? else {
+        return Err(ApiError::TooManyRequests {
+            message: format!("{QUEUE_MAX} jobs are waiting already; submit this one later."),
+            retry_after: QUEUE_FULL_RETRY,
+        });
+    };
+    jobs.submitted();
+    let location = HeaderValue::try_from(format!("/api/jobs/{}", job.id))
+        .expect("an id is URL-safe base64, which a header holds");
+    let accepted = JobAccepted {
+        id: job.id,
+        state: job.state,
+    };
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        ApiJson(accepted),
+    )
+        .into_response())
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!("There is no job `{id}`."))
+}
+
+/// `GET /api/jobs/{id}`.
+pub async fn show(
+    State(Reads(reads)): State<Reads>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<ApiJson<Job>> {
+    let row = store::find(&reads, &id)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    Ok(ApiJson(row.job()?))
+}
+
+/// `GET /api/jobs/{id}/result`: the result as JSON, or the picture (`image/png`); `409` while
+/// the job has none.
+pub async fn result(
+    State(Reads(reads)): State<Reads>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response> {
+    let row = store::find(&reads, &id)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    let job = row.job()?;
+    let Some(result) = job.result else {
+        return Err(ApiError::Conflict(match job.state {
+            JobState::Queued | JobState::Running => format!(
+                "The job is {}: its result is there once it has succeeded.",
+                job.state.as_str()
+            ),
+            state => format!("The job {} and has no result.", state.as_str()),
+        }));
+    };
+    // A result never changes: the browser may keep it.
+    let forever = HeaderValue::from_static("private, max-age=31536000, immutable");
+    if let JobResult::Mandelbrot { .. } = result {
+        let png = store::image(&reads, &id)
+            .await?
+            .ok_or_else(|| not_found(&id))?;
+        return Ok((
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
+                (header::CACHE_CONTROL, forever),
+            ],
+            png,
+        )
+            .into_response());
+    }
+    Ok(([(header::CACHE_CONTROL, forever)], ApiJson(result)).into_response())
+}
+
+/// `POST /api/jobs/{id}/cancel`: `200` and the job when it was waiting (it never starts), `202`
+/// when it is running (its worker stops it and a `finished` event follows), `409` when it had
+/// finished.
+pub async fn cancel(
+    State(db): State<SqlitePool>,
+    State(hub): State<Arc<Hub>>,
+    State(jobs): State<Arc<Jobs>>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<(StatusCode, ApiJson<Job>)> {
+    match store::cancel(&db, &hub, &id).await? {
+        Cancel::NotFound => Err(not_found(&id)),
+        Cancel::AlreadyFinished(state) => Err(ApiError::Conflict(format!(
+            "The job has {} already; there is nothing to cancel.",
+            match state {
+                JobState::Succeeded => "succeeded",
+                JobState::Failed => "failed",
+                _ => "been cancelled",
+            }
+        ))),
+        Cancel::Cancelled(job) => Ok((StatusCode::OK, ApiJson(job))),
+        Cancel::Requested(job) => {
+            jobs.stop(&id);
+            Ok((StatusCode::ACCEPTED, ApiJson(job)))
+        }
+    }
+}
+
+fn check_owner(owner: &str) -> Result<()> {
+    if is_owner(owner) {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(format!(
+            "`owner` must be 1 to {OWNER_MAX} of A-Z, a-z, 0-9, _ and -."
+        )))
+    }
+}
+
+/// `GET /api/jobs?owner=`: the owner's newest jobs, and where its stream stands.
+pub async fn list(
+    State(Reads(reads)): State<Reads>,
+    ApiQuery(query): ApiQuery<JobsQuery>,
+) -> Result<ApiJson<JobList>> {
+    check_owner(&query.owner)?;
+    let (jobs, last_event_id) = store::list(&reads, &query.owner, LIST_MAX).await?;
+    Ok(ApiJson(JobList {
+        jobs,
+        last_event_id,
+    }))
+}
+
+/// `GET /api/jobs/events?owner=&last_event_id=`: the owner's job events after the last one the
+/// client has (`Last-Event-ID` or the query), then each new one as it is committed.
+pub async fn events(
+    State(Reads(reads)): State<Reads>,
+    State(hub): State<Arc<Hub>>,
+    State(shutdown): State<CancellationToken>,
+    ApiQuery(query): ApiQuery<JobEventsQuery>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    check_owner(&query.owner)?;
+    let resume = streams::last_event_id::<u64>(&headers, "the id of the last event received")?
+        .map(|id| i64::try_from(id).unwrap_or(i64::MAX))
+        .or(query.last_event_id);
+    let after = match resume {
+        Some(id) => id,
+        None => store::list(&reads, &query.owner, 0).await?.1,
+    };
+    let feed = Feed {
+        name: "job events",
+        sql: "SELECT id, kind, data FROM job_events WHERE owner = ? AND id > ? ORDER BY id LIMIT ?",
+        key: store::stream_key(&query.owner),
+        of: query.owner,
+    };
+    streams::replay(feed, after, reads, &hub, STREAMS_PER_OWNER, shutdown).map_err(|Full| {
+        ApiError::TooManyRequests {
+            message: format!(
+                "One owner may have {STREAMS_PER_OWNER} job streams open; close one first."
+            ),
+            retry_after: streams::KEEP_ALIVE,
+        }
+    })
+}

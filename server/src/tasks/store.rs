@@ -1,0 +1,485 @@
+//! The jobs table: every change of a job is one statement (or one transaction with its event),
+//! so several workers — later several server processes on one PostgreSQL database — never run a
+//! job twice at once and never lose one.
+
+use std::time::Duration;
+
+use protocol::jobs::{Job, JobEvent, JobProgress, JobResult, JobSpec, JobState, QUEUE_MAX};
+use sqlx::{SqliteConnection, SqlitePool};
+
+use crate::db::now_ms;
+use crate::error::{ApiError, Result};
+use crate::streams::Hub;
+
+/// The columns a [`Job`] is read from.
+const JOB_COLUMNS: &str = "id, owner, kind, params, state, progress, created_at_ms, \
+     started_at_ms, finished_at_ms, attempts, result, error";
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct JobRow {
+    pub id: String,
+    pub owner: Option<String>,
+    kind: String,
+    params: String,
+    state: String,
+    progress: f64,
+    created_at_ms: i64,
+    started_at_ms: Option<i64>,
+    finished_at_ms: Option<i64>,
+    attempts: i64,
+    result: Option<String>,
+    error: Option<String>,
+}
+
+impl JobRow {
+    pub fn attempts(&self) -> i64 {
+        self.attempts
+    }
+
+    pub fn spec(&self) -> Result<JobSpec> {
+        let params: serde_json::Value = serde_json::from_str(&self.params).map_err(corrupt)?;
+        serde_json::from_value(serde_json::json!({ "kind": self.kind, "params": params }))
+            .map_err(corrupt)
+    }
+
+    pub fn state(&self) -> Result<JobState> {
+        serde_json::from_value(serde_json::Value::String(self.state.clone())).map_err(corrupt)
+    }
+
+    pub fn job(&self) -> Result<Job> {
+        Ok(Job {
+            id: self.id.clone(),
+            spec: self.spec()?,
+            state: self.state()?,
+            progress: self.progress,
+            created_at_ms: self.created_at_ms,
+            started_at_ms: self.started_at_ms,
+            finished_at_ms: self.finished_at_ms,
+            attempts: u32::try_from(self.attempts).unwrap_or(u32::MAX),
+            result: self
+                .result
+                .as_deref()
+                .map(serde_json::from_str::<JobResult>)
+                .transpose()
+                .map_err(corrupt)?,
+            error: self.error.clone(),
+        })
+    }
+}
+
+/// A row the server wrote and cannot read back: a bug, answered 500 and logged.
+fn corrupt(error: serde_json::Error) -> ApiError {
+    ApiError::Database(sqlx::Error::Decode(Box::new(error)))
+}
+
+/// Queues a job, unless [`QUEUE_MAX`] are waiting already (`None`): the count and the insert are
+/// one statement, so two submissions at once cannot both take the last place.
+pub async fn submit(
+    db: &SqlitePool,
+    hub: &Hub,
+    id: &str,
+    spec: &JobSpec,
+    owner: Option<&str>,
+) -> Result<Option<Job>> {
+    let now = now_ms();
+    let params = match serde_json::to_value(spec).map_err(corrupt)? {
+        serde_json::Value::Object(mut tagged) => tagged.remove("params").unwrap_or_default(),
+        _ => serde_json::Value::Null,
+    };
+    let mut tx = db.begin().await?;
+    let row: Option<JobRow> = sqlx::query_as(&format!(
+        "INSERT INTO jobs (id, owner, kind, params, state, created_at_ms)
+         SELECT ?, ?, ?, ?, 'queued', ?
+         WHERE (SELECT count(*) FROM jobs WHERE state = 'queued') < ?
+         RETURNING {JOB_COLUMNS}"
+    ))
+    .bind(id)
+    .bind(owner)
+    .bind(spec.kind())
+    .bind(params.to_string())
+    .bind(now)
+    .bind(QUEUE_MAX as i64)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let job = row.job()?;
+    let event = match owner {
+        Some(owner) => Some(append(&mut tx, owner, &JobEvent::Submitted(job.clone()), now).await?),
+        None => None,
+    };
+    tx.commit().await?;
+    wake(hub, owner, event);
+    Ok(Some(job))
+}
+
+pub async fn find(db: &SqlitePool, id: &str) -> Result<Option<JobRow>> {
+    Ok(
+        sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(db)
+            .await?,
+    )
+}
+
+/// A succeeded mandelbrot job's picture.
+pub async fn image(db: &SqlitePool, id: &str) -> Result<Option<Vec<u8>>> {
+    Ok(sqlx::query_scalar("SELECT image FROM jobs WHERE id = ?")
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .flatten())
+}
+
+/// The owner's newest jobs, newest first, and the newest event id of the owner's stream.
+pub async fn list(db: &SqlitePool, owner: &str, limit: usize) -> Result<(Vec<Job>, i64)> {
+    // Both in one read transaction, so no event falls between the list and the id.
+    let mut tx = db.begin().await?;
+    let rows: Vec<JobRow> = sqlx::query_as(&format!(
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE owner = ? ORDER BY seq DESC LIMIT ?"
+    ))
+    .bind(owner)
+    .bind(limit as i64)
+    .fetch_all(&mut *tx)
+    .await?;
+    let last_event_id: Option<i64> =
+        sqlx::query_scalar("SELECT last_event_id FROM job_owners WHERE owner = ?")
+            .bind(owner)
+            .fetch_optional(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    let jobs = rows.iter().map(JobRow::job).collect::<Result<_>>()?;
+    Ok((jobs, last_event_id.unwrap_or(0)))
+}
+
+/// What asking to cancel did.
+#[derive(Debug)]
+pub enum Cancel {
+    NotFound,
+    /// It had finished already, in this state.
+    AlreadyFinished(JobState),
+    /// It was waiting: it is cancelled and will never start.
+    Cancelled(Job),
+    /// It is running: its worker stops it.
+    Requested(Job),
+}
+
+pub async fn cancel(db: &SqlitePool, hub: &Hub, id: &str) -> Result<Cancel> {
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    // Every SET expression reads the row as it was, so `state = 'queued'` is the old state.
+    let row: Option<JobRow> = sqlx::query_as(&format!(
+        "UPDATE jobs SET cancel_requested = 1,
+             finished_at_ms = CASE WHEN state = 'queued' THEN ? ELSE finished_at_ms END,
+             state = CASE WHEN state = 'queued' THEN 'cancelled' ELSE state END
+         WHERE id = ? AND state IN ('queued', 'running')
+         RETURNING {JOB_COLUMNS}"
+    ))
+    .bind(now)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        tx.commit().await?;
+        return Ok(match find(db, id).await? {
+            Some(row) => Cancel::AlreadyFinished(row.state()?),
+            None => Cancel::NotFound,
+        });
+    };
+    let job = row.job()?;
+    if job.state != JobState::Cancelled {
+        tx.commit().await?;
+        return Ok(Cancel::Requested(job));
+    }
+    let event = match &row.owner {
+        Some(owner) => Some(append(&mut tx, owner, &JobEvent::Finished(job.clone()), now).await?),
+        None => None,
+    };
+    tx.commit().await?;
+    wake(hub, row.owner.as_deref(), event);
+    Ok(Cancel::Cancelled(job))
+}
+
+/// Claims the oldest job that waits, or whose worker's lease ran out (its process died), for
+/// `instance` until `lease` from now, in one statement. On PostgreSQL the inner SELECT takes
+/// `FOR UPDATE SKIP LOCKED`; the outer WHERE checks the state again either way.
+pub async fn claim(
+    db: &SqlitePool,
+    hub: &Hub,
+    instance: &str,
+    lease: Duration,
+) -> Result<Option<JobRow>> {
+    let now = now_ms();
+    let until = now + lease.as_millis() as i64;
+    let mut tx = db.begin().await?;
+    let row: Option<JobRow> = sqlx::query_as(&format!(
+        "UPDATE jobs SET state = 'running', lease_owner = ?1, lease_until_ms = ?2,
+             started_at_ms = ?3, attempts = attempts + 1, progress = 0
+         WHERE seq = (SELECT seq FROM jobs
+                      WHERE cancel_requested = 0 AND (state = 'queued'
+                          OR (state = 'running' AND lease_until_ms < ?3))
+                      ORDER BY seq LIMIT 1)
+           AND cancel_requested = 0
+           AND (state = 'queued' OR (state = 'running' AND lease_until_ms < ?3))
+         RETURNING {JOB_COLUMNS}"
+    ))
+    .bind(instance)
+    .bind(until)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        tx.commit().await?;
+        return Ok(None);
+    };
+    let event = match &row.owner {
+        Some(owner) => {
+            let progress = JobEvent::Progress(progress_of(&row)?);
+            Some(append(&mut tx, owner, &progress, now).await?)
+        }
+        None => None,
+    };
+    tx.commit().await?;
+    wake(hub, row.owner.as_deref(), event);
+    Ok(Some(row))
+}
+
+fn progress_of(row: &JobRow) -> Result<JobProgress> {
+    Ok(JobProgress {
+        id: row.id.clone(),
+        state: row.state()?,
+        progress: row.progress,
+        started_at_ms: row.started_at_ms,
+        attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
+    })
+}
+
+/// What renewing a lease found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Renewal {
+    /// Still this worker's; `cancel` if someone asked to cancel it.
+    Held { cancel: bool },
+    /// Another worker has it (this one's lease ran out): stop, and write nothing.
+    Lost,
+}
+
+/// Extends the lease and records the progress; with an event when `announce`.
+pub async fn renew(
+    db: &SqlitePool,
+    hub: &Hub,
+    id: &str,
+    instance: &str,
+    lease: Duration,
+    progress: f64,
+    announce: bool,
+) -> Result<Renewal> {
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    let row: Option<(i64, Option<String>)> = sqlx::query_as(
+        "UPDATE jobs SET lease_until_ms = ?, progress = ?
+         WHERE id = ? AND lease_owner = ? AND state = 'running'
+         RETURNING cancel_requested, owner",
+    )
+    .bind(now + lease.as_millis() as i64)
+    .bind(progress)
+    .bind(id)
+    .bind(instance)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((cancel, owner)) = row else {
+        tx.commit().await?;
+        return Ok(Renewal::Lost);
+    };
+    let mut event = None;
+    if announce && let Some(owner) = &owner {
+        let row = find_in(&mut tx, id).await?;
+        let progress = JobEvent::Progress(progress_of(&row)?);
+        event = Some(append(&mut tx, owner, &progress, now).await?);
+    }
+    tx.commit().await?;
+    wake(hub, owner.as_deref(), event);
+    Ok(Renewal::Held {
+        cancel: cancel != 0,
+    })
+}
+
+async fn find_in(conn: &mut SqliteConnection, id: &str) -> Result<JobRow> {
+    Ok(
+        sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
+            .bind(id)
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
+/// How a job's run ended.
+#[derive(Debug)]
+pub enum End {
+    Succeeded {
+        result: JobResult,
+        image: Option<Vec<u8>>,
+    },
+    Failed(String),
+    /// The work stopped when told to: cancelled if someone asked for it, otherwise (the server
+    /// is shutting down) back in the queue, to run again at the next start.
+    Stopped,
+}
+
+/// Writes how the run ended, only while `instance` holds the lease; `None` when it did not.
+pub async fn finish(
+    db: &SqlitePool,
+    hub: &Hub,
+    id: &str,
+    instance: &str,
+    end: End,
+) -> Result<Option<Job>> {
+    let now = now_ms();
+    if let End::Stopped = end {
+        return stopped(db, hub, id, instance, now).await;
+    }
+    let (state, progress, result, image, error, finished) = match end {
+        End::Succeeded { result, image } => (
+            JobState::Succeeded,
+            Some(1.0),
+            Some(serde_json::to_string(&result).map_err(corrupt)?),
+            image,
+            None,
+            Some(now),
+        ),
+        End::Failed(error) => (JobState::Failed, None, None, None, Some(error), Some(now)),
+        End::Stopped => unreachable!("written by `stopped`"),
+    };
+    let statement = format!(
+        "UPDATE jobs SET state = ?, progress = coalesce(?, progress), result = ?, image = ?,
+             error = ?, finished_at_ms = ?, lease_owner = NULL, lease_until_ms = NULL
+         WHERE id = ? AND lease_owner = ? AND state = 'running'
+         RETURNING {JOB_COLUMNS}"
+    );
+    let query = sqlx::query_as(&statement)
+        .bind(state.as_str())
+        .bind(progress)
+        .bind(result)
+        .bind(image)
+        .bind(error)
+        .bind(finished)
+        .bind(id)
+        .bind(instance);
+    write_end(db, hub, query, now).await
+}
+
+/// [`End::Stopped`]: cancelled when asked for, otherwise queued again.
+async fn stopped(
+    db: &SqlitePool,
+    hub: &Hub,
+    id: &str,
+    instance: &str,
+    now: i64,
+) -> Result<Option<Job>> {
+    let statement = format!(
+        "UPDATE jobs SET
+             state = CASE WHEN cancel_requested = 1 THEN 'cancelled' ELSE 'queued' END,
+             finished_at_ms = CASE WHEN cancel_requested = 1 THEN ? ELSE NULL END,
+             progress = CASE WHEN cancel_requested = 1 THEN progress ELSE 0 END,
+             lease_owner = NULL, lease_until_ms = NULL
+         WHERE id = ? AND lease_owner = ? AND state = 'running'
+         RETURNING {JOB_COLUMNS}"
+    );
+    let query = sqlx::query_as(&statement).bind(now).bind(id).bind(instance);
+    write_end(db, hub, query, now).await
+}
+
+/// Runs the UPDATE … RETURNING that ends a run and, when the job finished, its event, in one
+/// transaction.
+async fn write_end<'q>(
+    db: &SqlitePool,
+    hub: &Hub,
+    query: sqlx::query::QueryAs<'q, sqlx::Sqlite, JobRow, sqlx::sqlite::SqliteArguments<'q>>,
+    now: i64,
+) -> Result<Option<Job>> {
+    let mut tx = db.begin().await?;
+    let row: Option<JobRow> = query.fetch_optional(&mut *tx).await?;
+    let Some(row) = row else {
+        tx.commit().await?;
+        return Ok(None);
+    };
+    let job = row.job()?;
+    let event = match (&row.owner, job.state.is_finished()) {
+        (Some(owner), true) => {
+            Some(append(&mut tx, owner, &JobEvent::Finished(job.clone()), now).await?)
+        }
+        _ => None,
+    };
+    tx.commit().await?;
+    wake(hub, row.owner.as_deref(), event);
+    Ok(Some(job))
+}
+
+/// Jobs asked to cancel whose worker died before it could stop them: cancelled.
+pub async fn sweep(db: &SqlitePool, hub: &Hub) -> Result<()> {
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    let rows: Vec<JobRow> = sqlx::query_as(&format!(
+        "UPDATE jobs SET state = 'cancelled', finished_at_ms = ?1,
+             lease_owner = NULL, lease_until_ms = NULL
+         WHERE state = 'running' AND cancel_requested = 1 AND lease_until_ms < ?1
+         RETURNING {JOB_COLUMNS}"
+    ))
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut events = Vec::new();
+    for row in &rows {
+        if let Some(owner) = &row.owner {
+            let id = append(&mut tx, owner, &JobEvent::Finished(row.job()?), now).await?;
+            events.push((owner, id));
+        }
+    }
+    tx.commit().await?;
+    for (owner, id) in events {
+        wake(hub, Some(owner), Some(id));
+    }
+    Ok(())
+}
+
+/// Writes `event` on `owner`'s stream in the caller's transaction; returns its id.
+async fn append(
+    conn: &mut SqliteConnection,
+    owner: &str,
+    event: &JobEvent,
+    at_ms: i64,
+) -> Result<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO job_owners (owner, last_event_id) VALUES (?, 1)
+         ON CONFLICT (owner) DO UPDATE SET last_event_id = job_owners.last_event_id + 1
+         RETURNING last_event_id",
+    )
+    .bind(owner)
+    .fetch_one(&mut *conn)
+    .await?;
+    let data = match event {
+        JobEvent::Submitted(job) | JobEvent::Finished(job) => serde_json::to_string(job),
+        JobEvent::Progress(progress) => serde_json::to_string(progress),
+    }
+    .map_err(corrupt)?;
+    sqlx::query("INSERT INTO job_events (owner, id, kind, data, at_ms) VALUES (?, ?, ?, ?, ?)")
+        .bind(owner)
+        .bind(id)
+        .bind(event.name())
+        .bind(data)
+        .bind(at_ms)
+        .execute(&mut *conn)
+        .await?;
+    Ok(id)
+}
+
+/// The [`Hub`] key of `owner`'s job stream.
+pub fn stream_key(owner: &str) -> String {
+    format!("jobs/{owner}")
+}
+
+fn wake(hub: &Hub, owner: Option<&str>, event: Option<i64>) {
+    if let (Some(owner), Some(id)) = (owner, event) {
+        hub.wake(&stream_key(owner), id);
+    }
+}
