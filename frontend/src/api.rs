@@ -6,7 +6,7 @@
 //!   envelope turned into an [`ApiError`] carrying the server's own sentence), [`push`] (the
 //!   browser's `EventSource`: pushed events as markers, reconnection with `Last-Event-ID`) and
 //!   [`xhr`] (`XMLHttpRequest` with callbacks, for the Techniques room).
-//! - One module per room with a typed function per endpoint: [`health`], [`lab`], [`mail`], [`search`].
+//! - One module per room with a typed function per endpoint: [`health`], [`lab`], [`mail`], [`search`], [`tasks`].
 
 pub mod fetch;
 pub mod health;
@@ -14,6 +14,7 @@ pub mod lab;
 pub mod mail;
 pub mod push;
 pub mod search;
+pub mod tasks;
 pub mod xhr;
 
 pub use fetch::{Answer, ApiError, Traced, error_from_answer};

@@ -13,6 +13,7 @@ use crate::lab::Lab;
 use crate::mail::{Mail, MailSession};
 use crate::overview::Overview;
 use crate::search::Search;
+use crate::tasks::{Tasks, TasksSession, Toasts};
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -20,6 +21,26 @@ pub fn App() -> impl IntoView {
     // every room, and the navigation shows what is unread.
     let mail = MailSession::provide();
     let unread = move || mail.unread();
+    // So does the Tasks session: a job that finishes is told in whatever room the person is.
+    let tasks = TasksSession::provide();
+    let unfinished = move || tasks.unfinished();
+    // The tab's title carries both counts: "(2) Meanwhile · 1 job running".
+    Effect::new(move |_| {
+        let unread = unread();
+        let unfinished = unfinished();
+        let mut title = String::new();
+        if unread > 0 {
+            title.push_str(&format!("({unread}) "));
+        }
+        title.push_str("Meanwhile");
+        if unfinished > 0 {
+            let jobs = if unfinished == 1 { "job" } else { "jobs" };
+            title.push_str(&format!(" · {unfinished} {jobs} running"));
+        }
+        if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+            document.set_title(&title);
+        }
+    });
     view! {
         <Router>
             <header class="shell-header">
@@ -37,6 +58,15 @@ pub fn App() -> impl IntoView {
                             </span>
                         </Show>
                     </A>
+                    <A href="/tasks">
+                        "Tasks"
+                        <Show when=move || { unfinished() > 0 }>
+                            <span class="badge" data-testid="nav-running">
+                                {unfinished}
+                                <span class="visually-hidden">" running"</span>
+                            </span>
+                        </Show>
+                    </A>
                 </nav>
                 <ServerStatus/>
                 <Heartbeat/>
@@ -47,8 +77,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/lab") view=Lab/>
                     <Route path=path!("/search") view=Search/>
                     <Route path=path!("/mail") view=Mail/>
+                    <Route path=path!("/tasks") view=Tasks/>
                 </Routes>
             </main>
+            <Toasts/>
             <InspectorDrawer/>
         </Router>
     }

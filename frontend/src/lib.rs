@@ -6,7 +6,7 @@
 //! - [`frame`]: the one animation-frame loop, the page's clock, and the cost of frame work.
 //! - [`components`]: the shell's pieces (heartbeat, server status, inspector drawer, not found,
 //!   the "Block the page" button).
-//! - One module per room: [`overview`], [`lab`], [`search`].
+//! - One module per room: [`overview`], [`lab`], [`search`], [`mail`], [`tasks`].
 
 pub mod api;
 pub mod app;
@@ -17,5 +17,6 @@ pub mod lab;
 pub mod mail;
 pub mod overview;
 pub mod search;
+pub mod tasks;
 
 pub use app::App;

@@ -12,12 +12,14 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde_json::{Value, json};
+
+mod support;
+use support::ServerProcess;
 
 const MAILBOXES: usize = 100;
 const MESSAGES: usize = 2_000;
@@ -38,66 +40,11 @@ fn main() {
         .set((STREAMS as u64 * 2 + 1_000).min(hard), hard)
         .expect("a higher descriptor limit");
     let folder = tempfile::tempdir().expect("temporary folder");
-    let server = ServerProcess::start(folder.path());
+    let server = ServerProcess::start(folder.path(), &[]);
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     runtime.block_on(delivery(&server));
     drop(server);
     runtime.block_on(stream_memory());
-}
-
-/// The release server as its own process, killed when dropped.
-struct ServerProcess {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl ServerProcess {
-    fn start(folder: &std::path::Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("an address");
-        let child = Command::new(env!("CARGO_BIN_EXE_meanwhile"))
-            .args(["--addr", &addr.to_string(), "--log", "warn"])
-            .arg("--database")
-            .arg(folder.join("bench.db"))
-            .arg("--dist")
-            .arg(folder.join("no-page"))
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the server starts");
-        let started = Instant::now();
-        while TcpStream::connect(addr).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "never listened"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self { child, addr }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn resident_bytes(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("/proc status");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map_or(0, |kib| kib * 1024)
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Creates mailboxes `{prefix}0…` and returns their tokens, `at_once` requests at a time.
@@ -281,7 +228,7 @@ async fn stream_memory() {
     );
     // The floor: the Lab's countdown, a stream that holds nothing but a timer.
     let folder = tempfile::tempdir().expect("temporary folder");
-    let bare = ServerProcess::start(folder.path());
+    let bare = ServerProcess::start(folder.path(), &[]);
     let before = bare.resident_bytes();
     let paths = vec!["/api/lab/ticks?count=100&interval_ms=5000".to_owned(); STREAMS];
     let (streams, opened) = open_streams(bare.addr, paths).await;
@@ -296,7 +243,7 @@ async fn stream_memory() {
     drop(bare);
 
     let folder = tempfile::tempdir().expect("temporary folder");
-    let server = ServerProcess::start(folder.path());
+    let server = ServerProcess::start(folder.path(), &[]);
     let client = reqwest::Client::new();
     let tokens = create_mailboxes(&server, &client, "open", mailboxes).await;
     let before = server.resident_bytes();

@@ -151,7 +151,7 @@ fn bench() -> Result<()> {
         &dist,
         &browser,
         &[
-            "bench", "--bench", "lab", "--bench", "search", "--bench", "mail",
+            "bench", "--bench", "lab", "--bench", "search", "--bench", "mail", "--bench", "tasks",
         ],
     );
     shell::status(bench, "the benchmarks")

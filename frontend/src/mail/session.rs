@@ -125,17 +125,6 @@ impl MailSession {
             }
             offline
         });
-        // The tab's title carries the unread count.
-        Effect::new(move |_| {
-            let unread = session.unread();
-            if let Some(document) = web_sys::window().and_then(|w| w.document()) {
-                document.set_title(&if unread > 0 {
-                    format!("({unread}) Meanwhile")
-                } else {
-                    "Meanwhile".to_owned()
-                });
-            }
-        });
         if let Some(identity) = identity::current() {
             session.start(identity);
         }

@@ -70,7 +70,11 @@ impl Session {
         let db = server::db::connect(&folder.path().join("e2e.db"))
             .await
             .expect("database");
-        let state = AppState::new(db, PageFiles::new(dist));
+        // One job at a time, so a test knows what waits and what runs.
+        let state = AppState {
+            jobs: std::sync::Arc::new(server::tasks::Jobs::new(1)),
+            ..AppState::new(db, PageFiles::new(dist))
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binds");
@@ -377,7 +381,15 @@ impl Session {
     }
 
     pub async fn close(self) {
-        let _ = self.browser.close().await;
+        let _ = self.browser.clone().close().await;
+    }
+}
+
+/// A test's end stops the server's jobs: their work runs on blocking threads, which the test's
+/// runtime would otherwise wait for.
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.state.shutdown.cancel();
     }
 }
 

@@ -12,3 +12,4 @@ mod mail;
 mod overview;
 mod search;
 mod shell;
+mod tasks;

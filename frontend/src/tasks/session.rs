@@ -1,0 +1,387 @@
+//! This browser's Tasks session, alive in every room (so a job that finishes while the person is
+//! elsewhere is told there: a toast, the count in the navigation and the title, a system
+//! notification when allowed): who the browser is to the server (a random owner id kept in
+//! localStorage), the board of its jobs, and how the page learns of changes — pushed on the
+//! owner's event stream, or polled at a chosen interval, to compare the two in the inspector.
+
+use gloo_timers::callback::Timeout;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use protocol::jobs::{Job, JobEvent, JobProgress, JobSpec};
+use web_sys::{Notification, NotificationOptions, NotificationPermission};
+
+use super::board::Board;
+use crate::api::push::{Push, PushStream, Pushed};
+use crate::api::{self, ApiError};
+
+const OWNER: &str = "meanwhile.tasks.owner";
+/// How long a toast stays before it goes by itself.
+const TOAST_MS: u32 = 20_000;
+/// How long to wait before opening a stream the server refused or closed.
+const REOPEN_MS: u32 = 2_000;
+
+/// How the page learns of its jobs' changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The server pushes each change on the owner's event stream.
+    Push,
+    /// The page asks for the whole list every so many milliseconds.
+    Poll(u32),
+}
+
+/// What the delivery is doing, for the page to say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connection {
+    /// No job submitted from this browser yet.
+    Idle,
+    Connecting,
+    Live,
+    Reconnecting,
+    Polling,
+}
+
+impl Connection {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Idle => "no jobs yet",
+            Self::Connecting => "connecting…",
+            Self::Live => "live (pushed)",
+            Self::Reconnecting => "reconnecting…",
+            Self::Polling => "polling",
+        }
+    }
+}
+
+/// A finished job told to the person outside the Tasks room.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Toast {
+    pub id: u64,
+    pub job: Job,
+}
+
+/// Handles to the session's state; `Copy`, shared through the context.
+#[derive(Clone, Copy)]
+pub struct TasksSession {
+    pub board: RwSignal<Board>,
+    pub delivery: RwSignal<Delivery>,
+    pub connection: RwSignal<Connection>,
+    pub toasts: RwSignal<Vec<Toast>>,
+    /// The last thing that went wrong loading or following the jobs.
+    pub problem: RwSignal<Option<String>>,
+    /// Whether the browser shows this page's system notifications.
+    pub notifications: RwSignal<bool>,
+    runtime: StoredValue<Runtime, LocalStorage>,
+}
+
+#[derive(Default)]
+struct Runtime {
+    owner: Option<String>,
+    stream: Option<PushStream>,
+    timer: Option<Timeout>,
+    /// Bumped at each (re)start: answers for an older one are ignored.
+    generation: u64,
+    next_toast: u64,
+}
+
+/// The session, from the context the shell provides.
+pub fn use_tasks() -> TasksSession {
+    expect_context::<TasksSession>()
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+impl TasksSession {
+    /// Creates the session, provides it as context, and follows this browser's jobs if it has
+    /// submitted any.
+    pub fn provide() -> Self {
+        let session = Self {
+            board: RwSignal::new(Board::default()),
+            delivery: RwSignal::new(Delivery::Push),
+            connection: RwSignal::new(Connection::Idle),
+            toasts: RwSignal::new(Vec::new()),
+            problem: RwSignal::new(None),
+            notifications: RwSignal::new(
+                Notification::permission() == NotificationPermission::Granted,
+            ),
+            runtime: StoredValue::new_local(Runtime {
+                owner: storage().and_then(|s| s.get_item(OWNER).ok().flatten()),
+                ..Runtime::default()
+            }),
+        };
+        provide_context(session);
+        // A change of delivery starts over the new way.
+        Effect::new(move |previous: Option<Delivery>| {
+            let delivery = session.delivery.get();
+            if previous.is_some_and(|previous| previous != delivery) {
+                session.start();
+            }
+            delivery
+        });
+        if session.owner().is_some() {
+            session.start();
+        }
+        session
+    }
+
+    fn owner(&self) -> Option<String> {
+        self.runtime.with_value(|r| r.owner.clone())
+    }
+
+    /// This browser's owner id, made (and kept) the first time it submits a job.
+    fn ensure_owner(&self) -> String {
+        if let Some(owner) = self.owner() {
+            return owner;
+        }
+        let owner = web_sys::window()
+            .and_then(|w| w.crypto().ok())
+            .map(|crypto| crypto.random_uuid())
+            .unwrap_or_else(|| format!("{}", js_sys::Math::random()).replace('.', ""));
+        if let Some(storage) = storage() {
+            let _ = storage.set_item(OWNER, &owner);
+        }
+        self.runtime.update_value(|r| r.owner = Some(owner.clone()));
+        self.start();
+        owner
+    }
+
+    /// Loads the list, then follows it the chosen way.
+    fn start(&self) {
+        let Some(owner) = self.owner() else {
+            return;
+        };
+        let generation = self.runtime.with_value(|r| r.generation) + 1;
+        self.runtime.update_value(|r| {
+            r.generation = generation;
+            r.stream = None;
+            r.timer = None;
+        });
+        self.connection.set(Connection::Connecting);
+        let session = *self;
+        spawn_local(async move {
+            match api::tasks::list(&owner).await {
+                Ok(list) => {
+                    if session.current(generation) {
+                        let mut told = Vec::new();
+                        session.board.update(|board| {
+                            if board.last_event_id() == 0 && board.jobs().is_empty() {
+                                *board = Board::from_list(list);
+                            } else {
+                                told = board.sync(list);
+                            }
+                        });
+                        told.into_iter().for_each(|job| session.tell(job));
+                        session.problem.set(None);
+                        session.follow(&owner, generation);
+                    }
+                }
+                Err(error) => {
+                    if session.current(generation) {
+                        session.problem.set(Some(error.to_string()));
+                        session.connection.set(Connection::Reconnecting);
+                        session.later(REOPEN_MS, generation, move |s| s.start());
+                    }
+                }
+            }
+        });
+    }
+
+    fn current(&self, generation: u64) -> bool {
+        self.runtime
+            .try_with_value(|r| r.generation == generation)
+            .unwrap_or(false)
+    }
+
+    /// Runs `then` after `ms`, unless the session has started over meanwhile.
+    fn later(&self, ms: u32, generation: u64, then: impl FnOnce(Self) + 'static) {
+        let session = *self;
+        let timer = Timeout::new(ms, move || {
+            if session.current(generation) {
+                then(session);
+            }
+        });
+        self.runtime.update_value(|r| r.timer = Some(timer));
+    }
+
+    fn follow(&self, owner: &str, generation: u64) {
+        match self.delivery.get_untracked() {
+            Delivery::Push => self.open_stream(owner, generation),
+            Delivery::Poll(every) => {
+                self.connection.set(Connection::Polling);
+                self.later(every, generation, move |s| s.poll(every, generation));
+            }
+        }
+    }
+
+    fn poll(&self, every: u32, generation: u64) {
+        let Some(owner) = self.owner() else {
+            return;
+        };
+        let session = *self;
+        spawn_local(async move {
+            let answer = api::tasks::list(&owner).await;
+            if !session.current(generation) {
+                return;
+            }
+            match answer {
+                Ok(list) => {
+                    let told = session.board.try_update(|board| board.sync(list));
+                    told.into_iter().flatten().for_each(|job| session.tell(job));
+                    session.problem.set(None);
+                }
+                Err(error) => session.problem.set(Some(error.to_string())),
+            }
+            session.later(every, generation, move |s| s.poll(every, generation));
+        });
+    }
+
+    fn open_stream(&self, owner: &str, generation: u64) {
+        let session = *self;
+        let last = self.board.with_untracked(Board::last_event_id);
+        let opened = api::tasks::events(owner, last, move |push| {
+            if !session.current(generation) {
+                return;
+            }
+            match push {
+                Push::Opened => session.connection.set(Connection::Live),
+                Push::Reconnecting => session.connection.set(Connection::Reconnecting),
+                // Refused (too many open) or ended: open a new one a little later.
+                Push::Closed => {
+                    session.connection.set(Connection::Reconnecting);
+                    session.later(REOPEN_MS, generation, move |s| s.start());
+                }
+                Push::Event(pushed) => session.receive(&pushed),
+            }
+        });
+        match opened {
+            Ok(stream) => self.runtime.update_value(|r| r.stream = Some(stream)),
+            Err(error) => {
+                self.problem.set(Some(error.to_string()));
+                self.later(REOPEN_MS, generation, move |s| s.start());
+            }
+        }
+    }
+
+    fn receive(&self, pushed: &Pushed) {
+        let Ok(id) = pushed.id.parse::<i64>() else {
+            return;
+        };
+        let event = match pushed.kind.as_str() {
+            "submitted" => serde_json::from_str::<Job>(&pushed.data).map(JobEvent::Submitted),
+            "finished" => serde_json::from_str::<Job>(&pushed.data).map(JobEvent::Finished),
+            "progress" => serde_json::from_str::<JobProgress>(&pushed.data).map(JobEvent::Progress),
+            _ => return,
+        };
+        let Ok(event) = event else {
+            return;
+        };
+        if let Some(job) = self
+            .board
+            .try_update(|board| board.apply(id, event))
+            .flatten()
+        {
+            self.tell(job);
+        }
+    }
+
+    /// A job finished: outside the Tasks room a toast, and a system notification when the
+    /// browser allows them and the person is not looking at the page.
+    fn tell(&self, job: Job) {
+        let location = web_sys::window().and_then(|w| w.location().pathname().ok());
+        let in_tasks = location.as_deref() == Some("/tasks");
+        let hidden = web_sys::window()
+            .and_then(|w| w.document())
+            .is_some_and(|d| d.hidden());
+        if self.notifications.get_untracked() && (hidden || !in_tasks) {
+            let options = NotificationOptions::new();
+            options.set_body(&describe(&job.spec));
+            options.set_tag(&job.id);
+            let _ =
+                Notification::new_with_options(&format!("Job {}", job.state.as_str()), &options);
+        }
+        if in_tasks {
+            return;
+        }
+        let id = self.runtime.with_value(|r| r.next_toast);
+        self.runtime.update_value(|r| r.next_toast += 1);
+        self.toasts.update(|toasts| toasts.push(Toast { id, job }));
+        let toasts = self.toasts;
+        Timeout::new(TOAST_MS, move || {
+            toasts.try_update(|toasts| toasts.retain(|toast| toast.id != id));
+        })
+        .forget();
+    }
+
+    pub fn dismiss(&self, toast: u64) {
+        self.toasts
+            .update(|toasts| toasts.retain(|known| known.id != toast));
+    }
+
+    /// Asks the browser to show this page's notifications.
+    pub fn allow_notifications(&self) {
+        let allowed = self.notifications;
+        if let Ok(promise) = Notification::request_permission() {
+            spawn_local(async move {
+                let answer = wasm_bindgen_futures::JsFuture::from(promise).await;
+                let granted = answer
+                    .ok()
+                    .and_then(|value| value.as_string())
+                    .is_some_and(|value| value == "granted");
+                allowed.set(granted);
+            });
+        }
+    }
+
+    /// Submits a job; it is on the board as soon as the server has it.
+    pub async fn submit(&self, spec: JobSpec) -> Result<(), ApiError> {
+        let owner = self.ensure_owner();
+        let accepted = api::tasks::submit(spec, &owner).await?;
+        let job = api::tasks::job(&accepted.id).await?;
+        if let Some(job) = self.board.try_update(|board| board.put(job)).flatten() {
+            self.tell(job);
+        }
+        Ok(())
+    }
+
+    pub async fn cancel(&self, id: &str) -> Result<(), ApiError> {
+        let job = api::tasks::cancel(id).await?;
+        self.board.update(|board| {
+            board.put(job);
+        });
+        Ok(())
+    }
+
+    /// Jobs queued or running, for the navigation and the title.
+    pub fn unfinished(&self) -> usize {
+        self.board.with(Board::unfinished)
+    }
+}
+
+/// A job in a few words: "primes up to 100 000 000".
+pub fn describe(spec: &JobSpec) -> String {
+    match spec {
+        JobSpec::Primes(p) => format!("primes up to {}", grouped(p.limit)),
+        JobSpec::Mandelbrot(m) => format!(
+            "Mandelbrot {}×{}, {} iterations",
+            m.width,
+            m.height,
+            grouped(m.max_iterations.into())
+        ),
+        JobSpec::Hashchain(h) => format!("SHA-256 ×{} of “{}”", grouped(h.rounds), h.seed),
+        JobSpec::Wait(w) => format!("wait {} s", w.seconds),
+    }
+}
+
+/// `100000000` → `100 000 000`.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('\u{202f}');
+        }
+        out.push(digit);
+    }
+    out
+}

@@ -1,0 +1,73 @@
+//! What the benchmarks against the release server as its own process share.
+
+#![allow(dead_code)] // each bench uses its part
+
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The release server as its own process, killed when dropped.
+pub struct ServerProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts it on a free port with its database in `folder`, and `args` after the usual ones.
+    pub fn start(folder: &std::path::Path, args: &[&str]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("an address");
+        let child = Command::new(env!("CARGO_BIN_EXE_meanwhile"))
+            .args(["--addr", &addr.to_string(), "--log", "warn"])
+            .arg("--database")
+            .arg(folder.join("bench.db"))
+            .arg("--dist")
+            .arg(folder.join("no-page"))
+            .args(args)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("the server starts");
+        let started = Instant::now();
+        while TcpStream::connect(addr).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "never listened"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, addr }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn resident_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kib| kib * 1024)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value at percentile `p` (0–100) of `sorted`, by nearest rank.
+pub fn nearest_rank(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
