@@ -33,7 +33,9 @@ pub fn Overview() -> impl IntoView {
                 <a href="/search">"Search"</a> " finds any named Unicode character as you type, and shows "
                 "what a list does when answers come back out of order. In " <a href="/mail">"Mail"</a>
                 " two tabs write to each other: each message waits in an outbox that survives a reload "
-                "and goes out, once, whenever the network lets it."
+                "and goes out, once, whenever the network lets it. In " <a href="/tasks">"Tasks"</a>
+                " the server does long work alongside — count primes, draw the Mandelbrot set — and "
+                "tells you when it is done, in whatever room you are."
             </p>
             <h2>"The heartbeat"</h2>
             <p>
