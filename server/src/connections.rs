@@ -10,7 +10,10 @@
 //! - **a client that stops reading**: each socket is wrapped in `tokio-io-timeout`'s
 //!   `TimeoutStream`, so a write that cannot make progress for [`Connections::write_timeout`]
 //!   fails and hyper drops the connection, its answer and the buffers with it (an event stream
-//!   too). A slow reader that keeps reading is not cut: the clock restarts with every write;
+//!   too). A slow reader that keeps reading is not cut: the clock restarts with every write.
+//!   An answer hyper holds whole (the echo's) is bounded sooner: once hyper has taken all of it,
+//!   it waits for the next request head, so the header clock closes the connection of a client
+//!   that has not read it within [`Connections::header_timeout`];
 //! - **too many clients**: past [`Connections::max_connections`] a new connection is answered
 //!   `503 unavailable` (the JSON envelope, `Retry-After: 1`, `Connection: close`) and closed,
 //!   while the open ones go on being served;
