@@ -6,7 +6,7 @@
 //! - [`frame`]: the one animation-frame loop, the page's clock, and the cost of frame work.
 //! - [`components`]: the shell's pieces (heartbeat, server status, inspector drawer, not found,
 //!   the "Block the page" button).
-//! - One module per room: [`overview`], [`lab`], [`search`], [`mail`], [`tasks`].
+//! - One module per room: [`overview`], [`lab`], [`search`], [`mail`], [`tasks`], [`techniques`].
 
 pub mod api;
 pub mod app;
@@ -18,5 +18,6 @@ pub mod mail;
 pub mod overview;
 pub mod search;
 pub mod tasks;
+pub mod techniques;
 
 pub use app::App;
