@@ -5,13 +5,15 @@
 //! - The transports, each recording into the inspector: [`fetch`] (gloo-net's `fetch`; the error
 //!   envelope turned into an [`ApiError`] carrying the server's own sentence), [`push`] (the
 //!   browser's `EventSource`: pushed events as markers, reconnection with `Last-Event-ID`) and
-//!   [`xhr`] (`XMLHttpRequest` with callbacks, for the Techniques room).
+//!   [`xhr`] (`XMLHttpRequest` with callbacks, for the Techniques room), and [`promise`]
+//!   (`fetch` as a bare promise, for the Techniques room's promise chain).
 //! - One module per room with a typed function per endpoint: [`health`], [`lab`], [`mail`], [`search`], [`tasks`].
 
 pub mod fetch;
 pub mod health;
 pub mod lab;
 pub mod mail;
+pub mod promise;
 pub mod push;
 pub mod search;
 pub mod tasks;

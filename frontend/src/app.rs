@@ -14,6 +14,7 @@ use crate::mail::{Mail, MailSession};
 use crate::overview::Overview;
 use crate::search::Search;
 use crate::tasks::{Tasks, TasksSession, Toasts};
+use crate::techniques::Techniques;
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -67,6 +68,7 @@ pub fn App() -> impl IntoView {
                             </span>
                         </Show>
                     </A>
+                    <A href="/techniques">"Techniques"</A>
                 </nav>
                 <ServerStatus/>
                 <Heartbeat/>
@@ -78,6 +80,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/search") view=Search/>
                     <Route path=path!("/mail") view=Mail/>
                     <Route path=path!("/tasks") view=Tasks/>
+                    <Route path=path!("/techniques") view=Techniques/>
                 </Routes>
             </main>
             <Toasts/>

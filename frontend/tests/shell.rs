@@ -16,7 +16,7 @@ async fn the_shell_shows_brand_rooms_heartbeat_and_the_overview() {
     assert_eq!(page.text(".brand"), "Meanwhile");
     assert_eq!(
         page.texts("nav.rooms a"),
-        ["Overview", "Lab", "Search", "Mail", "Tasks"]
+        ["Overview", "Lab", "Search", "Mail", "Tasks", "Techniques"]
     );
     assert!(page.exists("[data-testid=heartbeat-clock]"));
     assert_eq!(

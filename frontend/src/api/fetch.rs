@@ -163,7 +163,11 @@ pub async fn get_json<T: DeserializeOwned>(
 /// Sends `call`, recording it in the inspector from start to outcome.
 pub async fn send<T: DeserializeOwned>(call: Call<'_>) -> Traced<T> {
     let entry = inspector::begin(method_name(&call.method), &call.address());
+    // Dropped before the answer (a race lost, a deadline passed), a call with an abort signal
+    // was aborted by its caller: the entry says so instead of staying "in flight".
+    let mut unfinished = Unfinished(call.abort.is_some().then_some(entry));
     let result = exchange(&call, entry).await;
+    unfinished.0 = None;
     let outcome = match &result {
         Ok(_) => Outcome::Applied,
         Err(ApiError::Aborted) => Outcome::Aborted,
@@ -171,6 +175,17 @@ pub async fn send<T: DeserializeOwned>(call: Call<'_>) -> Traced<T> {
     };
     inspector::finish(entry, outcome);
     Traced { entry, result }
+}
+
+/// Finishes an entry as aborted when its call's future is dropped unfinished.
+struct Unfinished(Option<EntryId>);
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(entry) = self.0 {
+            inspector::finish(entry, Outcome::Aborted);
+        }
+    }
 }
 
 async fn exchange<T: DeserializeOwned>(

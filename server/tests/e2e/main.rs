@@ -13,3 +13,4 @@ mod overview;
 mod search;
 mod shell;
 mod tasks;
+mod techniques;

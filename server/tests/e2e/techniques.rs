@@ -1,0 +1,126 @@
+//! The Techniques room in a real browser: each of the five panels runs and shows its result,
+//! its source is the function that ran, a cancel is reported as one, and the four combinators
+//! give the sum, the max, the min and a timeout.
+
+use std::time::Duration;
+
+use crate::browser::Session;
+
+const SOON: Duration = Duration::from_secs(15);
+
+#[tokio::test]
+async fn each_technique_runs_shows_its_own_source_and_the_combinators_give_sum_max_min_and_timeout()
+{
+    let session = Session::start().await;
+    session.open_started("/techniques").await;
+    session.type_into("[data-testid=knob-delay]", "200").await;
+    for (panel, function, answer) in [
+        ("callbacks", "pub fn echo_as_xml", "<echo> with <seq>"),
+        ("promises", "pub fn echo_with_promises", "\"delay_ms\": 200"),
+        ("await", "pub async fn echo_with_await", "delay_ms: 200"),
+        ("resource", "LocalResource::new", "waited 200 ms"),
+        ("push", "pub fn countdown", "tick 5 of 5"),
+    ] {
+        let at = format!("[data-testid=technique-{panel}]");
+        session
+            .click(&format!("{at} [data-testid=technique-run]"))
+            .await;
+        session
+            .wait_for_text(
+                &format!("{at} [data-testid=technique-result]"),
+                answer,
+                SOON,
+            )
+            .await;
+        let source = session
+            .eval(&format!(
+                "return document.querySelector('{at} [data-testid=technique-source]').textContent"
+            ))
+            .await;
+        assert!(
+            source.as_str().unwrap_or_default().contains(function),
+            "{panel}: the source shown has {function}"
+        );
+    }
+
+    // A slow request, cancelled: the panel says so, and the inspector counts an abort.
+    session.type_into("[data-testid=knob-delay]", "5000").await;
+    let at = "[data-testid=technique-await]";
+    session
+        .click(&format!("{at} [data-testid=technique-run]"))
+        .await;
+    session
+        .wait_for_text(
+            &format!("{at} [data-testid=technique-result]"),
+            "Waiting",
+            SOON,
+        )
+        .await;
+    session
+        .click(&format!("{at} [data-testid=technique-cancel]"))
+        .await;
+    session
+        .wait_for_text(
+            &format!("{at} [data-testid=technique-result]"),
+            "Cancelled after",
+            SOON,
+        )
+        .await;
+
+    session
+        .type_into("[data-testid=combine-delay-1]", "300")
+        .await;
+    session
+        .type_into("[data-testid=combine-delay-2]", "900")
+        .await;
+    session
+        .type_into("[data-testid=combine-delay-3]", "600")
+        .await;
+    session
+        .type_into("[data-testid=combine-deadline]", "700")
+        .await;
+    session.click("[data-testid=combine-run]").await;
+    session
+        .wait_for_text(
+            "[data-testid=combinator-runs]",
+            "timed out after 700 ms",
+            Duration::from_secs(20),
+        )
+        .await;
+    let runs = session.text("[data-testid=combinator-runs]").await;
+    let wall = |way: &str| -> f64 {
+        let line = runs
+            .lines()
+            .find(|line| line.starts_with(way))
+            .unwrap_or_else(|| panic!("{way} in {runs}"));
+        line.split(": ")
+            .nth(1)
+            .and_then(|rest| rest.split(" ms").next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("a time in {line}"))
+    };
+    let (sum, max, min, timeout) = (
+        wall("one after another"),
+        wall("all joined"),
+        wall("race"),
+        wall("with a timeout"),
+    );
+    assert!(sum >= 1800.0, "{runs}");
+    assert!((900.0..sum).contains(&max), "{runs}");
+    assert!((300.0..max).contains(&min), "{runs}");
+    assert!((700.0..max).contains(&timeout), "{runs}");
+    assert!(
+        runs.contains("race: ") && runs.contains("1 answered"),
+        "{runs}"
+    );
+    session.screenshot("techniques").await;
+    for scheme in ["light", "dark"] {
+        session.prefer_colour_scheme(scheme).await;
+        session
+            .assert_accessible(&format!("Techniques, {scheme}"))
+            .await;
+    }
+    let errors = session.console_errors().await;
+    assert!(errors.is_empty(), "{errors:?}");
+    session.close().await;
+}
