@@ -1,5 +1,6 @@
-//! The overview (`/`): what Meanwhile is, and the one experiment that explains the heartbeat:
-//! waiting for an answer versus blocking the page.
+//! The overview (`/`): the map — the three meanings of asynchrony the rooms show and the
+//! techniques room, each with a thing to try first — and the one experiment that explains the
+//! heartbeat: waiting for an answer versus blocking the page.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -25,18 +26,53 @@ pub fn Overview() -> impl IntoView {
                 "sometimes failing, sometimes never."
             </p>
             <p>
-                "Open the " <a href="/lab">"Lab"</a> " to fire hundreds of requests at once and watch "
-                "them leave, wait, arrive out of order, fail, retry and get cancelled. The "
-                <strong>"inspector"</strong> " at the bottom of every page lists each request the page makes."
+                "Asynchrony means three different things here, and each room shows one. The "
+                <strong>"inspector"</strong> " at the bottom of every page lists each request the "
+                "page makes, in every room."
             </p>
-            <p>
-                <a href="/search">"Search"</a> " finds any named Unicode character as you type, and shows "
-                "what a list does when answers come back out of order. In " <a href="/mail">"Mail"</a>
-                " two tabs write to each other: each message waits in an outbox that survives a reload "
-                "and goes out, once, whenever the network lets it. In " <a href="/tasks">"Tasks"</a>
-                " the server does long work alongside — count primes, draw the Mandelbrot set — and "
-                "tells you when it is done, in whatever room you are."
-            </p>
+            <h2>"Answers that arrive later, while the page goes on"</h2>
+            <ul class="map">
+                <li>
+                    <a href="/lab">"Lab"</a> ": fire hundreds of requests at once and watch them "
+                    "leave, wait, arrive out of order, fail, retry and get cancelled, while the "
+                    "heartbeat keeps ticking. "
+                    <em>"Try first: 200 requests with a failure rate of 0.2 and 2 retries."</em>
+                </li>
+                <li>
+                    <a href="/search">"Search"</a> ": find any named Unicode character as you type, "
+                    "and see what a list does when answers come back out of order. "
+                    <em>"Try first: turn on slow early requests with the naive strategy, type "
+                    "“snowman”, and watch a stale list win."</em>
+                </li>
+            </ul>
+            <h2>"Communication that does not wait for the other side"</h2>
+            <ul class="map">
+                <li>
+                    <a href="/mail">"Mail"</a> ": two tabs write to each other; each message waits "
+                    "in an outbox that survives a reload and goes out, once, whenever the network "
+                    "lets it. "
+                    <em>"Try first: open a second tab, switch one offline, write three messages, "
+                    "and switch it back."</em>
+                </li>
+            </ul>
+            <h2>"Work done alongside, with a word at the end"</h2>
+            <ul class="map">
+                <li>
+                    <a href="/tasks">"Tasks"</a> ": the server counts primes or draws the Mandelbrot "
+                    "set while you do something else, and tells you when it is done, in whatever "
+                    "room you are. "
+                    <em>"Try first: start a Mandelbrot of 2048×2048, then go to the Lab."</em>
+                </li>
+            </ul>
+            <h2>"The techniques underneath"</h2>
+            <ul class="map">
+                <li>
+                    <a href="/techniques">"Techniques"</a> ": the same request written five ways — "
+                    "callbacks, promises, async/await, a reactive resource, server push — each "
+                    "next to its source, and requests joined, raced and timed out. "
+                    <em>"Try first: set the delay to 3000 ms, Run a panel, then Cancel it."</em>
+                </li>
+            </ul>
             <h2>"The heartbeat"</h2>
             <p>
                 "In the header, a clock with tenths of a second and a frame-rate meter run on every frame "

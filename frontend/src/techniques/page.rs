@@ -345,7 +345,15 @@ fn PushPanel() -> impl IntoView {
                     Shown::Running
                 });
             },
-            move || stream.set_value(None),
+            move || {
+                stream.set_value(None);
+                // Refused, or dropped before its last tick (after it, this changes nothing).
+                settle(
+                    shown,
+                    at,
+                    Err("the stream closed before its last tick".to_owned()),
+                );
+            },
         );
         match opened {
             Ok(opened) => stream.set_value(Some(opened)),
