@@ -6,6 +6,7 @@
 //! - `bench` the performance targets of the issues, measured in Chromium and under real load.
 
 mod page;
+mod report;
 mod setup;
 mod shell;
 
@@ -145,6 +146,21 @@ fn bench() -> Result<()> {
     let tools = setup::page_tools(&root)?;
     let browser = setup::browser_tools(&root)?;
     let dist = page::build_release(&root, &tools)?;
+    // MEANWHILE_BENCH_ONLY=weight,tasks runs only the named parts (every part by default).
+    let only = std::env::var("MEANWHILE_BENCH_ONLY").unwrap_or_default();
+    let parts: Vec<&str> = only
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    let wanted = |part: &str| parts.is_empty() || parts.contains(&part);
+    if wanted("weight") {
+        shell::step("Page weight: what a first visit loads, from dist/ (KB = 1024 bytes)");
+        report::write(&root, &report::page_weight(&dist)?)?;
+    }
+    if parts.iter().all(|part| *part == "weight") && !parts.is_empty() {
+        return Ok(());
+    }
     shell::step("Benchmarks (release build; figures, not pass/fail)");
     let bench = browser_cargo(
         &root,
