@@ -193,15 +193,22 @@ pub struct NewJob {
     pub owner: Option<String>,
 }
 
+/// [`is_owner`], as an error that names the field and what it allows.
+pub fn check_owner(owner: &str) -> Result<(), OutOfRange> {
+    if is_owner(owner) {
+        Ok(())
+    } else {
+        Err(OutOfRange {
+            field: "owner",
+            allowed: format!("1 to {OWNER_MAX} of A-Z, a-z, 0-9, _ and -"),
+        })
+    }
+}
+
 impl NewJob {
     pub fn validate(&self) -> Result<(), OutOfRange> {
-        if let Some(owner) = &self.owner
-            && !is_owner(owner)
-        {
-            return Err(OutOfRange {
-                field: "owner",
-                allowed: format!("1 to {OWNER_MAX} of A-Z, a-z, 0-9, _ and -"),
-            });
+        if let Some(owner) = &self.owner {
+            check_owner(owner)?;
         }
         self.spec.validate()
     }

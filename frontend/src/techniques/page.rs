@@ -66,7 +66,7 @@ impl Knobs {
                 .unwrap_or(0.0)
                 .clamp(0.0, 1.0),
             bytes: 0,
-            seq: Some(js_sys::Math::random().mul_add(1000.0, 0.0) as u64),
+            seq: Some((js_sys::Math::random() * 1000.0) as u64),
         }
     }
 }
@@ -167,7 +167,7 @@ fn knobs() -> Knobs {
     expect_context::<Knobs>()
 }
 
-/// Runs `start` and returns when it began, for the timing.
+/// Marks the panel running and returns the time it started, for the timing.
 fn started(shown: RwSignal<Shown>) -> f64 {
     shown.set(Shown::Running);
     frame::now_ms()

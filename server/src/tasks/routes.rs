@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use protocol::jobs::{
     Job, JobAccepted, JobEventsQuery, JobList, JobResult, JobState, JobsQuery, LIST_MAX, NewJob,
-    OWNER_MAX, QUEUE_MAX, is_owner,
+    QUEUE_MAX,
 };
 use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
@@ -136,13 +136,7 @@ pub async fn cancel(
 }
 
 fn check_owner(owner: &str) -> Result<()> {
-    if is_owner(owner) {
-        Ok(())
-    } else {
-        Err(ApiError::Validation(format!(
-            "`owner` must be 1 to {OWNER_MAX} of A-Z, a-z, 0-9, _ and -."
-        )))
-    }
+    protocol::jobs::check_owner(owner).map_err(|e| ApiError::Validation(e.to_string()))
 }
 
 /// `GET /api/jobs?owner=`: the owner's newest jobs, and where its stream stands.
@@ -173,7 +167,7 @@ pub async fn events(
         .or(query.last_event_id);
     let after = match resume {
         Some(id) => id,
-        None => store::list(&reads, &query.owner, 0).await?.1,
+        None => store::last_event_id(&mut *reads.acquire().await?, &query.owner).await?,
     };
     let feed = Feed {
         name: "job events",

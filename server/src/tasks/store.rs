@@ -143,14 +143,20 @@ pub async fn list(db: &SqlitePool, owner: &str, limit: usize) -> Result<(Vec<Job
     .bind(limit as i64)
     .fetch_all(&mut *tx)
     .await?;
-    let last_event_id: Option<i64> =
-        sqlx::query_scalar("SELECT last_event_id FROM job_owners WHERE owner = ?")
-            .bind(owner)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let last_event_id = last_event_id(&mut tx, owner).await?;
     tx.commit().await?;
     let jobs = rows.iter().map(JobRow::job).collect::<Result<_>>()?;
-    Ok((jobs, last_event_id.unwrap_or(0)))
+    Ok((jobs, last_event_id))
+}
+
+/// The newest event id of `owner`'s stream (0 before its first event).
+pub async fn last_event_id(conn: &mut SqliteConnection, owner: &str) -> Result<i64> {
+    let id: Option<i64> =
+        sqlx::query_scalar("SELECT last_event_id FROM job_owners WHERE owner = ?")
+            .bind(owner)
+            .fetch_optional(conn)
+            .await?;
+    Ok(id.unwrap_or(0))
 }
 
 /// What asking to cancel did.

@@ -438,17 +438,19 @@ async fn a_job_running_when_the_server_is_killed_runs_again_after_the_restart() 
         .json()
         .await
         .expect("accepted");
-    let job_url = |address: &str| format!("{address}/api/jobs/{}", accepted.id);
-    let started = Instant::now();
-    loop {
-        let job: Job = client
-            .get(job_url(&first.address))
+    let job_at = async |address: &str| -> Job {
+        client
+            .get(format!("{address}/api/jobs/{}", accepted.id))
             .send()
             .await
             .expect("sent")
             .json()
             .await
-            .expect("a job");
+            .expect("a job")
+    };
+    let started = Instant::now();
+    loop {
+        let job = job_at(&first.address).await;
         assert!(
             !job.state.is_finished(),
             "finished before the kill: {job:?}"
@@ -464,14 +466,7 @@ async fn a_job_running_when_the_server_is_killed_runs_again_after_the_restart() 
     let second = start_process(folder.path(), "warn").await;
     let started = Instant::now();
     let job = loop {
-        let job: Job = client
-            .get(job_url(&second.address))
-            .send()
-            .await
-            .expect("sent")
-            .json()
-            .await
-            .expect("a job");
+        let job = job_at(&second.address).await;
         if job.state.is_finished() {
             break job;
         }
