@@ -74,7 +74,8 @@ impl BrowserTools {
     }
 }
 
-/// Installs (when missing) a C compiler, the wasm32 target, trunk, wasm-bindgen-cli and wasm-opt.
+/// Installs (when missing) a C compiler, the wasm32 target, trunk, wasm-bindgen-cli, wasm-opt and
+/// Sass.
 pub fn page_tools(root: &Path) -> Result<PageTools> {
     step("Checking the tools that build the page");
     ensure_c_compiler()?;
@@ -102,8 +103,9 @@ pub fn page_tools(root: &Path) -> Result<PageTools> {
     }
 
     let wasm_opt_folder = ensure_wasm_opt(root)?;
+    let sass_folder = ensure_sass(root)?;
     Ok(PageTools {
-        path_first: vec![wasm_opt_folder, cargo_bin],
+        path_first: vec![wasm_opt_folder, sass_folder, cargo_bin],
         trunk,
     })
 }
@@ -271,6 +273,41 @@ fn ensure_wasm_opt(root: &Path) -> Result<PathBuf> {
         ],
     )?;
     Ok(crate_bin)
+}
+
+/// Dart Sass from npm, at the version `Trunk.toml` pins (trunk refuses any other); returns the
+/// folder with its `sass` command.
+fn ensure_sass(root: &Path) -> Result<PathBuf> {
+    let version = sass_version(root)?;
+    let folder = tools_folder().join(format!("sass-{version}"));
+    let bin = folder.join("node_modules/.bin");
+    if prints(&bin.join("sass"), &["--version"], &version) {
+        return Ok(bin);
+    }
+    ensure_npm()?;
+    step(&format!(
+        "Installing Sass {version} (npm; bundles the stylesheets) into {}",
+        folder.display()
+    ));
+    npm_install(&folder, &format!("sass@{version}"))?;
+    if !prints(&bin.join("sass"), &["--version"], &version) {
+        bail!(
+            "npm installed sass but {} does not run",
+            bin.join("sass").display()
+        );
+    }
+    Ok(bin)
+}
+
+/// The `sass = "…"` line of `Trunk.toml`'s `[tools]`.
+fn sass_version(root: &Path) -> Result<String> {
+    let path = root.join("Trunk.toml");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    text.lines()
+        .find_map(|line| line.trim().strip_prefix("sass = "))
+        .map(|value| value.trim_matches('"').to_owned())
+        .with_context(|| format!("{} pins no Sass version (`sass = \"…\"`)", path.display()))
 }
 
 /// The wasm-bindgen library version Cargo.lock resolved; the CLI must match it exactly.

@@ -160,13 +160,15 @@ pub async fn get_json<T: DeserializeOwned>(
         .map(|answer| answer.body)
 }
 
-/// Sends `call`, recording it in the inspector from start to outcome.
+/// Sends `call`, recording it in the inspector from start to outcome, and reads the JSON answer as
+/// a `T`. Only the reading is generic: the exchange itself ([`exchange`]) is one function for
+/// every answer type, so the page carries one copy of it rather than one per type.
 pub async fn send<T: DeserializeOwned>(call: Call<'_>) -> Traced<T> {
     let entry = inspector::begin(method_name(&call.method), &call.address());
     // Dropped before the answer (a race lost, a deadline passed), a call with an abort signal
     // was aborted by its caller: the entry says so instead of staying "in flight".
     let mut unfinished = Unfinished(call.abort.is_some().then_some(entry));
-    let result = exchange(&call, entry).await;
+    let result = exchange(&call, entry).await.and_then(read_json);
     unfinished.0 = None;
     let outcome = match &result {
         Ok(_) => Outcome::Applied,
@@ -175,6 +177,18 @@ pub async fn send<T: DeserializeOwned>(call: Call<'_>) -> Traced<T> {
     };
     inspector::finish(entry, outcome);
     Traced { entry, result }
+}
+
+/// A 2xx answer's text read as a `T`.
+fn read_json<T: DeserializeOwned>(answer: Answer<String>) -> Result<Answer<T>, ApiError> {
+    let body =
+        serde_json::from_str(&answer.body).map_err(|e| ApiError::Unreadable(e.to_string()))?;
+    Ok(Answer {
+        body,
+        status: answer.status,
+        bytes: answer.bytes,
+        server_timing: answer.server_timing,
+    })
 }
 
 /// Finishes an entry as aborted when its call's future is dropped unfinished.
@@ -188,10 +202,8 @@ impl Drop for Unfinished {
     }
 }
 
-async fn exchange<T: DeserializeOwned>(
-    call: &Call<'_>,
-    entry: EntryId,
-) -> Result<Answer<T>, ApiError> {
+/// The request and its answer: a 2xx answer's text, or the error it is.
+async fn exchange(call: &Call<'_>, entry: EntryId) -> Result<Answer<String>, ApiError> {
     let mut request = RequestBuilder::new(&call.path)
         .method(call.method.clone())
         .query(call.query.iter().map(|(name, value)| (*name, value)))
@@ -220,11 +232,10 @@ async fn exchange<T: DeserializeOwned>(
         .and_then(|v| v.trim().parse().ok());
     let text = response.text().await.map_err(transport_error)?;
     if (200..300).contains(&status) {
-        let body = serde_json::from_str(&text).map_err(|e| ApiError::Unreadable(e.to_string()))?;
         return Ok(Answer {
-            body,
-            status,
             bytes: text.len(),
+            body: text,
+            status,
             server_timing,
         });
     }
