@@ -174,6 +174,20 @@ async fn delivery(server: &ServerProcess) {
         at(99.0),
         at(100.0)
     );
+    support::record(
+        "mail",
+        "send → recipient's stream, p50",
+        at(50.0),
+        "ms",
+        Some(("≤ 20 ms", at(50.0) <= 20.0)),
+    );
+    support::record(
+        "mail",
+        "send → recipient's stream, p99",
+        at(99.0),
+        "ms",
+        Some(("aim ≤ 20 ms", at(99.0) <= 20.0)),
+    );
     println!(
         "   throughput: {:.0} sends per second ({MESSAGES} in {:.2} s, each a committed transaction)",
         MESSAGES as f64 / sending.as_secs_f64(),
@@ -266,11 +280,20 @@ async fn stream_memory() {
         opened += ok;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = server.resident_bytes();
     per_stream(
         &format!("Mail streams ({mailboxes} mailboxes)"),
         before,
-        server.resident_bytes(),
+        after,
         opened,
+    );
+    let per_stream_kb = after.saturating_sub(before) as f64 / opened.max(1) as f64 / 1024.0;
+    support::record(
+        "mail",
+        "resident memory per open Mail stream",
+        per_stream_kb,
+        "KB",
+        Some(("≤ 16 KB", per_stream_kb <= 16.0)),
     );
     drop(streams);
 }

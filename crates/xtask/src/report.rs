@@ -1,14 +1,19 @@
 //! The benchmark report: `target/bench/report.md` (figure, value, target, met or not) and
 //! `target/bench/report.json` (the same, for tooling). Its first part is the page's weight — every
-//! file a first visit loads, raw, gzip and brotli — measured here from the built `dist/`.
+//! file a first visit loads, raw, gzip and brotli — measured here from the built `dist/`; the
+//! benchmarks (`server/benches`) add theirs as JSON lines to a file ([`FIGURES`]), read back here.
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+/// Where the benchmarks append their figures, one JSON object per line (relative to the workspace
+/// root; passed to them as `MEANWHILE_BENCH_FIGURES`).
+pub const FIGURES: &str = "target/bench/figures.jsonl";
 
 /// One measured figure.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Figure {
     /// The part of the bench it belongs to, e.g. `weight`.
     pub part: String,
@@ -94,6 +99,19 @@ pub fn page_weight(dist: &Path) -> Result<Vec<Figure>> {
         met: Some(brotli <= AIM_BROTLI_KB),
     });
     Ok(figures)
+}
+
+/// The figures the benchmarks wrote to `path`, in order (none if they wrote none).
+pub fn read_figures(path: &Path) -> Result<Vec<Figure>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(error).with_context(|| format!("cannot read {}", path.display())),
+    };
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::from_str(line).with_context(|| format!("a figure: {line}")))
+        .collect()
 }
 
 /// Prints `figures` and writes them to `<root>/target/bench/report.{md,json}`.

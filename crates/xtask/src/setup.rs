@@ -21,6 +21,8 @@ const BINARYEN_NPM_VERSION: &str = "132";
 const WASM_OPT_CRATE_VERSION: &str = "0.116.1";
 /// axe-core, the accessibility checker the end-to-end tests run inside each room (from npm).
 const AXE_CORE_VERSION: &str = "4.14.1";
+/// twiggy, which `cargo xtask bench` asks where the wasm's bytes go.
+const TWIGGY_VERSION: &str = "0.8.0";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// What building the page needs, found or installed.
@@ -273,6 +275,19 @@ fn ensure_wasm_opt(root: &Path) -> Result<PathBuf> {
         ],
     )?;
     Ok(crate_bin)
+}
+
+/// twiggy (`cargo install`, about a minute once), for the benchmark's account of the wasm's bytes.
+pub fn twiggy(root: &Path) -> Result<PathBuf> {
+    let cargo_bin = cargo_bin();
+    if let Some(found) = find_versioned("twiggy", &cargo_bin, TWIGGY_VERSION) {
+        return Ok(found);
+    }
+    step(&format!(
+        "Installing twiggy {TWIGGY_VERSION} (reads the wasm's sizes)"
+    ));
+    cargo_install(root, &["twiggy", "--version", TWIGGY_VERSION, "--locked"])?;
+    Ok(cargo_bin.join("twiggy"))
 }
 
 /// Dart Sass from npm, at the version `Trunk.toml` pins (trunk refuses any other); returns the

@@ -71,3 +71,29 @@ pub fn nearest_rank(sorted: &[f64], p: f64) -> f64 {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
+
+/// Adds one figure to the benchmark report: a JSON line appended to the file
+/// `MEANWHILE_BENCH_FIGURES` names (`cargo xtask bench` sets it, then writes `target/bench/
+/// report.md` and `report.json` from the lines). Run by hand, without it, the figure is only
+/// printed. `target` is the target in words and whether it was met.
+pub fn record(part: &str, name: &str, value: f64, unit: &str, target: Option<(&str, bool)>) {
+    let Some(path) = std::env::var_os("MEANWHILE_BENCH_FIGURES") else {
+        return;
+    };
+    let mut line = serde_json::json!({"part": part, "name": name, "value": value, "unit": unit});
+    if let Some((target, met)) = target {
+        line["target"] = target.into();
+        line["met"] = met.into();
+    }
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut file| {
+            use std::io::Write;
+            writeln!(file, "{line}")
+        });
+    if let Err(error) = written {
+        eprintln!("cannot add a figure to {}: {error}", path.display());
+    }
+}
