@@ -13,14 +13,16 @@ pub fn RequestDetails(
     frame: RwSignal<u64>,
     selected: RwSignal<Option<u64>>,
 ) -> impl IntoView {
-    let details = move || {
+    // A memo: read again at every frame (a selected request's bar grows), but the view is rebuilt
+    // only when what it shows changed — not 60 times a second while nothing is selected.
+    let details = Memo::new(move |_| {
         frame.track();
         let seq = selected.get()?;
         model.with_value(|m| m.request(seq).cloned())
-    };
+    });
     view! {
         <div class="request-details" data-testid="lab-details">
-            {move || match details() {
+            {move || match details.get() {
                 None => view! { <p class="explain">"Click a bar to see its request."</p> }.into_any(),
                 Some(request) => view! { <Details request=request/> }.into_any(),
             }}

@@ -51,34 +51,45 @@ pub fn LabSummary(summary: Memo<Summary>) -> impl IntoView {
     }
 }
 
-/// The latency histogram as SVG: 20 equal bins from 0 to the slowest success.
+/// The latency histogram as SVG: 20 equal bins from 0 to the slowest success. The bars are made
+/// once; each bar's height and title follow its own memo, so an answer that changes one bin
+/// writes that bar's attributes (and the others' only when the tallest bin changed their scale).
 #[component]
 fn Histogram(summary: Memo<Summary>) -> impl IntoView {
+    const BINS: usize = 20;
     const WIDTH: f64 = 400.0;
     const HEIGHT: f64 = 80.0;
-    // Recomputed each frame, but redrawn only when a bin changes.
-    let bins = Memo::new(move |_| summary.with(|s| histogram(&s.latencies, 20)));
-    let bars = move || {
-        let bins = bins.get();
-        let tallest = bins.iter().map(|b| b.count).max().unwrap_or(0).max(1) as f64;
-        let width = WIDTH / bins.len() as f64;
-        bins.into_iter()
-            .enumerate()
-            .map(|(i, bin)| {
-                let height = bin.count as f64 / tallest * HEIGHT;
-                view! {
-                    <rect
-                        x=format!("{:.1}", i as f64 * width + 1.0)
-                        y=format!("{:.1}", HEIGHT - height)
-                        width=format!("{:.1}", (width - 2.0).max(1.0))
-                        height=format!("{height:.1}")
-                    >
-                        <title>{format!("{:.0}–{:.0} ms: {}", bin.from_ms, bin.to_ms, bin.count)}</title>
-                    </rect>
-                }
-            })
-            .collect_view()
-    };
+    let bins = Memo::new(move |_| summary.with(|s| histogram(&s.latencies, BINS)));
+    let bar_width = WIDTH / BINS as f64;
+    let bars = (0..BINS)
+        .map(|i| {
+            // The bin and its bar's height (0 while there are no latencies yet).
+            let bar = Memo::new(move |_| {
+                bins.with(|bins| {
+                    let tallest = bins.iter().map(|b| b.count).max().unwrap_or(0).max(1) as f64;
+                    bins.get(i)
+                        .map(|bin| (*bin, bin.count as f64 / tallest * HEIGHT))
+                })
+            });
+            let height = move || bar.get().map_or(0.0, |(_, height)| height);
+            view! {
+                <rect
+                    x=format!("{:.1}", i as f64 * bar_width + 1.0)
+                    width=format!("{:.1}", (bar_width - 2.0).max(1.0))
+                    y=move || format!("{:.1}", HEIGHT - height())
+                    height=move || format!("{:.1}", height())
+                >
+                    <title>
+                        {move || {
+                            bar.get()
+                                .map(|(bin, _)| format!("{:.0}–{:.0} ms: {}", bin.from_ms, bin.to_ms, bin.count))
+                                .unwrap_or_default()
+                        }}
+                    </title>
+                </rect>
+            }
+        })
+        .collect_view();
     let axis = move || {
         let s = summary.get();
         s.percentile(100.0)
