@@ -229,27 +229,25 @@ async fn keystroke_to_paint() {
         "ms",
         Some(("≤ 16.7 ms", arrived_to_frame <= 16.7)),
     );
-    let summary = |mut values: Vec<f64>| {
-        values.sort_by(f64::total_cmp);
-        let median = values.get(values.len() / 2).copied().unwrap_or(f64::NAN);
-        let max = values.last().copied().unwrap_or(f64::NAN);
-        format!("median {median:.1} ms, max {max:.1} ms")
+    let summary = |values: &[f64]| {
+        let max = values.iter().copied().fold(f64::NAN, f64::max);
+        format!("median {:.1} ms, max {max:.1} ms", median(values))
     };
     println!(
         "   last keystroke → the frame that paints its results: {}",
-        summary(to_paint)
+        summary(&to_paint)
     );
     println!(
         "   answer arrived → that frame: {} [target: within one frame, 16.7 ms]",
-        summary(after_answer)
+        summary(&after_answer)
     );
     println!(
         "     of which: responseEnd → the body in the page's hands (the browser's delivery): {}",
-        summary(delivered)
+        summary(&delivered)
     );
     println!(
         "     and: body in hand → the frame that paints it (parse, render, wait; 0 = the frame under way): {}",
-        summary(after_read)
+        summary(&after_read)
     );
 }
 

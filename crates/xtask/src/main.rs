@@ -199,10 +199,7 @@ fn bench() -> Result<()> {
 
 /// The size of the gzip copy of the built wasm, in KB.
 fn shipped_wasm_gzip_kb(dist: &Path) -> Result<f64> {
-    let wasm = std::fs::read_dir(dist)?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .find(|path| path.to_string_lossy().ends_with("_bg.wasm.gz"))
-        .ok_or_else(|| anyhow::anyhow!("no compressed wasm in {}", dist.display()))?;
+    let wasm = page::file_ending(dist, "_bg.wasm.gz")?;
     Ok(std::fs::metadata(wasm)?.len() as f64 / 1024.0)
 }
 

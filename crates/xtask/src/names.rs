@@ -13,6 +13,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+use crate::page;
 use crate::report::Figure;
 use crate::setup::PageTools;
 use crate::shell;
@@ -91,16 +92,8 @@ pub fn build(root: &Path, tools: &PageTools) -> Result<PathBuf> {
     let index_path = folder.join("index.html");
     std::fs::write(&index_path, index)?;
     let dist = folder.join("dist");
-    let mut trunk = tools.trunk_command(root);
+    let mut trunk = page::trunk_release(root, tools, &dist);
     trunk
-        .args([
-            "build",
-            "--release",
-            "--cargo-profile",
-            "wasm-release",
-            "--dist",
-        ])
-        .arg(&dist)
         .arg(&index_path)
         .env("CARGO_TARGET_DIR", folder.join("target"))
         // Added to `.cargo/config.toml`'s flags for the target, not instead of them.
@@ -109,10 +102,7 @@ pub fn build(root: &Path, tools: &PageTools) -> Result<PathBuf> {
             "-C symbol-mangling-version=v0",
         );
     shell::status(trunk, "trunk build (with names)")?;
-    std::fs::read_dir(&dist)?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .find(|path| path.to_string_lossy().ends_with("_bg.wasm"))
-        .with_context(|| format!("no wasm in {}", dist.display()))
+    page::file_ending(&dist, "_bg.wasm")
 }
 
 /// One item as `twiggy top --format json` lists it.

@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
@@ -17,17 +18,7 @@ const COMPRESSIBLE: [&str; 4] = ["js", "wasm", "css", "svg"];
 pub fn build_release(root: &Path, tools: &PageTools) -> Result<PathBuf> {
     let dist = root.join("dist");
     step("Building the page (release: trunk, wasm-bindgen, wasm-opt)");
-    let mut trunk = tools.trunk_command(root);
-    trunk
-        .args([
-            "build",
-            "--release",
-            "--cargo-profile",
-            "wasm-release",
-            "--dist",
-        ])
-        .arg(&dist);
-    shell::status(trunk, "trunk build")?;
+    shell::status(trunk_release(root, tools, &dist), "trunk build")?;
     if !dist.join("index.html").is_file() {
         bail!("trunk finished but {} has no index.html", dist.display());
     }
@@ -48,6 +39,31 @@ pub fn build_release(root: &Path, tools: &PageTools) -> Result<PathBuf> {
     }
     println!("    {written} assets, each with a .br and a .gz beside it");
     Ok(dist)
+}
+
+/// `trunk build --release` with the size-optimised profile into `dist` (of `index.html` unless
+/// the caller adds another).
+pub fn trunk_release(root: &Path, tools: &PageTools, dist: &Path) -> Command {
+    let mut trunk = tools.trunk_command(root);
+    trunk
+        .args([
+            "build",
+            "--release",
+            "--cargo-profile",
+            "wasm-release",
+            "--dist",
+        ])
+        .arg(dist);
+    trunk
+}
+
+/// The file in `folder` whose name ends with `suffix` (`_bg.wasm`, `_bg.wasm.gz`).
+pub fn file_ending(folder: &Path, suffix: &str) -> Result<PathBuf> {
+    std::fs::read_dir(folder)
+        .with_context(|| format!("cannot read {}", folder.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .find(|path| path.to_string_lossy().ends_with(suffix))
+        .with_context(|| format!("no *{suffix} in {}", folder.display()))
 }
 
 fn precompress(path: &Path) -> Result<()> {
