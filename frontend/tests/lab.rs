@@ -11,7 +11,9 @@ use frontend::lab::engine::{
 };
 use frontend::lab::model::{LabModel, histogram, percentile};
 use frontend::lab::settings::{RetryPolicy, RunSettings, Strategy};
-use frontend::lab::waterfall::{Layout, Phase, PixelRect, PixelRects, row_height};
+use frontend::lab::waterfall::{
+    AXIS_STEP, Layout, MIN_SPAN_MS, Phase, PixelRect, PixelRects, row_height,
+};
 use gloo_timers::future::TimeoutFuture;
 use protocol::ErrorCode;
 use tokio_util::sync::CancellationToken;
@@ -617,7 +619,11 @@ fn a_bar_in_flight_grows_to_now_and_a_click_finds_its_row() {
     let growing = layout.segments(&model.requests()[0], 3_000.0);
     assert_eq!(
         growing.last().map(|s| (s.x1, s.phase)),
-        Some((500.0, Phase::Waiting))
+        Some((layout.x(3_000.0), Phase::Waiting))
+    );
+    assert!(
+        layout.x(3_000.0) < 500.0,
+        "in flight, the axis reaches beyond now"
     );
     let queued = layout.segments(&model.requests()[1], 3_000.0);
     assert_eq!(
@@ -629,6 +635,171 @@ fn a_bar_in_flight_grows_to_now_and_a_click_finds_its_row() {
     assert_eq!(layout.row_at(layout.row_height + 1.0), Some(1));
     assert_eq!(layout.row_at(layout.row_height * 2.0 + 1.0), None);
     assert_eq!(layout.row_at(-1.0), None);
+}
+
+#[wasm_bindgen_test]
+fn in_flight_the_axis_grows_in_steps_and_fits_the_run_once_it_is_over() {
+    let mut model = model_from(vec![
+        LabEvent::Queued {
+            seq: 1,
+            run: 1,
+            at: 500.0,
+        },
+        started(1, 1, 500.0),
+    ]);
+    let span_at = |model: &LabModel, now: f64| Layout::fit(model.requests(), now, 800.0).span_ms;
+    // At least a second; then each step half again the last, always beyond now.
+    assert_eq!(span_at(&model, 900.0), MIN_SPAN_MS);
+    let mut step = MIN_SPAN_MS;
+    let mut steps = vec![step];
+    for now in (1_000..60_000).step_by(7) {
+        let span = span_at(&model, f64::from(now));
+        let needed = f64::from(now) - 500.0;
+        assert!(span >= needed, "now is on the axis at {now} ms");
+        if span != step {
+            assert_eq!(span, step * AXIS_STEP, "one step at a time");
+            step = span;
+            steps.push(span);
+        }
+    }
+    assert_eq!(
+        steps.len() - 1,
+        11,
+        "eleven rescales in a minute, not one per frame: {steps:?}"
+    );
+    // Between two steps a finished row does not move.
+    model.apply(LabEvent::Queued {
+        seq: 2,
+        run: 1,
+        at: 500.0,
+    });
+    model.apply(started(2, 1, 600.0));
+    model.apply(ended(
+        2,
+        1,
+        1_200.0,
+        Outcome::Applied,
+        Some(650.0),
+        Some(1_100.0),
+    ));
+    model.apply(LabEvent::Finished {
+        seq: 2,
+        at: 1_200.0,
+        outcome: Outcome::Applied,
+    });
+    let row = |now: f64| {
+        let layout = Layout::fit(model.requests(), now, 800.0);
+        (
+            layout.segments(&model.requests()[1], now),
+            layout.caps(&model.requests()[1]),
+        )
+    };
+    assert_eq!(row(1_600.0), row(1_900.0));
+    assert_ne!(row(1_900.0), row(2_100.0), "the step at 1.5 s");
+    // Over: the axis ends at the last answer.
+    model.apply(ended(
+        1,
+        1,
+        4_000.0,
+        Outcome::Applied,
+        Some(510.0),
+        Some(3_900.0),
+    ));
+    model.apply(LabEvent::Finished {
+        seq: 1,
+        at: 4_000.0,
+        outcome: Outcome::Applied,
+    });
+    let layout = Layout::fit(model.requests(), 9_000.0, 800.0);
+    assert_eq!((layout.start_ms, layout.span_ms), (500.0, 3_500.0));
+    assert_eq!(layout.x(4_000.0), 800.0);
+}
+
+#[wasm_bindgen_test]
+fn a_request_settles_once_over_and_its_browser_timing_is_known_or_given_up_on() {
+    let mut model = model_from(vec![
+        LabEvent::Queued {
+            seq: 1,
+            run: 1,
+            at: 0.0,
+        },
+        LabEvent::Queued {
+            seq: 2,
+            run: 1,
+            at: 0.0,
+        },
+        started(1, 1, 0.0),
+        started(2, 1, 0.0),
+    ]);
+    let settled = |model: &LabModel| {
+        model
+            .requests()
+            .iter()
+            .map(|r| r.is_settled())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(settled(&model), [false, false], "in flight");
+    for seq in [1, 2] {
+        model.apply(ended(seq, 1, 900.0, Outcome::Applied, None, Some(800.0)));
+    }
+    assert_eq!(settled(&model), [false, false], "ended, not yet finished");
+    for seq in [1, 2] {
+        model.apply(LabEvent::Finished {
+            seq,
+            at: 900.0,
+            outcome: Outcome::Applied,
+        });
+    }
+    assert_eq!(settled(&model), [false, false], "its timing may still come");
+    // The browser has a timing entry for the first only.
+    let lookup = |address: &str| address.ends_with("seq=1").then_some(20.0);
+    assert!(model.fill_sent_times(lookup));
+    assert_eq!(settled(&model), [true, false]);
+    for _ in 0..20 {
+        model.fill_sent_times(lookup);
+    }
+    assert_eq!(
+        settled(&model),
+        [true, true],
+        "given up on after a few frames"
+    );
+}
+
+#[wasm_bindgen_test]
+fn a_rows_lines_hold_every_rectangle_drawn_for_it() {
+    // Rows of many heights, at one and two device pixels per CSS pixel: whatever `PixelRects`
+    // makes of a rectangle inside a row stays on that row's lines (the canvas clears and
+    // redraws rows by their lines).
+    for rows in [1, 7, 23, 24, 60, 100, 333, 999, 1_000, 1_049, 5_000] {
+        for ratio in [1.0, 1.25, 2.0] {
+            let layout = Layout {
+                start_ms: 0.0,
+                span_ms: 1_000.0,
+                width: 300.0,
+                row_height: row_height(rows),
+                rows,
+            };
+            let h = layout.row_height;
+            for row in (0..rows).step_by(rows.div_ceil(50)) {
+                let top = layout.row_top(row);
+                let (from, to) = layout.row_lines(row, ratio);
+                for (y, height) in [
+                    (top, h),
+                    (top, (h - 1.0).max(h.min(1.0))),
+                    (top + h * 0.4, h * 0.2),
+                    (top + h * 0.999, h * 0.001),
+                ] {
+                    let mut rects = PixelRects::default();
+                    rects.add([3.0, y, 10.0, height], ratio);
+                    let rect = rects.rects()[0];
+                    assert!(
+                        rect.y0 >= from && rect.y1 <= to,
+                        "{rows} rows at {ratio}×: row {row} on lines {from}..{to}, drew {rect:?}"
+                    );
+                }
+            }
+        }
+    }
 }
 
 #[wasm_bindgen_test]

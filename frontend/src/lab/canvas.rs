@@ -10,7 +10,7 @@ use web_sys::CanvasRenderingContext2d;
 
 use crate::frame::{self, now_ms};
 use crate::inspector::Outcome;
-use crate::lab::model::LabModel;
+use crate::lab::model::{LabModel, Request};
 use crate::lab::waterfall::{Layout, Phase, PixelRects};
 
 /// The waterfall's colours, read from the page's CSS custom properties (`--phase-…`,
@@ -120,7 +120,13 @@ pub fn Waterfall(
     Effect::new(move |_| {
         frame.track();
         if theme.get() != 0 {
-            drawn.update_value(|drawn| drawn.palette = None);
+            drawn.update_value(|drawn| {
+                drawn.palette = None;
+                drawn.picture = None;
+                if let Some(settled) = drawn.settled.as_mut() {
+                    settled.forget();
+                }
+            });
         }
         let selected = selected.get();
         let width = width.get();
@@ -165,6 +171,19 @@ struct Drawn {
     palette: Option<Palette>,
     height: f64,
     bars: Option<usize>,
+    settled: Option<Settled>,
+    picture: Option<Picture>,
+}
+
+/// What a frame's picture depends on.
+#[derive(PartialEq)]
+struct Picture {
+    revision: u64,
+    layout: Layout,
+    size: (u32, u32),
+    selected: Option<u64>,
+    /// Where the clock is on the axis, in device pixels.
+    now_at: i64,
 }
 
 /// A ResizeObserver reporting an element's content width; disconnect it when done.
@@ -230,11 +249,7 @@ fn draw(
     selected: Option<u64>,
 ) {
     if drawn.context.is_none() {
-        drawn.context = canvas
-            .get_context("2d")
-            .ok()
-            .flatten()
-            .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok());
+        drawn.context = context_2d(canvas);
     }
     let Some(context) = drawn.context.as_ref() else {
         return;
@@ -263,56 +278,121 @@ fn draw(
         drawn.bars = Some(bars);
         let _ = canvas.set_attribute("data-bars", &bars.to_string());
     }
+    // Nothing to draw when the picture would be the last one again: the model has not changed
+    // and the clock has not moved the growing bars' ends by a device pixel. Late in a long run
+    // that is most frames (the axis spans minutes), and a canvas left alone is not painted again.
+    let picture = Picture {
+        revision: model.revision(),
+        layout,
+        size: (pixel_width, pixel_height),
+        selected,
+        now_at: (layout.x(now) * ratio).round() as i64,
+    };
+    if drawn.picture.as_ref() == Some(&picture) {
+        return;
+    }
+    drawn.picture = Some(picture);
+    let painter = Painter {
+        layout: &layout,
+        palette,
+        ratio,
+        now,
+    };
+    let settled = drawn.settled.get_or_insert_with(Settled::new);
+    settled.update(&painter, model, (pixel_width, pixel_height));
+
     // Drawn in device pixels (see `PixelRects`).
     let _ = context.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0);
     context.clear_rect(0.0, 0.0, f64::from(pixel_width), f64::from(pixel_height));
+    // The selected row's band, under its bars.
+    if let Some(row) = selected.and_then(|seq| model.requests().iter().position(|r| r.seq == seq)) {
+        let mut band = PixelRects::default();
+        band.add([0.0, layout.row_top(row), width, layout.row_height], ratio);
+        painter.fill(context, SELECTED_ROW, &band);
+    }
+    if let Some(image) = settled.canvas.as_ref() {
+        let _ = context.draw_image_with_html_canvas_element(image, 0.0, 0.0);
+    }
+    let moving = model
+        .requests()
+        .iter()
+        .enumerate()
+        .filter(|(row, _)| !settled.holds(*row));
+    painter.paint(context, moving);
+}
 
-    // A gap between rows while they are tall enough to show one.
-    let bar = if layout.row_height >= 3.0 {
-        layout.row_height - 1.0
-    } else {
-        layout.row_height
-    };
-    // Rectangles are gathered by colour and filled as one path per colour: a dozen fills a
-    // frame instead of one per segment, which keeps a thousand rows cheap to redraw.
-    // Gathered by the name of their colour; filled with the palette's value for it.
-    let mut by_colour: Vec<(&'static str, PixelRects)> = Vec::new();
-    let mut add = |colour: &'static str, rect: [f64; 4]| match by_colour
-        .iter_mut()
-        .find(|(c, _)| *c == colour)
-    {
-        Some((_, rects)) => rects.add(rect, ratio),
-        None => {
-            let mut rects = PixelRects::default();
-            rects.add(rect, ratio);
-            by_colour.push((colour, rects));
+fn context_2d(canvas: &web_sys::HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
+    canvas
+        .get_context("2d")
+        .ok()
+        .flatten()
+        .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())
+}
+
+/// Draws rows of the waterfall as they are at one frame.
+struct Painter<'a> {
+    layout: &'a Layout,
+    palette: &'a Palette,
+    ratio: f64,
+    now: f64,
+}
+
+impl Painter<'_> {
+    /// Draws `rows` (row number, request) onto `context`, in device pixels. Rectangles are
+    /// gathered by colour and filled as one path per colour: a dozen fills instead of one per
+    /// segment, which keeps a thousand rows cheap to draw.
+    fn paint<'r>(
+        &self,
+        context: &CanvasRenderingContext2d,
+        rows: impl Iterator<Item = (usize, &'r Request)>,
+    ) {
+        let layout = self.layout;
+        // A gap between rows while they are tall enough to show one.
+        let bar = if layout.row_height >= 3.0 {
+            layout.row_height - 1.0
+        } else {
+            layout.row_height
+        };
+        // Gathered by the name of their colour; filled with the palette's value for it.
+        let mut by_colour: Vec<(&'static str, PixelRects)> = Vec::new();
+        let mut add = |colour: &'static str, rect: [f64; 4]| match by_colour
+            .iter_mut()
+            .find(|(c, _)| *c == colour)
+        {
+            Some((_, rects)) => rects.add(rect, self.ratio),
+            None => {
+                let mut rects = PixelRects::default();
+                rects.add(rect, self.ratio);
+                by_colour.push((colour, rects));
+            }
+        };
+        for (row, request) in rows {
+            let top = layout.row_top(row);
+            for segment in layout.segments(request, self.now) {
+                let (y, h) = if segment.phase == Phase::Backoff {
+                    (top + bar * 0.4, bar * 0.2)
+                } else {
+                    (top, bar)
+                };
+                add(
+                    segment.phase.colour_var(),
+                    [segment.x0, y, segment.x1 - segment.x0, h],
+                );
+            }
+            for cap in layout.caps(request) {
+                add(
+                    cap.outcome.colour_var(),
+                    [(cap.x - 3.0).max(0.0), top, 3.0, bar],
+                );
+            }
         }
-    };
-    for (row, request) in model.requests().iter().enumerate() {
-        let top = layout.row_top(row);
-        if Some(request.seq) == selected {
-            add(SELECTED_ROW, [0.0, top, width, layout.row_height]);
-        }
-        for segment in layout.segments(request, now) {
-            let (y, h) = if segment.phase == Phase::Backoff {
-                (top + bar * 0.4, bar * 0.2)
-            } else {
-                (top, bar)
-            };
-            add(
-                segment.phase.colour_var(),
-                [segment.x0, y, segment.x1 - segment.x0, h],
-            );
-        }
-        for cap in layout.caps(request) {
-            add(
-                cap.outcome.colour_var(),
-                [(cap.x - 3.0).max(0.0), top, 3.0, bar],
-            );
+        for (colour, rects) in &by_colour {
+            self.fill(context, colour, rects);
         }
     }
-    for (colour, rects) in by_colour {
-        context.set_fill_style_str(palette.colour(colour));
+
+    fn fill(&self, context: &CanvasRenderingContext2d, colour: &str, rects: &PixelRects) {
+        context.set_fill_style_str(self.palette.colour(colour));
         context.begin_path();
         for rect in rects.rects() {
             context.rect(
@@ -323,5 +403,104 @@ fn draw(
             );
         }
         context.fill();
+    }
+}
+
+/// The rows that no longer change ([`Request::is_settled`]), drawn into a canvas of their own
+/// (never attached to the page) and copied onto the waterfall at each frame, so that a frame
+/// draws only the rows still moving. Late in a run of a thousand requests that is a few hundred
+/// rows instead of a thousand. Everything is drawn again when the axis takes its next step, the
+/// canvas is resized or the colours change.
+struct Settled {
+    canvas: Option<web_sys::HtmlCanvasElement>,
+    context: Option<CanvasRenderingContext2d>,
+    /// What the drawn rows depend on: the layout and the canvas's size in device pixels.
+    drawn_for: Option<(Layout, (u32, u32))>,
+    /// Which rows are drawn, by row number.
+    rows: Vec<bool>,
+}
+
+impl Settled {
+    fn new() -> Self {
+        let canvas = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.create_element("canvas").ok())
+            .and_then(|e| e.dyn_into::<web_sys::HtmlCanvasElement>().ok());
+        let context = canvas.as_ref().and_then(context_2d);
+        Self {
+            canvas,
+            context,
+            drawn_for: None,
+            rows: Vec::new(),
+        }
+    }
+
+    fn holds(&self, row: usize) -> bool {
+        self.rows.get(row).copied().unwrap_or(false)
+    }
+
+    /// Forgets every row: they are drawn again at the next frame (the colours changed).
+    fn forget(&mut self) {
+        self.drawn_for = None;
+    }
+
+    /// Draws the rows that have settled since the last frame.
+    fn update(&mut self, painter: &Painter, model: &LabModel, size: (u32, u32)) {
+        let (Some(canvas), Some(context)) = (self.canvas.as_ref(), self.context.as_ref()) else {
+            return;
+        };
+        let layout = *painter.layout;
+        if self.drawn_for != Some((layout, size)) {
+            self.drawn_for = Some((layout, size));
+            self.rows.clear();
+            // Setting a canvas's size clears it, even to the same size.
+            canvas.set_width(size.0);
+            canvas.set_height(size.1);
+        }
+        let requests = model.requests();
+        self.rows.resize(requests.len(), false);
+        // The device-pixel lines of the rows settled since the last frame, merged where they
+        // meet: these lines are cleared, and redrawn with every settled row reaching into them.
+        // Drawing only the new rows over what is there would fill the lines they share with
+        // their neighbours twice, and the translucent colours would darken there.
+        let mut lines: Vec<(i32, i32)> = Vec::new();
+        for (row, request) in requests.iter().enumerate() {
+            if self.rows[row] || !request.is_settled() {
+                continue;
+            }
+            self.rows[row] = true;
+            let (from, to) = layout.row_lines(row, painter.ratio);
+            match lines.last_mut() {
+                Some(last) if from <= last.1 => last.1 = last.1.max(to),
+                _ => lines.push((from, to)),
+            }
+        }
+        if lines.is_empty() {
+            return;
+        }
+        let width = f64::from(size.0);
+        context.save();
+        let _ = context.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0);
+        context.begin_path();
+        for (from, to) in &lines {
+            context.rect(0.0, f64::from(*from), width, f64::from(to - from));
+        }
+        context.clip();
+        for (from, to) in &lines {
+            context.clear_rect(0.0, f64::from(*from), width, f64::from(to - from));
+        }
+        let touches = |row: usize| {
+            let (from, to) = layout.row_lines(row, painter.ratio);
+            lines.iter().any(|(f, t)| from < *t && to > *f)
+        };
+        let rows = &self.rows;
+        painter.paint(
+            context,
+            requests
+                .iter()
+                .enumerate()
+                .filter(|(row, _)| rows[*row] && touches(*row)),
+        );
+        context.restore();
     }
 }

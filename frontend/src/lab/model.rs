@@ -51,7 +51,24 @@ impl Request {
     pub fn is_queued(&self) -> bool {
         self.attempts.is_empty() && self.finished_at.is_none()
     }
+
+    /// Over, and nothing more will be learnt about it: every attempt has ended and has its
+    /// browser timing, or has been looked up for it as often as it ever will be (see
+    /// [`LabModel::fill_sent_times`]). Its row in the waterfall no longer changes.
+    pub fn is_settled(&self) -> bool {
+        self.finished_at.is_some()
+            && self.attempts.iter().all(|attempt| {
+                attempt.ended_at.is_some()
+                    && attempt.report.as_ref().is_none_or(|report| {
+                        report.sent_at.is_some() || attempt.timing_lookups >= MAX_TIMING_LOOKUPS
+                    })
+            })
+    }
 }
+
+/// How many frames an ended attempt's browser timing is looked for before the page gives up
+/// (aborted requests never get one).
+const MAX_TIMING_LOOKUPS: u8 = 10;
 
 /// Counts and times over every request shown.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -99,6 +116,8 @@ pub struct LabModel {
     arrivals: Vec<u64>,
     /// The latest time an attempt ended (and so gave its connection to the next in line).
     latest_end: f64,
+    /// Counts the changes, Clear included (see [`LabModel::revision`]).
+    revision: u64,
 }
 
 impl LabModel {
@@ -115,11 +134,21 @@ impl LabModel {
         &self.arrivals
     }
 
+    /// Changes whenever anything in the model does. A view that drew the same revision has
+    /// nothing new to show but the clock's progress (the waterfall skips frames that way).
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
     pub fn clear(&mut self) {
-        *self = Self::default();
+        *self = Self {
+            revision: self.revision + 1,
+            ..Self::default()
+        };
     }
 
     pub fn apply(&mut self, event: LabEvent) {
+        self.revision += 1;
         match event {
             LabEvent::Queued { seq, run, at } => {
                 self.index.insert(seq, self.requests.len());
@@ -205,6 +234,7 @@ impl LabModel {
                 changed = true;
             }
         }
+        self.revision += u64::from(changed);
         changed
     }
 
@@ -212,14 +242,13 @@ impl LabModel {
     /// browser's resource timing: `lookup` gives the `requestStart` for an address. Each attempt
     /// is looked up on a few frames at most. Returns whether anything changed.
     pub fn fill_sent_times(&mut self, lookup: impl Fn(&str) -> Option<f64>) -> bool {
-        const MAX_LOOKUPS: u8 = 10;
         let mut changed = false;
         for request in &mut self.requests {
             for attempt in &mut request.attempts {
                 let Some(report) = attempt.report.as_mut() else {
                     continue;
                 };
-                if report.sent_at.is_some() || attempt.timing_lookups >= MAX_LOOKUPS {
+                if report.sent_at.is_some() || attempt.timing_lookups >= MAX_TIMING_LOOKUPS {
                     continue;
                 }
                 attempt.timing_lookups += 1;
@@ -229,6 +258,7 @@ impl LabModel {
                 }
             }
         }
+        self.revision += u64::from(changed);
         changed
     }
 

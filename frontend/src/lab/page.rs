@@ -114,7 +114,8 @@ pub fn Lab() -> impl IntoView {
 
             <h2>"Waterfall"</h2>
             <p class="explain">
-                "One bar per request, in the order they were created; time runs left to right. A request waits "
+                "One bar per request, in the order they were created; time runs left to right (while requests are in "
+                "flight the axis grows in steps, so finished bars stay still; once all are over it fits the run). A request waits "
                 "for its strategy (queued), then for one of the " {CONNECTIONS_PER_HOST}
                 " connections the browser opens to one host over HTTP/1.1, then for the server's first byte, "
                 "then reads the answer. The mark at the end of each attempt is its outcome. Click a bar for its details. "

@@ -79,6 +79,19 @@ pub const MIN_ROW_HEIGHT: f64 = 0.4;
 pub const TARGET_HEIGHT: f64 = 420.0;
 /// The time axis spans at least this much, so a quick run does not fill the width.
 pub const MIN_SPAN_MS: f64 = 1_000.0;
+/// While requests are in flight the axis spans [`MIN_SPAN_MS`] times a power of this: a run in
+/// flight fills two thirds of the width or more, and the picture is rescaled every half again
+/// of its length (a dozen times in three minutes), not at every frame.
+pub const AXIS_STEP: f64 = 1.5;
+
+/// The smallest step of the axis that holds `needed` milliseconds.
+fn stepped(needed: f64) -> f64 {
+    let mut span = MIN_SPAN_MS;
+    while span < needed {
+        span *= AXIS_STEP;
+    }
+    span
+}
 
 /// The mapping from time to pixels, and from rows to pixels.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -91,8 +104,10 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// Fits `requests` into `width` pixels: from the first request queued to `now` (or to the
-    /// last end when none is left in flight).
+    /// Fits `requests` into `width` pixels, from the first request queued. Once every request has
+    /// ended the axis ends at the last end. While any is in flight it ends beyond `now`, growing
+    /// in steps ([`AXIS_STEP`]) instead of following the clock: between two steps a finished row
+    /// stays where it is, so the canvas keeps it drawn and redraws only the rows still moving.
     pub fn fit(requests: &[Request], now: f64, width: f64) -> Self {
         let start_ms = requests
             .iter()
@@ -103,10 +118,12 @@ impl Layout {
             .iter()
             .map(|r| r.finished_at.unwrap_or(now))
             .fold(start_ms, f64::max);
+        let needed = (end_ms - start_ms).max(MIN_SPAN_MS);
+        let in_flight = requests.iter().any(|r| r.finished_at.is_none());
         let rows = requests.len();
         Self {
             start_ms,
-            span_ms: (end_ms - start_ms).max(MIN_SPAN_MS),
+            span_ms: if in_flight { stepped(needed) } else { needed },
             width: width.max(1.0),
             row_height: row_height(rows),
             rows,
@@ -124,6 +141,17 @@ impl Layout {
 
     pub fn row_top(&self, row: usize) -> f64 {
         row as f64 * self.row_height
+    }
+
+    /// The device-pixel lines `from..to` that hold everything drawn for `row` at `ratio` device
+    /// pixels per CSS pixel (its rectangles snapped by [`PixelRects`] included). With rows
+    /// thinner than a pixel, neighbouring rows share lines.
+    pub fn row_lines(&self, row: usize, ratio: f64) -> (i32, i32) {
+        let top = self.row_top(row);
+        (
+            (top * ratio).floor() as i32,
+            ((top + self.row_height) * ratio).ceil() as i32,
+        )
     }
 
     /// The row under a click at `y` pixels from the top.
