@@ -1,5 +1,9 @@
 //! The next page of results: a "Load more" button, which also loads by itself when a person has
 //! scrolled down to it (an IntersectionObserver watches it), and says when the page failed.
+//!
+//! An observer reports only changes. A person who scrolls to the end again before the page that
+//! just landed has pushed the button out of view never makes it change, so each time a page lands
+//! the button is watched afresh: the observer then reports where it is now.
 
 use leptos::html::Button;
 use leptos::prelude::*;
@@ -22,6 +26,18 @@ pub fn LoadMore(more: RwSignal<More>, load: Callback<()>) -> impl IntoView {
     let watch = StoredValue::new_local(None::<Sentinel>);
     button.on_load(move |element| {
         watch.set_value(Sentinel::observe(&element, move || load.run(())));
+    });
+    // A page landed: look again (if the button is still in view, the next one loads).
+    Effect::new(move |before: Option<More>| {
+        let now = more.get();
+        if before == Some(More::Loading) && now == More::Idle {
+            watch.with_value(|watch| {
+                if let Some(watch) = watch {
+                    watch.look_again();
+                }
+            });
+        }
+        now
     });
     on_cleanup(move || {
         if let Some(watch) = watch.try_update_value(Option::take).flatten() {
@@ -54,6 +70,7 @@ pub fn LoadMore(more: RwSignal<More>, load: Callback<()>) -> impl IntoView {
 /// scrolled the page: a short list whose button is already in view does not load by itself.
 struct Sentinel {
     observer: web_sys::IntersectionObserver,
+    element: web_sys::Element,
     _callback: Closure<dyn FnMut(js_sys::Array)>,
 }
 
@@ -80,8 +97,16 @@ impl Sentinel {
         observer.observe(element);
         Some(Self {
             observer,
+            element: element.clone(),
             _callback: callback,
         })
+    }
+
+    /// Watches the element afresh: the observer's first report says whether it is in view now,
+    /// even when it has not moved out and back since the last report.
+    fn look_again(&self) {
+        self.observer.unobserve(&self.element);
+        self.observer.observe(&self.element);
     }
 
     fn disconnect(&self) {
