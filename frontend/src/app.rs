@@ -9,12 +9,10 @@ use crate::components::heartbeat::Heartbeat;
 use crate::components::inspector::InspectorDrawer;
 use crate::components::not_found::NotFound;
 use crate::components::server_status::ServerStatus;
-use crate::lab::Lab;
-use crate::mail::{Mail, MailSession};
+use crate::mail::MailSession;
 use crate::overview::Overview;
-use crate::search::Search;
-use crate::tasks::{Tasks, TasksSession, Toasts};
-use crate::techniques::Techniques;
+use crate::rooms::{self, Room};
+use crate::tasks::{TasksSession, Toasts};
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -76,11 +74,11 @@ pub fn App() -> impl IntoView {
             <main>
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=Overview/>
-                    <Route path=path!("/lab") view=Lab/>
-                    <Route path=path!("/search") view=Search/>
-                    <Route path=path!("/mail") view=Mail/>
-                    <Route path=path!("/tasks") view=Tasks/>
-                    <Route path=path!("/techniques") view=Techniques/>
+                    <Route path=path!("/lab") view=|| view! { <Room name="Lab" open=rooms::lab/> }/>
+                    <Route path=path!("/search") view=|| view! { <Room name="Search" open=rooms::search/> }/>
+                    <Route path=path!("/mail") view=|| view! { <Room name="Mail" open=rooms::mail/> }/>
+                    <Route path=path!("/tasks") view=|| view! { <Room name="Tasks" open=rooms::tasks/> }/>
+                    <Route path=path!("/techniques") view=|| view! { <Room name="Techniques" open=rooms::techniques/> }/>
                 </Routes>
             </main>
             <Toasts/>

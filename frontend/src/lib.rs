@@ -16,6 +16,7 @@ pub mod inspector;
 pub mod lab;
 pub mod mail;
 pub mod overview;
+pub mod rooms;
 pub mod search;
 pub mod tasks;
 pub mod techniques;

@@ -10,6 +10,7 @@ mod page;
 mod report;
 mod setup;
 mod shell;
+mod split;
 
 use std::path::{Path, PathBuf};
 
@@ -159,7 +160,7 @@ fn bench() -> Result<()> {
     let mut figures = Vec::new();
     if wanted("weight") {
         shell::step("Page weight: what a first visit loads, from dist/ (KB = 1024 bytes)");
-        figures = report::page_weight(&dist)?;
+        figures = report::page_weight(&dist, &report::rooms(&root)?)?;
         report::write(&root, &figures)?;
     }
     if wanted("bytes") {
@@ -197,10 +198,16 @@ fn bench() -> Result<()> {
     ran
 }
 
-/// The size of the gzip copy of the built wasm, in KB.
+/// The size of the gzip copies of the built wasm files (the shell's and the rooms'), in KB.
 fn shipped_wasm_gzip_kb(dist: &Path) -> Result<f64> {
-    let wasm = page::file_ending(dist, "_bg.wasm.gz")?;
-    Ok(std::fs::metadata(wasm)?.len() as f64 / 1024.0)
+    let mut bytes = 0;
+    for entry in std::fs::read_dir(dist)? {
+        let path = entry?.path();
+        if path.to_string_lossy().ends_with(".wasm.gz") {
+            bytes += std::fs::metadata(path)?.len();
+        }
+    }
+    Ok(bytes as f64 / 1024.0)
 }
 
 /// `cargo <command> --package server --features e2e <targets…>`, told where the built page, the

@@ -1,5 +1,6 @@
-//! Building the page: trunk in release mode with the size-optimised profile, then `.br` and `.gz`
-//! copies of every text and wasm asset so the server can send them precompressed.
+//! Building the page: trunk in release mode with the size-optimised profile, each room split
+//! into a wasm file of its own (`split.rs`), then `.br` and `.gz` copies of every text and wasm
+//! asset so the server can send them precompressed.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
@@ -10,6 +11,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::setup::PageTools;
 use crate::shell::{self, step};
+use crate::split;
 
 /// Extensions worth compressing. (`index.html` is read and sent by the server itself.)
 const COMPRESSIBLE: [&str; 4] = ["js", "wasm", "css", "svg"];
@@ -18,10 +20,16 @@ const COMPRESSIBLE: [&str; 4] = ["js", "wasm", "css", "svg"];
 pub fn build_release(root: &Path, tools: &PageTools) -> Result<PathBuf> {
     let dist = root.join("dist");
     step("Building the page (release: trunk, wasm-bindgen, wasm-opt)");
-    shell::status(trunk_release(root, tools, &dist), "trunk build")?;
+    // Split points and relocations in the module (trunk's wasm-opt warns about the relocations'
+    // "linking section"; the split step replaces what trunk made of that module).
+    let mut trunk = trunk_release(root, tools, &dist);
+    trunk.env(split::ENV, "1");
+    shell::status(trunk, "trunk build")?;
     if !dist.join("index.html").is_file() {
         bail!("trunk finished but {} has no index.html", dist.display());
     }
+    step("Splitting the page: the shell, and each room in a wasm file of its own");
+    split::apply(root, tools, &dist)?;
     step("Precompressing the page's assets (brotli and gzip)");
     let mut written = 0;
     for entry in

@@ -1,9 +1,11 @@
 //! The benchmark report: `target/bench/report.md` (figure, value, target, met or not) and
 //! `target/bench/report.json` (the same, for tooling). Its first part is the page's weight — every
-//! file a first visit loads, raw, gzip and brotli — measured here from the built `dist/`; the
-//! benchmarks (`server/benches`) add theirs as JSON lines to a file ([`FIGURES`]), read back here.
+//! file a first visit loads, raw, gzip and brotli, and what each room adds — measured here from
+//! the built `dist/`; the benchmarks (`server/benches`) add theirs as JSON lines to a file
+//! ([`FIGURES`]), read back here.
 
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -27,78 +29,112 @@ pub struct Figure {
     pub met: Option<bool>,
 }
 
-/// Every file of the built page a first visit loads — `index.html`, the JS glue, the wasm, the
-/// stylesheets, the icon — with its raw size and the sizes of the `.gz` and `.br` copies the
-/// server sends, then the totals. The first-visit target is on gzip.
-pub fn page_weight(dist: &Path) -> Result<Vec<Figure>> {
+/// What a first visit loads — `index.html`, the JS glue, the shell's wasm, the stylesheet, the
+/// icon — file by file, with its raw size and the sizes of the `.gz` and `.br` copies the server
+/// sends, then the totals; then, for each room (`rooms`: room → its files, as the split step
+/// wrote them), what opening it fetches, and a first visit that starts in that room. The
+/// first-visit budget is on gzip.
+pub fn page_weight(dist: &Path, rooms: &BTreeMap<String, Vec<String>>) -> Result<Vec<Figure>> {
     const BUDGET_GZIP_KB: f64 = 150.0;
     const AIM_BROTLI_KB: f64 = 100.0;
+    let in_a_room: BTreeSet<&str> = rooms.values().flatten().map(String::as_str).collect();
     let mut files: Vec<_> = std::fs::read_dir(dist)
         .with_context(|| format!("cannot read {}", dist.display()))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|path| path.is_file())
         .filter(|path| !matches!(path.extension().and_then(|e| e.to_str()), Some("gz" | "br")))
+        .filter(|path| !in_a_room.contains(file_name(path).as_str()))
         .collect();
     files.sort();
+    let figure = |name: String, value: f64, target: Option<(String, bool)>| Figure {
+        part: "weight".into(),
+        name,
+        value,
+        unit: "KB".into(),
+        met: target.as_ref().map(|(_, met)| *met),
+        target: target.map(|(target, _)| target),
+    };
+    let mut figures = Vec::new();
+    let mut shell = [0.0; 3];
+    for path in &files {
+        let sizes = weigh(path);
+        for (total, size) in shell.iter_mut().zip(sizes) {
+            *total += size;
+        }
+        for (encoding, value) in ["raw", "gzip", "brotli"].into_iter().zip(sizes) {
+            figures.push(figure(
+                format!("{} ({encoding})", file_name(path)),
+                value,
+                None,
+            ));
+        }
+    }
+    let budget = |gzip: f64| Some((format!("≤ {BUDGET_GZIP_KB} KB"), gzip <= BUDGET_GZIP_KB));
+    let [raw, gzip, brotli] = shell;
+    figures.push(figure("first visit, raw".into(), raw, None));
+    figures.push(figure("first visit, gzip".into(), gzip, budget(gzip)));
+    figures.push(figure(
+        "first visit, brotli".into(),
+        brotli,
+        Some((format!("aim ≤ {AIM_BROTLI_KB} KB"), brotli <= AIM_BROTLI_KB)),
+    ));
+    for (room, names) in rooms {
+        let mut own = [0.0; 3];
+        for name in names {
+            for (total, size) in own.iter_mut().zip(weigh(&dist.join(name))) {
+                *total += size;
+            }
+        }
+        let [_, own_gzip, own_brotli] = own;
+        figures.push(figure(
+            format!(
+                "opening {room} fetches, gzip ({} files; brotli {own_brotli:.1} KB)",
+                names.len()
+            ),
+            own_gzip,
+            None,
+        ));
+        figures.push(figure(
+            format!("first visit to {room}, gzip"),
+            gzip + own_gzip,
+            budget(gzip + own_gzip),
+        ));
+    }
+    Ok(figures)
+}
+
+/// A file's raw size and the sizes of its `.gz` and `.br` copies (the file itself when it has
+/// none: `index.html` and the icon are sent as they are), in KB.
+fn weigh(path: &Path) -> [f64; 3] {
     let size = |path: &Path| std::fs::metadata(path).map_or(0, |m| m.len()) as f64 / 1024.0;
-    let beside = |path: &Path, suffix: &str| {
+    let beside = |suffix: &str| {
         let mut name = path.as_os_str().to_owned();
         name.push(suffix);
-        let compressed = Path::new(&name);
-        // Not precompressed (index.html, the icon): sent as it is.
+        let compressed = PathBuf::from(name);
         if compressed.is_file() {
-            size(compressed)
+            size(&compressed)
         } else {
             size(path)
         }
     };
-    let mut figures = Vec::new();
-    let mut totals = [0.0; 3];
-    for path in &files {
-        let name = path
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        let sizes = [size(path), beside(path, ".gz"), beside(path, ".br")];
-        for (total, size) in totals.iter_mut().zip(sizes) {
-            *total += size;
+    [size(path), beside(".gz"), beside(".br")]
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+}
+
+/// The rooms the split step found, with their files (none when the page was not split).
+pub fn rooms(root: &Path) -> Result<BTreeMap<String, Vec<String>>> {
+    let path = root.join(crate::split::ROOMS);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            serde_json::from_str(&text).with_context(|| format!("cannot read {}", path.display()))
         }
-        for (encoding, value) in ["raw", "gzip", "brotli"].into_iter().zip(sizes) {
-            figures.push(Figure {
-                part: "weight".into(),
-                name: format!("{name} ({encoding})"),
-                value,
-                unit: "KB".into(),
-                target: None,
-                met: None,
-            });
-        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
     }
-    let [raw, gzip, brotli] = totals;
-    figures.push(Figure {
-        part: "weight".into(),
-        name: "first visit, raw".into(),
-        value: raw,
-        unit: "KB".into(),
-        target: None,
-        met: None,
-    });
-    figures.push(Figure {
-        part: "weight".into(),
-        name: "first visit, gzip".into(),
-        value: gzip,
-        unit: "KB".into(),
-        target: Some(format!("≤ {BUDGET_GZIP_KB} KB")),
-        met: Some(gzip <= BUDGET_GZIP_KB),
-    });
-    figures.push(Figure {
-        part: "weight".into(),
-        name: "first visit, brotli".into(),
-        value: brotli,
-        unit: "KB".into(),
-        target: Some(format!("aim ≤ {AIM_BROTLI_KB} KB")),
-        met: Some(brotli <= AIM_BROTLI_KB),
-    });
-    Ok(figures)
 }
 
 /// The figures the benchmarks wrote to `path`, in order (none if they wrote none).
@@ -164,4 +200,55 @@ pub fn write(root: &Path, figures: &[Figure]) -> Result<()> {
     }
     println!("    written to {}", folder.join("report.md").display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(folder: &Path, name: &str, bytes: usize) {
+        std::fs::write(folder.join(name), vec![b'x'; bytes]).expect("a file written");
+    }
+
+    fn value(figures: &[Figure], name: &str) -> f64 {
+        figures
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| panic!("no {name} in {figures:#?}"))
+            .value
+    }
+
+    #[test]
+    fn a_first_visit_counts_the_shell_and_a_room_adds_its_own_files_and_shared_chunks() {
+        let dist = tempfile::tempdir().expect("a folder");
+        write(dist.path(), "index.html", 1024);
+        write(dist.path(), "app_bg.wasm", 4096);
+        write(dist.path(), "app_bg.wasm.gz", 2048);
+        for (name, kb) in [
+            ("split_lab.wasm", 3),
+            ("split_mail.wasm", 5),
+            ("chunk_1.wasm", 7),
+        ] {
+            write(dist.path(), name, kb * 1024);
+        }
+        let rooms = BTreeMap::from([
+            (
+                "lab".to_owned(),
+                vec!["chunk_1.wasm".to_owned(), "split_lab.wasm".to_owned()],
+            ),
+            ("mail".to_owned(), vec!["split_mail.wasm".to_owned()]),
+        ]);
+        let figures = page_weight(dist.path(), &rooms).expect("weighed");
+        // The shell: index.html as it is, the wasm's gzip copy; no room file.
+        assert_eq!(value(&figures, "first visit, gzip"), 3.0);
+        assert_eq!(value(&figures, "first visit, raw"), 5.0);
+        assert!(!figures.iter().any(|f| f.name.starts_with("split_")));
+        assert_eq!(value(&figures, "first visit to lab, gzip"), 3.0 + 3.0 + 7.0);
+        assert_eq!(value(&figures, "first visit to mail, gzip"), 3.0 + 5.0);
+        let lab = figures
+            .iter()
+            .find(|f| f.name == "first visit to lab, gzip")
+            .expect("the Lab's first visit");
+        assert_eq!(lab.met, Some(true));
+    }
 }

@@ -79,3 +79,50 @@ async fn on_a_phone_the_page_fits_the_screen() {
     session.assert_accessible("overview-phone").await;
     session.close().await;
 }
+
+/// Each room's code is a file of its own, fetched when the room is first opened (the page
+/// `cargo xtask` builds is split). Off the network the room says its code did not come, the rest
+/// of the page keeps going, and back on, trying again opens the room.
+#[tokio::test]
+async fn a_room_whose_code_cannot_be_fetched_says_so_and_opens_once_the_network_is_back() {
+    let dist = std::env::var("MEANWHILE_E2E_DIST").expect("the built page");
+    let split = std::fs::read_dir(&dist)
+        .expect("the built page")
+        .any(|entry| entry.is_ok_and(|e| e.file_name().to_string_lossy().ends_with("-split.js")));
+    assert!(
+        split,
+        "{dist} is not split into rooms: build it with `cargo xtask` (`cargo xtask test` does)"
+    );
+    let session = Session::start().await;
+    session.open_started("/").await;
+    session.set_offline(true).await;
+    session.click("nav.rooms a[href='/lab']").await;
+    let said = session
+        .wait_for_text(
+            "[data-testid=room-not-loaded]",
+            "did not arrive",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(said.contains("Try again"), "{said}");
+    let first = session.text(CLOCK).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_ne!(first, session.text(CLOCK).await, "the clock still ticks");
+    session.screenshot("room-not-loaded").await;
+    session.assert_accessible("room-not-loaded").await;
+
+    session.set_offline(false).await;
+    session.click("[data-testid=room-not-loaded] button").await;
+    session
+        .wait_for_text("main h1", "The Lab", Duration::from_secs(10))
+        .await;
+    session.click("[data-testid=lab-start]").await;
+    session
+        .wait_until(
+            "the Lab's run answers",
+            Duration::from_secs(15),
+            async || session.number("sum-ok").await > 0,
+        )
+        .await;
+    session.close().await;
+}

@@ -1,0 +1,99 @@
+//! The rooms as the router opens them.
+//!
+//! In the release page each room's code is a wasm file of its own, fetched the first time the
+//! room is opened, so a first visit downloads the shell and not every room. Each room is a split
+//! point (`wasm_split`, the macro under Leptos' `#[lazy]`, here with `fallible` so a fetch that
+//! fails is an error to show, not a panic that stops the page); `cargo xtask` splits the module
+//! (`crates/xtask/src/split.rs`). Elsewhere — `trunk serve`, the browser tests — the same
+//! functions are ordinary ones (`build.rs` sets `cfg(meanwhile_split)` only for the split build).
+
+use std::future::Future;
+
+use leptos::prelude::*;
+use send_wrapper::SendWrapper;
+
+use crate::lab::Lab;
+use crate::mail::Mail;
+use crate::search::Search;
+use crate::tasks::Tasks;
+use crate::techniques::Techniques;
+
+/// A room's code did not arrive: the network failed while it was fetched (the loader has logged
+/// why to the console).
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("this room's code did not arrive")]
+pub struct NotLoaded;
+
+impl From<leptos::wasm_split::SplitLoaderError> for NotLoaded {
+    fn from(_: leptos::wasm_split::SplitLoaderError) -> Self {
+        Self
+    }
+}
+
+/// One function per room, `async fn name() -> Result<AnyView, NotLoaded>`: in the split build it
+/// fetches the room's wasm file first (once; a failed fetch is not remembered). The room is built
+/// untracked: a `Suspend` re-runs when a signal read inside it changes, and a room reads its
+/// signals as it is built.
+macro_rules! rooms {
+    ($($name:ident => $room:ident),* $(,)?) => {$(
+        #[cfg(meanwhile_split)]
+        #[leptos::wasm_split::wasm_split($name, wasm_split_path = ::leptos::wasm_split, fallible)]
+        pub fn $name() -> Result<AnyView, NotLoaded> {
+            Ok(untrack(|| view! { <$room/> }.into_any()))
+        }
+
+        #[cfg(not(meanwhile_split))]
+        pub async fn $name() -> Result<AnyView, NotLoaded> {
+            Ok(untrack(|| view! { <$room/> }.into_any()))
+        }
+    )*};
+}
+
+rooms!(lab => Lab, search => Search, mail => Mail, tasks => Tasks, techniques => Techniques);
+
+/// A room whose code may still be on its way: "Opening…" meanwhile, and if it does not come, says
+/// so with a way to try again. The rest of the page (the shell, the heartbeat, Mail's stream)
+/// keeps working either way.
+#[component]
+pub fn Room<F, Fut>(
+    /// The room's name as the navigation shows it.
+    name: &'static str,
+    /// One of the functions above.
+    open: F,
+) -> impl IntoView
+where
+    F: Fn() -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = Result<AnyView, NotLoaded>> + 'static,
+{
+    let attempt = RwSignal::new(0_u32);
+    let room = move || {
+        attempt.track();
+        // One thread: the fetch's future is not `Send`, `Suspend` asks for it.
+        Suspend::new(SendWrapper::new(async move {
+            match open().await {
+                Ok(view) => view,
+                Err(NotLoaded) => view! {
+                    <section class="page room-not-loaded" data-testid="room-not-loaded">
+                        <h1>{name}</h1>
+                        <p role="alert">
+                            "This room's code did not arrive: the network failed while it was on its way. "
+                            "The rest of the page still works."
+                        </p>
+                        <button type="button" on:click=move |_| attempt.update(|n| *n += 1)>
+                            "Try again"
+                        </button>
+                    </section>
+                }
+                .into_any(),
+            }
+        }))
+    };
+    // A Transition, not a Suspense: "Opening…" shows only until the room is first here. A
+    // Suspense would show it again whenever a resource the room reads reloads (Mail's address
+    // list, refetched as the "To" field gets focus), taking the room off the page meanwhile.
+    view! {
+        <Transition fallback=move || {
+            view! { <p class="page room-opening" role="status">{format!("Opening {name}…")}</p> }
+        }>{room}</Transition>
+    }
+}
