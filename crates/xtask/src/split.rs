@@ -9,7 +9,8 @@
 //!    the shell, as in `frontend-<hash>-split_lab.wasm`;
 //! 2. wasm-bindgen (keeping the table and stack exports the room files link against) and
 //!    wasm-opt on the shell, written over the two files trunk named in `index.html`, whose
-//!    `integrity` hashes are updated to match; wasm-opt on each room file and chunk.
+//!    `integrity` hashes are updated to match, with a `modulepreload` of the loader beside them;
+//!    wasm-opt on each room file and chunk.
 //!
 //! Which files each room fetches is written to [`ROOMS`] for the bench's weight report.
 
@@ -143,6 +144,15 @@ pub fn apply(root: &Path, tools: &PageTools, dist: &Path) -> Result<()> {
         );
         std::fs::copy(&new, &old).with_context(|| format!("cannot write {}", old.display()))?;
     }
+    // The shell's JS imports the loader: fetch it alongside, not one round trip after.
+    let preload = format!(
+        "<link crossorigin href=/{loader} integrity={} rel=modulepreload>",
+        integrity(&std::fs::read(dist.join(&loader))?)
+    );
+    let Some(head_end) = index.find("</head>") else {
+        bail!("{} has no </head>", index_file.display());
+    };
+    index.insert_str(head_end, &preload);
     std::fs::write(&index_file, index)?;
 
     let rooms: BTreeMap<String, Vec<String>> = split
