@@ -253,6 +253,10 @@ mod tests {
             // Trunk drops a hash's leading zeros: 15 digits happen, one name in sixteen.
             ("/base-5cfce744f1d2a99.css", true),
             ("/favicon-5bb0fb64bb3a66ed.svg", true),
+            // The rooms' files, named after the shell by the split step.
+            ("/frontend-ee62c9efbc076d74-split.js", true),
+            ("/frontend-ee62c9efbc076d74-split_lab.wasm", true),
+            ("/frontend-ee62c9efbc076d74-chunk_10.wasm", true),
             ("/report-2024.css", false),
             ("/deadbeefcafe.css", false),
             ("/frontend-3f2a9c0d1e4b5a6c5.js", false),
