@@ -44,11 +44,24 @@ pub fn App() -> impl IntoView {
         <Router>
             <header class="shell-header">
                 <A href="/" attr:class="brand">"Meanwhile"</A>
+                // Pointing at or tabbing to a room's link fetches its files ahead (see rooms.rs).
                 <nav class="rooms" aria-label="Rooms">
                     <A href="/" exact=true>"Overview"</A>
-                    <A href="/lab">"Lab"</A>
-                    <A href="/search">"Search"</A>
-                    <A href="/mail">
+                    <A
+                        href="/lab"
+                        on:pointerenter=move |_| rooms::fetch_ahead(rooms::lab::preload)
+                        on:focus=move |_| rooms::fetch_ahead(rooms::lab::preload)
+                    >"Lab"</A>
+                    <A
+                        href="/search"
+                        on:pointerenter=move |_| rooms::fetch_ahead(rooms::search::preload)
+                        on:focus=move |_| rooms::fetch_ahead(rooms::search::preload)
+                    >"Search"</A>
+                    <A
+                        href="/mail"
+                        on:pointerenter=move |_| rooms::fetch_ahead(rooms::mail::preload)
+                        on:focus=move |_| rooms::fetch_ahead(rooms::mail::preload)
+                    >
                         "Mail"
                         <Show when=move || { unread() > 0 }>
                             <span class="badge" data-testid="nav-unread">
@@ -57,7 +70,11 @@ pub fn App() -> impl IntoView {
                             </span>
                         </Show>
                     </A>
-                    <A href="/tasks">
+                    <A
+                        href="/tasks"
+                        on:pointerenter=move |_| rooms::fetch_ahead(rooms::tasks::preload)
+                        on:focus=move |_| rooms::fetch_ahead(rooms::tasks::preload)
+                    >
                         "Tasks"
                         <Show when=move || { unfinished() > 0 }>
                             <span class="badge" data-testid="nav-running">
@@ -66,7 +83,11 @@ pub fn App() -> impl IntoView {
                             </span>
                         </Show>
                     </A>
-                    <A href="/techniques">"Techniques"</A>
+                    <A
+                        href="/techniques"
+                        on:pointerenter=move |_| rooms::fetch_ahead(rooms::techniques::preload)
+                        on:focus=move |_| rooms::fetch_ahead(rooms::techniques::preload)
+                    >"Techniques"</A>
                 </nav>
                 <ServerStatus/>
                 <Heartbeat/>
@@ -74,11 +95,11 @@ pub fn App() -> impl IntoView {
             <main>
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=Overview/>
-                    <Route path=path!("/lab") view=|| view! { <Room name="Lab" open=rooms::lab/> }/>
-                    <Route path=path!("/search") view=|| view! { <Room name="Search" open=rooms::search/> }/>
-                    <Route path=path!("/mail") view=|| view! { <Room name="Mail" open=rooms::mail/> }/>
-                    <Route path=path!("/tasks") view=|| view! { <Room name="Tasks" open=rooms::tasks/> }/>
-                    <Route path=path!("/techniques") view=|| view! { <Room name="Techniques" open=rooms::techniques/> }/>
+                    <Route path=path!("/lab") view=|| view! { <Room name="Lab" open=rooms::lab::open/> }/>
+                    <Route path=path!("/search") view=|| view! { <Room name="Search" open=rooms::search::open/> }/>
+                    <Route path=path!("/mail") view=|| view! { <Room name="Mail" open=rooms::mail::open/> }/>
+                    <Route path=path!("/tasks") view=|| view! { <Room name="Tasks" open=rooms::tasks::open/> }/>
+                    <Route path=path!("/techniques") view=|| view! { <Room name="Techniques" open=rooms::techniques::open/> }/>
                 </Routes>
             </main>
             <Toasts/>

@@ -30,26 +30,51 @@ impl From<leptos::wasm_split::SplitLoaderError> for NotLoaded {
     }
 }
 
-/// One function per room, `async fn name() -> Result<AnyView, NotLoaded>`: in the split build it
-/// fetches the room's wasm file first (once; a failed fetch is not remembered). The room is built
-/// untracked: a `Suspend` re-runs when a signal read inside it changes, and a room reads its
-/// signals as it is built.
+/// One module per room with `open`, an `async fn() -> Result<AnyView, NotLoaded>` that in the
+/// split build fetches the room's files first (once; a failed fetch is not remembered), and
+/// `preload`, which only fetches them. The room is built untracked: a `Suspend` re-runs when a
+/// signal read inside it changes, and a room reads its signals as it is built.
 macro_rules! rooms {
     ($($name:ident => $room:ident),* $(,)?) => {$(
-        #[cfg(meanwhile_split)]
-        #[leptos::wasm_split::wasm_split($name, wasm_split_path = ::leptos::wasm_split, fallible)]
-        pub fn $name() -> Result<AnyView, NotLoaded> {
-            Ok(untrack(|| view! { <$room/> }.into_any()))
-        }
+        pub mod $name {
+            use super::*;
 
-        #[cfg(not(meanwhile_split))]
-        pub async fn $name() -> Result<AnyView, NotLoaded> {
-            Ok(untrack(|| view! { <$room/> }.into_any()))
+            #[cfg(meanwhile_split)]
+            #[leptos::wasm_split::wasm_split(
+                $name,
+                wasm_split_path = ::leptos::wasm_split,
+                fallible,
+                preload(preload)
+            )]
+            pub fn open() -> Result<AnyView, NotLoaded> {
+                Ok(untrack(|| view! { <$room/> }.into_any()))
+            }
+
+            #[cfg(not(meanwhile_split))]
+            pub async fn open() -> Result<AnyView, NotLoaded> {
+                Ok(untrack(|| view! { <$room/> }.into_any()))
+            }
+
+            #[cfg(not(meanwhile_split))]
+            pub async fn preload() -> Result<(), NotLoaded> {
+                Ok(())
+            }
         }
     )*};
 }
 
 rooms!(lab => Lab, search => Search, mail => Mail, tasks => Tasks, techniques => Techniques);
+
+/// Fetches a room's files ahead, as a person points at or tabs to its link, so that it opens at
+/// once when chosen. A failure is left for the opening to meet and show.
+pub fn fetch_ahead<Fut>(preload: fn() -> Fut)
+where
+    Fut: Future + 'static,
+{
+    leptos::task::spawn_local(async move {
+        let _ = preload().await;
+    });
+}
 
 /// A room whose code may still be on its way: "Opening…" meanwhile, and if it does not come, says
 /// so with a way to try again. The rest of the page (the shell, the heartbeat, Mail's stream)
@@ -58,7 +83,7 @@ rooms!(lab => Lab, search => Search, mail => Mail, tasks => Tasks, techniques =>
 pub fn Room<F, Fut>(
     /// The room's name as the navigation shows it.
     name: &'static str,
-    /// One of the functions above.
+    /// A room's `open` from above.
     open: F,
 ) -> impl IntoView
 where

@@ -126,3 +126,39 @@ async fn a_room_whose_code_cannot_be_fetched_says_so_and_opens_once_the_network_
         .await;
     session.close().await;
 }
+
+/// Tabbing to (or pointing at) a room's link fetches the room's files ahead: choosing it then
+/// opens it from what is already here, with nothing fetched twice.
+#[tokio::test]
+async fn a_rooms_files_are_fetched_ahead_when_its_link_gets_focus() {
+    let session = Session::start().await;
+    session.open_started("/").await;
+    let fetched = async || {
+        session
+            .eval(
+                "return performance.getEntriesByType('resource')\
+                 .filter(r => r.name.includes('-split_search.wasm')).length",
+            )
+            .await
+            .as_u64()
+            .unwrap_or_default()
+    };
+    assert_eq!(fetched().await, 0, "not fetched on a first visit");
+    session
+        .eval("document.querySelector(\"nav.rooms a[href='/search']\").focus(); return null")
+        .await;
+    session
+        .wait_until(
+            "Search's file fetched ahead",
+            Duration::from_secs(10),
+            async || fetched().await == 1,
+        )
+        .await;
+    assert_eq!(session.eval("return location.pathname").await, "/");
+    session.click("nav.rooms a[href='/search']").await;
+    session
+        .wait_for_text("main h1", "Search", Duration::from_secs(5))
+        .await;
+    assert_eq!(fetched().await, 1, "fetched once");
+    session.close().await;
+}
