@@ -132,9 +132,17 @@ fn test() -> Result<()> {
     shell::cargo(&root, &["test", "--workspace", "--exclude", "frontend"])?;
 
     shell::step("Test layer 3: the frontend in headless Chromium (wasm-pack test)");
+    // Each test file's browser leaves its profile (~150 MB) in the temporary folder when the
+    // runner stops it: give them a folder of ours and remove it afterwards.
+    let scratch = root.join("target/wasm-pack-tmp");
+    std::fs::create_dir_all(&scratch)?;
     let mut wasm_pack = browser.wasm_pack_command(&root, &tools);
-    wasm_pack.args(["test", "--headless", "--chrome", "frontend"]);
-    shell::status(wasm_pack, "wasm-pack test")?;
+    wasm_pack
+        .args(["test", "--headless", "--chrome", "frontend"])
+        .env("TMPDIR", &scratch);
+    let tested = shell::status(wasm_pack, "wasm-pack test");
+    let _ = std::fs::remove_dir_all(&scratch);
+    tested?;
 
     let dist = page::build_release(&root, &tools)?;
     shell::step("Test layer 4: end to end, the release page in Chromium through ChromeDriver");
