@@ -11,7 +11,7 @@ use crate::components::not_found::NotFound;
 use crate::components::server_status::ServerStatus;
 use crate::mail::MailSession;
 use crate::overview::Overview;
-use crate::rooms::{self, Room};
+use crate::rooms::{self, Room, RoomLink};
 use crate::tasks::{TasksSession, Toasts};
 
 #[component]
@@ -44,24 +44,11 @@ pub fn App() -> impl IntoView {
         <Router>
             <header class="shell-header">
                 <A href="/" attr:class="brand">"Meanwhile"</A>
-                // Pointing at or tabbing to a room's link fetches its files ahead (see rooms.rs).
                 <nav class="rooms" aria-label="Rooms">
                     <A href="/" exact=true>"Overview"</A>
-                    <A
-                        href="/lab"
-                        on:pointerenter=move |_| rooms::fetch_ahead(rooms::lab::preload)
-                        on:focus=move |_| rooms::fetch_ahead(rooms::lab::preload)
-                    >"Lab"</A>
-                    <A
-                        href="/search"
-                        on:pointerenter=move |_| rooms::fetch_ahead(rooms::search::preload)
-                        on:focus=move |_| rooms::fetch_ahead(rooms::search::preload)
-                    >"Search"</A>
-                    <A
-                        href="/mail"
-                        on:pointerenter=move |_| rooms::fetch_ahead(rooms::mail::preload)
-                        on:focus=move |_| rooms::fetch_ahead(rooms::mail::preload)
-                    >
+                    <RoomLink href="/lab" preload=rooms::lab::preload>"Lab"</RoomLink>
+                    <RoomLink href="/search" preload=rooms::search::preload>"Search"</RoomLink>
+                    <RoomLink href="/mail" preload=rooms::mail::preload>
                         "Mail"
                         <Show when=move || { unread() > 0 }>
                             <span class="badge" data-testid="nav-unread">
@@ -69,12 +56,8 @@ pub fn App() -> impl IntoView {
                                 <span class="visually-hidden">" unread"</span>
                             </span>
                         </Show>
-                    </A>
-                    <A
-                        href="/tasks"
-                        on:pointerenter=move |_| rooms::fetch_ahead(rooms::tasks::preload)
-                        on:focus=move |_| rooms::fetch_ahead(rooms::tasks::preload)
-                    >
+                    </RoomLink>
+                    <RoomLink href="/tasks" preload=rooms::tasks::preload>
                         "Tasks"
                         <Show when=move || { unfinished() > 0 }>
                             <span class="badge" data-testid="nav-running">
@@ -82,12 +65,8 @@ pub fn App() -> impl IntoView {
                                 <span class="visually-hidden">" running"</span>
                             </span>
                         </Show>
-                    </A>
-                    <A
-                        href="/techniques"
-                        on:pointerenter=move |_| rooms::fetch_ahead(rooms::techniques::preload)
-                        on:focus=move |_| rooms::fetch_ahead(rooms::techniques::preload)
-                    >"Techniques"</A>
+                    </RoomLink>
+                    <RoomLink href="/techniques" preload=rooms::techniques::preload>"Techniques"</RoomLink>
                 </nav>
                 <ServerStatus/>
                 <Heartbeat/>

@@ -10,6 +10,7 @@
 use std::future::Future;
 
 use leptos::prelude::*;
+use leptos_router::components::A;
 use send_wrapper::SendWrapper;
 
 use crate::lab::Lab;
@@ -74,6 +75,29 @@ where
     leptos::task::spawn_local(async move {
         let _ = preload().await;
     });
+}
+
+/// A room's link in the navigation: pointing at it or tabbing to it fetches the room's files
+/// ahead.
+#[component]
+pub fn RoomLink<Fut>(
+    href: &'static str,
+    /// The room's `preload` from above.
+    preload: fn() -> Fut,
+    children: Children,
+) -> impl IntoView
+where
+    Fut: Future + 'static,
+{
+    view! {
+        <A
+            href=href
+            on:pointerenter=move |_| fetch_ahead(preload)
+            on:focus=move |_| fetch_ahead(preload)
+        >
+            {children()}
+        </A>
+    }
 }
 
 /// A room whose code may still be on its way: "Opening…" meanwhile, and if it does not come, says

@@ -527,6 +527,24 @@ fn ended(
     }
 }
 
+/// Two requests of one run, both sent at 0.
+fn two_in_flight() -> Vec<LabEvent> {
+    vec![
+        LabEvent::Queued {
+            seq: 1,
+            run: 1,
+            at: 0.0,
+        },
+        LabEvent::Queued {
+            seq: 2,
+            run: 1,
+            at: 0.0,
+        },
+        started(1, 1, 0.0),
+        started(2, 1, 0.0),
+    ]
+}
+
 fn started(seq: u64, attempt: u32, at: f64) -> LabEvent {
     LabEvent::AttemptStarted {
         seq,
@@ -717,20 +735,7 @@ fn in_flight_the_axis_grows_in_steps_and_fits_the_run_once_it_is_over() {
 
 #[wasm_bindgen_test]
 fn a_request_settles_once_over_and_its_browser_timing_is_known_or_given_up_on() {
-    let mut model = model_from(vec![
-        LabEvent::Queued {
-            seq: 1,
-            run: 1,
-            at: 0.0,
-        },
-        LabEvent::Queued {
-            seq: 2,
-            run: 1,
-            at: 0.0,
-        },
-        started(1, 1, 0.0),
-        started(2, 1, 0.0),
-    ]);
+    let mut model = model_from(two_in_flight());
     let settled = |model: &LabModel| {
         model
             .requests()
@@ -902,32 +907,26 @@ fn the_histogram_puts_every_value_in_a_bin() {
 #[wasm_bindgen_test]
 fn the_summary_shows_the_gain_from_concurrency() {
     // Two requests of 1 s each, side by side: 2 s of work in 1 s of wall time.
-    let model = model_from(vec![
-        LabEvent::Queued {
-            seq: 1,
-            run: 1,
-            at: 0.0,
-        },
-        LabEvent::Queued {
-            seq: 2,
-            run: 1,
-            at: 0.0,
-        },
-        started(1, 1, 0.0),
-        started(2, 1, 0.0),
-        ended(2, 1, 1_000.0, Outcome::Applied, None, None),
-        LabEvent::Finished {
-            seq: 2,
-            at: 1_000.0,
-            outcome: Outcome::Applied,
-        },
-        ended(1, 1, 1_000.0, Outcome::Failed, None, None),
-        LabEvent::Finished {
-            seq: 1,
-            at: 1_000.0,
-            outcome: Outcome::Failed,
-        },
-    ]);
+    let model = model_from(
+        [
+            two_in_flight(),
+            vec![
+                ended(2, 1, 1_000.0, Outcome::Applied, None, None),
+                LabEvent::Finished {
+                    seq: 2,
+                    at: 1_000.0,
+                    outcome: Outcome::Applied,
+                },
+                ended(1, 1, 1_000.0, Outcome::Failed, None, None),
+                LabEvent::Finished {
+                    seq: 1,
+                    at: 1_000.0,
+                    outcome: Outcome::Failed,
+                },
+            ],
+        ]
+        .concat(),
+    );
     let summary = model.summary(5_000.0);
     assert_eq!((summary.ok, summary.failed, summary.done()), (1, 1, 2));
     assert_eq!((summary.wall_ms, summary.sum_ms), (1_000.0, 2_000.0));

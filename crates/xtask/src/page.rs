@@ -74,6 +74,12 @@ pub fn file_ending(folder: &Path, suffix: &str) -> Result<PathBuf> {
         .with_context(|| format!("no *{suffix} in {}", folder.display()))
 }
 
+/// The last part of `path`, as text (empty when it has none).
+pub fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map_or_else(String::new, |name| name.to_string_lossy().into_owned())
+}
+
 fn precompress(path: &Path) -> Result<()> {
     let with_suffix = |suffix: &str| {
         let mut name = path.as_os_str().to_owned();

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::page::file_name;
+
 /// Where the benchmarks append their figures, one JSON object per line (relative to the workspace
 /// root; passed to them as `MEANWHILE_BENCH_FIGURES`).
 pub const FIGURES: &str = "target/bench/figures.jsonl";
@@ -118,11 +120,6 @@ fn weigh(path: &Path) -> [f64; 3] {
         }
     };
     [size(path), beside(".gz"), beside(".br")]
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
 }
 
 /// The rooms the split step found, with their files (none when the page was not split).

@@ -22,7 +22,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
 use sha2::{Digest, Sha384};
 
-use crate::page;
+use crate::page::{self, file_name};
 use crate::setup::PageTools;
 use crate::shell;
 
@@ -100,27 +100,22 @@ pub fn apply(root: &Path, tools: &PageTools, dist: &Path) -> Result<()> {
         .args(["--out-name", &stem])
         .arg(&shell_module);
     shell::status(wasm_bindgen, "wasm-bindgen (the split page's shell)")?;
-    let mut wasm_opt = Command::new("wasm-opt");
-    wasm_opt
-        .env("PATH", tools.path())
-        .arg("-Oz")
-        .arg(bindgen.join(&wasm_name))
-        .arg("-o")
-        .arg(bindgen.join("optimised.wasm"));
-    shell::status(wasm_opt, "wasm-opt (the split page's shell)")?;
+    shell::status(
+        wasm_opt(
+            tools,
+            &bindgen.join(&wasm_name),
+            &bindgen.join("optimised.wasm"),
+        ),
+        "wasm-opt (the split page's shell)",
+    )?;
 
     // The room files come out of the splitter as the linker left them; wasm-opt halves them.
     for module in &modules {
         let optimised = work.join("room.wasm");
-        let mut wasm_opt = Command::new("wasm-opt");
-        wasm_opt
-            .env("PATH", tools.path())
-            .arg("-Oz")
-            .arg(module)
-            .arg("-o")
-            .arg(&optimised);
         // Quiet unless it fails: it warns about each file's name section, which it drops.
-        let run = wasm_opt.output().context("cannot run wasm-opt")?;
+        let run = wasm_opt(tools, module, &optimised)
+            .output()
+            .context("cannot run wasm-opt")?;
         if !run.status.success() {
             bail!(
                 "wasm-opt failed on {}: {}",
@@ -182,7 +177,14 @@ fn integrity(bytes: &[u8]) -> String {
     )
 }
 
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map_or_else(String::new, |name| name.to_string_lossy().into_owned())
+/// `wasm-opt -Oz`, as trunk runs it for `data-wasm-opt="z"`.
+fn wasm_opt(tools: &PageTools, input: &Path, output: &Path) -> Command {
+    let mut command = Command::new("wasm-opt");
+    command
+        .env("PATH", tools.path())
+        .arg("-Oz")
+        .arg(input)
+        .arg("-o")
+        .arg(output);
+    command
 }

@@ -40,7 +40,7 @@ impl Drop for Driver {
     }
 }
 
-fn required_path(variable: &str) -> PathBuf {
+pub fn required_path(variable: &str) -> PathBuf {
     std::env::var_os(variable)
         .map(PathBuf::from)
         .unwrap_or_else(|| {

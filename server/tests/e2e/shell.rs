@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::browser::Session;
+use crate::browser::{Session, required_path};
 
 const CLOCK: &str = "[data-testid=heartbeat-clock]";
 const FPS: &str = "[data-testid=heartbeat-fps]";
@@ -85,13 +85,14 @@ async fn on_a_phone_the_page_fits_the_screen() {
 /// of the page keeps going, and back on, trying again opens the room.
 #[tokio::test]
 async fn a_room_whose_code_cannot_be_fetched_says_so_and_opens_once_the_network_is_back() {
-    let dist = std::env::var("MEANWHILE_E2E_DIST").expect("the built page");
+    let dist = required_path("MEANWHILE_E2E_DIST");
     let split = std::fs::read_dir(&dist)
         .expect("the built page")
         .any(|entry| entry.is_ok_and(|e| e.file_name().to_string_lossy().ends_with("-split.js")));
     assert!(
         split,
-        "{dist} is not split into rooms: build it with `cargo xtask` (`cargo xtask test` does)"
+        "{} is not split into rooms: build it with `cargo xtask` (`cargo xtask test` does)",
+        dist.display()
     );
     let session = Session::start().await;
     session.open_started("/").await;
