@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 use leptos_router::components::A;
+use protocol::jobs::JobState;
 
 use super::session::{describe, use_tasks};
 
@@ -20,7 +21,11 @@ pub fn Toasts() -> impl IntoView {
                             href=format!("/tasks?job={}", toast.job.id)
                             on:click=move |_| tasks.dismiss(toast.id)
                         >
-                            "See the result"
+                            {if toast.job.state == JobState::Succeeded {
+                                "See the result"
+                            } else {
+                                "See the job"
+                            }}
                         </A>
                     </p>
                     <button

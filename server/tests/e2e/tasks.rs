@@ -1,6 +1,7 @@
 //! The Tasks room in a real browser (the server runs one job at a time): a picture asked for
-//! while another job runs finishes while the person is in the Lab — a toast says so there, its
-//! link leads to the card, and the picture is shown; a long count is cancelled and seen so.
+//! while a long count runs finishes while the person is in the Lab — the count is cancelled from
+//! outside, toasts say both there, the picture's link leads to the card, and the picture is shown;
+//! a long count is cancelled with its button and seen so.
 
 use std::time::Duration;
 
@@ -14,9 +15,22 @@ async fn a_job_finishing_in_another_room_leaves_a_toast_that_leads_to_its_pictur
     let session = Session::start().await;
     session.open_started("/tasks").await;
 
-    // A two-second wait holds the one worker, so the picture waits its turn.
-    session.type_into("[data-testid=wait-seconds]", "2").await;
-    session.click("[data-testid=start-wait]").await;
+    // A count that would take minutes holds the one worker, so the picture waits its turn for
+    // as long as the test needs: no race with a timer.
+    session
+        .type_into("[data-testid=primes-limit]", "10000000000")
+        .await;
+    session.click("[data-testid=start-primes]").await;
+    session
+        .wait_for_text("[data-testid=job-state]", "running", SOON)
+        .await;
+    let count = session
+        .eval("return document.querySelector('[data-testid=job]').id.replace('job-', '')")
+        .await;
+    let count = count
+        .as_str()
+        .expect("the count's card has an id")
+        .to_owned();
     session
         .type_into("[data-testid=mandelbrot-width]", "160")
         .await;
@@ -38,14 +52,26 @@ async fn a_job_finishing_in_another_room_leaves_a_toast_that_leads_to_its_pictur
     session.screenshot("tasks-running").await;
     session.assert_accessible("Tasks with jobs running").await;
 
-    // Elsewhere, the finished jobs are told.
+    // Elsewhere, the finished jobs are told. The count is cancelled from outside the page (as
+    // another tab would), which frees the worker for the picture.
     session.click("nav a[href='/lab']").await;
+    session.wait_for_text("main h1", "Lab", SOON).await;
+    session
+        .eval(&format!(
+            "fetch('/api/jobs/{count}/cancel', {{ method: 'POST' }}); return null"
+        ))
+        .await;
+    session
+        .wait_for_text(".toasts", "Job cancelled", SOON)
+        .await;
     session
         .wait_for_text(".toasts", "Mandelbrot 160×120", SOON)
         .await;
     session.screenshot("tasks-toast-in-the-lab").await;
     let toasts = session.text(".toasts").await;
     assert!(toasts.contains("Job succeeded"), "{toasts}");
+    // A cancelled job has no result to see, only its card.
+    assert!(toasts.contains("See the job"), "{toasts}");
     session.click("[data-testid=toast]:last-child a").await;
     session
         .wait_until("the picture is shown", SOON, async || {
