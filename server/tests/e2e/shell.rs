@@ -30,6 +30,22 @@ async fn the_page_loads_ticks_and_shows_the_server_health() {
         .expect("a frame rate");
     assert!(fps > 0, "frames are drawn");
 
+    // The health check is asked for by the HTML (a preload) while the WebAssembly downloads, and
+    // the page's own request is answered from it: one request, sent before the wasm was in.
+    let health = session
+        .eval(
+            "const all = performance.getEntriesByType('resource'); \
+             const health = all.filter(r => r.name.endsWith('/api/health')); \
+             const wasm = all.find(r => r.name.endsWith('_bg.wasm')); \
+             return [health.length, health.length === 1 && health[0].startTime < wasm.responseEnd]",
+        )
+        .await;
+    assert_eq!(
+        health,
+        serde_json::json!([1, true]),
+        "one early health request"
+    );
+
     session.screenshot("overview-desktop").await;
     session.assert_accessible("overview-desktop").await;
     let errors = session.console_errors().await;
