@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::elements::Element;
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -162,17 +163,22 @@ impl Session {
         .await
     }
 
+    /// The first element matching `css`, waiting for it to appear, as a person waits for a
+    /// control: a room's code may still be on its way when the page is already up.
+    pub async fn element(&self, css: &str) -> Element {
+        self.browser
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
+    }
+
     /// The text of the first element matching `css`, waiting for it to appear. An element the
     /// page replaced between finding and reading it (a re-render) is found again.
     pub async fn text(&self, css: &str) -> String {
         for _ in 0..20 {
-            let element = self
-                .browser
-                .wait()
-                .at_most(Duration::from_secs(20))
-                .for_element(Locator::Css(css))
-                .await
-                .unwrap_or_else(|e| panic!("{css} never appeared: {e}"));
+            let element = self.element(css).await;
             match element.text().await {
                 Ok(text) => return text,
                 Err(error) if error.is_stale_element_reference() => continue,
@@ -210,11 +216,7 @@ impl Session {
     /// (as a person would, out from under the inspector drawer at the bottom).
     pub async fn click(&self, css: &str) {
         for _ in 0..20 {
-            let element = self
-                .browser
-                .find(Locator::Css(css))
-                .await
-                .unwrap_or_else(|e| panic!("{css}: {e}"));
+            let element = self.element(css).await;
             let argument = serde_json::to_value(&element).expect("an element reference");
             let scrolled = self
                 .browser
@@ -240,21 +242,15 @@ impl Session {
 
     /// Replaces the text of the input matching `css` with `value`, as a person typing.
     pub async fn type_into(&self, css: &str, value: &str) {
-        let input = self
-            .browser
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        let input = self.element(css).await;
         input.clear().await.expect("cleared");
         input.send_keys(value).await.expect("typed");
     }
 
     /// Chooses the option with `value` in the select matching `css`.
     pub async fn choose(&self, css: &str, value: &str) {
-        self.browser
-            .find(Locator::Css(css))
+        self.element(css)
             .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
             .select_by_value(value)
             .await
             .expect("chosen");

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use fantoccini::Locator;
 use fantoccini::key::Key;
 use serde_json::Value;
 
@@ -34,10 +33,8 @@ async fn typing_finds_the_character_the_address_keeps_the_query_and_enter_copies
     assert_eq!(address, "/search?q=snowm");
 
     session
-        .browser
-        .find(Locator::Css(BOX))
+        .element(BOX)
         .await
-        .expect("the box")
         .send_keys(&Key::Enter.to_string())
         .await
         .expect("Enter");
