@@ -17,6 +17,9 @@ use server::page::PageFiles;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
+/// The heartbeat's clock, in the header of every page.
+pub const CLOCK: &str = "[data-testid=heartbeat-clock]";
+
 pub struct Session {
     pub address: String,
     pub state: AppState,
@@ -268,6 +271,16 @@ impl Session {
             assert!(started.elapsed() < within, "never happened: {what}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Reads the heartbeat's clock, waits `over`, and checks it shows another time (`what` says
+    /// when, for the failure); returns the later reading.
+    pub async fn assert_clock_ticks(&self, over: Duration, what: &str) -> String {
+        let first = self.text(CLOCK).await;
+        tokio::time::sleep(over).await;
+        let second = self.text(CLOCK).await;
+        assert_ne!(first, second, "{what}");
+        second
     }
 
     /// Runs `script` in the page and returns what it returns.

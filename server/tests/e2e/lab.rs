@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use crate::browser::Session;
 
-const CLOCK: &str = "[data-testid=heartbeat-clock]";
-
 async fn open_lab(session: &Session) {
     session.open("/lab").await;
     session
@@ -50,13 +48,9 @@ async fn twenty_requests_arrive_out_of_order_while_the_heartbeat_ticks() {
         running.contains("still waiting for one") || running.contains("(estimated)"),
         "{running}"
     );
-    let first = session.text(CLOCK).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_ne!(
-        first,
-        session.text(CLOCK).await,
-        "the clock ticks during the run"
-    );
+    session
+        .assert_clock_ticks(Duration::from_millis(300), "the clock ticks during the run")
+        .await;
     assert!(
         session.number("sum-in-flight").await > 0,
         "requests are in flight"

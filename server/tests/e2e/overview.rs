@@ -5,8 +5,6 @@ use std::time::Duration;
 
 use crate::browser::Session;
 
-const CLOCK: &str = "[data-testid=heartbeat-clock]";
-
 /// Opens the overview and sends its two-second request; returns once the server has it.
 async fn send_the_slow_request(session: &Session) {
     session.open_started("/").await;
@@ -31,10 +29,12 @@ async fn send_the_slow_request(session: &Session) {
 async fn waiting_for_an_answer_does_not_block_but_a_busy_loop_does() {
     let session = Session::start().await;
     send_the_slow_request(&session).await;
-    let first = session.text(CLOCK).await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let second = session.text(CLOCK).await;
-    assert_ne!(first, second, "the clock ticks while the request waits");
+    session
+        .assert_clock_ticks(
+            Duration::from_millis(400),
+            "the clock ticks while the request waits",
+        )
+        .await;
     let outcome = session
         .wait_for_text(
             "[data-testid=slow-request-outcome]",

@@ -3,9 +3,8 @@
 
 use std::time::Duration;
 
-use crate::browser::{Session, required_path};
+use crate::browser::{CLOCK, Session, required_path};
 
-const CLOCK: &str = "[data-testid=heartbeat-clock]";
 const FPS: &str = "[data-testid=heartbeat-fps]";
 
 #[tokio::test]
@@ -14,10 +13,9 @@ async fn the_page_loads_ticks_and_shows_the_server_health() {
     let status = session.open_started("/").await;
     assert!(status.contains(env!("CARGO_PKG_VERSION")), "{status}");
 
-    let first = session.text(CLOCK).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let second = session.text(CLOCK).await;
-    assert_ne!(first, second, "the clock advances");
+    let second = session
+        .assert_clock_ticks(Duration::from_millis(500), "the clock advances")
+        .await;
     assert!(
         second.len() == 10 && second.as_bytes()[8] == b'.',
         "hh:mm:ss.t, got {second}"
@@ -122,9 +120,9 @@ async fn a_room_whose_code_cannot_be_fetched_says_so_and_opens_once_the_network_
         )
         .await;
     assert!(said.contains("Try again"), "{said}");
-    let first = session.text(CLOCK).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_ne!(first, session.text(CLOCK).await, "the clock still ticks");
+    session
+        .assert_clock_ticks(Duration::from_millis(300), "the clock still ticks")
+        .await;
     session.screenshot("room-not-loaded").await;
     session.assert_accessible("room-not-loaded").await;
 

@@ -17,20 +17,7 @@ async fn a_job_finishing_in_another_room_leaves_a_toast_that_leads_to_its_pictur
 
     // A count that would take minutes holds the one worker, so the picture waits its turn for
     // as long as the test needs: no race with a timer.
-    session
-        .type_into("[data-testid=primes-limit]", "10000000000")
-        .await;
-    session.click("[data-testid=start-primes]").await;
-    session
-        .wait_for_text("[data-testid=job-state]", "running", SOON)
-        .await;
-    let count = session
-        .eval("return document.querySelector('[data-testid=job]').id.replace('job-', '')")
-        .await;
-    let count = count
-        .as_str()
-        .expect("the count's card has an id")
-        .to_owned();
+    let count = start_a_long_count(&session).await;
     session
         .type_into("[data-testid=mandelbrot-width]", "160")
         .await;
@@ -98,13 +85,7 @@ async fn a_job_finishing_in_another_room_leaves_a_toast_that_leads_to_its_pictur
     assert_eq!(session.eval("return document.title").await, "Meanwhile");
 
     // A count that would take minutes, cancelled.
-    session
-        .type_into("[data-testid=primes-limit]", "10000000000")
-        .await;
-    session.click("[data-testid=start-primes]").await;
-    session
-        .wait_for_text("[data-testid=job-state]", "running", SOON)
-        .await;
+    start_a_long_count(&session).await;
     session.click("[data-testid=job-cancel]").await;
     session
         .wait_for_text("[data-testid=job-state]", "cancelled", SOON)
@@ -118,4 +99,20 @@ async fn a_job_finishing_in_another_room_leaves_a_toast_that_leads_to_its_pictur
     }
     assert!(session.console_errors().await.is_empty());
     session.close().await;
+}
+
+/// Starts counting the primes up to 10¹⁰ (minutes of work) and waits until it runs; returns the
+/// job's id, read from its card (the newest, first on the board).
+async fn start_a_long_count(session: &Session) -> String {
+    session
+        .type_into("[data-testid=primes-limit]", "10000000000")
+        .await;
+    session.click("[data-testid=start-primes]").await;
+    session
+        .wait_for_text("[data-testid=job-state]", "running", SOON)
+        .await;
+    let id = session
+        .eval("return document.querySelector('[data-testid=job]').id.replace('job-', '')")
+        .await;
+    id.as_str().expect("the count's card has an id").to_owned()
 }
