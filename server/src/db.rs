@@ -72,6 +72,10 @@ impl Reads {
     }
 }
 
+/// The database's own clock in Unix milliseconds, as SQL: leases are timed by it, not by each
+/// process's clock, so every process sharing the database agrees on when a lease runs out.
+pub const NOW_MS_SQL: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
+
 /// Milliseconds since the Unix epoch: what the database stores and the API shows.
 pub fn now_ms() -> i64 {
     SystemTime::now()

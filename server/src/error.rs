@@ -65,6 +65,10 @@ pub enum ApiError {
     /// 500: the database failed. Logged; the client learns nothing of the details.
     #[error("database error: {0}")]
     Database(sqlx::Error),
+    /// 500: the server's own fault (a row it wrote and cannot read back, an answer it cannot
+    /// write). Logged; the client learns nothing of the details, and it is not worth retrying.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl ApiError {
@@ -96,7 +100,9 @@ impl ApiError {
             }
             Self::InjectedFailure => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::InjectedFailure),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
-            Self::Database(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
+            Self::Database(_) | Self::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal)
+            }
         }
     }
 }
@@ -104,11 +110,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        let message = if let Self::Database(error) = &self {
-            tracing::error!(%error, "request failed");
-            generic_message(status).to_owned()
-        } else {
-            self.to_string()
+        let message = match &self {
+            Self::Database(_) | Self::Internal(_) => {
+                tracing::error!(error = %self, "request failed");
+                generic_message(status).to_owned()
+            }
+            _ => self.to_string(),
         };
         let mut response = envelope(status, code, message);
         if let Self::TooManyRequests { retry_after, .. } = self {
@@ -122,27 +129,20 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Database errors that are the client's doing become 409 or 422 here, in one place, so a
-/// handler can write `query.execute(&db).await?` and a duplicate name is a conflict, not a 500.
+/// Any database error is the server's: a 500, logged. A constraint a client can break (a name
+/// taken) is mapped where its query is ([`is_unique_violation`]), so a bug that breaks another
+/// constraint never reads as the client's fault.
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        use sqlx::error::ErrorKind;
-        let Some(database) = error.as_database_error() else {
-            return Self::Database(error);
-        };
-        match database.kind() {
-            ErrorKind::UniqueViolation => {
-                Self::Conflict("That already exists; choose another.".to_owned())
-            }
-            ErrorKind::ForeignKeyViolation => {
-                Self::Validation("That refers to something that does not exist.".to_owned())
-            }
-            ErrorKind::NotNullViolation | ErrorKind::CheckViolation => {
-                Self::Validation("A value is missing or not allowed.".to_owned())
-            }
-            _ => Self::Database(error),
-        }
+        Self::Database(error)
     }
+}
+
+/// Whether `error` is a unique constraint refusing a duplicate.
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|e| e.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }
 
 /// The JSON envelope with `status`.

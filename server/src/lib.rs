@@ -8,6 +8,7 @@ pub mod connections;
 pub mod db;
 pub mod error;
 pub mod health;
+pub mod idempotency;
 pub mod lab;
 pub mod mail;
 pub mod page;

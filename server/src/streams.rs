@@ -5,10 +5,17 @@
 //! And the durable streams of Mail and Tasks: their events are rows with ids from a sequence of
 //! their own (a mailbox's, a job owner's), committed before anyone hears of them. [`replay`]
 //! sends the rows after the last id the client has, then waits for the [`Hub`] to say more were
-//! committed. A client that reconnects with `Last-Event-ID` misses nothing.
+//! committed — or for its re-read interval to pass, whichever comes first: the rows are the truth
+//! and a wake only hurries the stream, so a wake that never came (a write by another process, a
+//! server killed between a commit and its wake) costs latency, never an event. A client that
+//! reconnects with `Last-Event-ID` misses nothing.
+//!
+//! Writers commit and wake inside [`detached`], so a client that leaves in the middle of its
+//! request cannot cut a write off between its commit and its wake.
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
+use std::future::Future;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,6 +27,7 @@ use futures::{Stream, StreamExt};
 use sqlx::SqlitePool;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::error::{ApiError, Result};
 
@@ -102,13 +110,35 @@ pub const RECONNECT: Duration = Duration::from_millis(protocol::mail::RECONNECT_
 /// Rows read from the database at a time.
 const BATCH: i64 = 100;
 
+/// Runs `write` to its end as background work of the server, even when the request that started
+/// it is dropped because its client left: a write that has begun commits and wakes its streams
+/// (or fails) whatever the client does, and shutdown waits for it. The request awaits the answer.
+pub async fn detached<T, W>(tasks: &TaskTracker, write: W) -> Result<T>
+where
+    T: Send + 'static,
+    W: Future<Output = Result<T>> + Send + 'static,
+{
+    tasks
+        .spawn(write)
+        .await
+        .map_err(|error| ApiError::Internal(format!("a write did not finish: {error}")))?
+}
+
 /// Wakes a durable stream's open connections when an event is committed for its key, and counts
 /// them (to cap how many one key holds). Keys are a mailbox's name, or `jobs/` and a job owner.
 /// One process's view: with several server processes each would hear of the others' writes
-/// through the database (PostgreSQL's `LISTEN`), not through this.
-#[derive(Debug, Default)]
+/// through the database (PostgreSQL's `LISTEN`), not through this; the streams' re-read
+/// (`rescan`, every keep-alive by default) is what makes a missed wake cost only latency.
+#[derive(Debug)]
 pub struct Hub {
     keys: Mutex<HashMap<String, Listeners>>,
+    rescan: Duration,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::rescanning_every(KEEP_ALIVE)
+    }
 }
 
 #[derive(Debug)]
@@ -119,6 +149,23 @@ struct Listeners {
 }
 
 impl Hub {
+    /// A hub whose idle streams re-read their rows every `rescan` without being woken.
+    pub fn rescanning_every(rescan: Duration) -> Self {
+        Self {
+            keys: Mutex::default(),
+            rescan,
+        }
+    }
+
+    /// Tells `key`'s open streams to read their rows again: something may have been committed
+    /// whose id this process does not know (an idempotent retry of a write whose wake was lost).
+    pub fn nudge(&self, key: &str) {
+        let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(listeners) = keys.get(key) {
+            listeners.newest.send_modify(|_| {});
+        }
+    }
+
     /// Tells `key`'s open streams that events up to `id` are committed.
     pub fn wake(&self, key: &str, id: i64) {
         let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
@@ -133,21 +180,24 @@ impl Hub {
         }
     }
 
-    /// Registers one more stream for `key`, unless it already has `limit` open.
-    fn open(self: &Arc<Self>, key: &str, limit: usize) -> Option<Open> {
+    /// Registers one more stream for `key`, unless it already has `limit` open ([`Full`]). Taken
+    /// before anything single-use (a ticket) is spent, so a refused stream costs the client
+    /// nothing but the wait.
+    pub fn open(self: &Arc<Self>, key: &str, limit: usize) -> std::result::Result<Slot, Full> {
         let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
         let listeners = keys.entry(key.to_owned()).or_insert_with(|| Listeners {
             newest: watch::Sender::new(0),
             open: 0,
         });
         if listeners.open >= limit {
-            return None;
+            return Err(Full);
         }
         listeners.open += 1;
-        Some(Open {
+        Ok(Slot {
             woken: listeners.newest.subscribe(),
             hub: self.clone(),
             key: key.to_owned(),
+            rescan: self.rescan,
         })
     }
 
@@ -163,14 +213,16 @@ impl Hub {
     }
 }
 
-/// A stream's registration in the [`Hub`], given back when the stream is dropped.
-struct Open {
+/// A stream's place in the [`Hub`], given back when the stream (or the refused request) is
+/// dropped.
+pub struct Slot {
     woken: watch::Receiver<i64>,
     hub: Arc<Hub>,
     key: String,
+    rescan: Duration,
 }
 
-impl Drop for Open {
+impl Drop for Slot {
     fn drop(&mut self) {
         self.hub.close(&self.key);
     }
@@ -190,42 +242,42 @@ pub struct Feed {
     pub key: String,
 }
 
-/// Too many streams are open for that key already.
+/// Too many streams are open for that key already. A stream of a client that has gone is
+/// dropped at its next keep-alive at the latest, so a place frees within [`KEEP_ALIVE`]: the
+/// `Retry-After` of the refusal.
 #[derive(Debug)]
 pub struct Full;
 
-/// The SSE answer of a durable stream: a `retry:` hint, the rows of `feed` after `after`, then
-/// each new one as it is committed; a keep-alive comment every 15 s; ends at shutdown. `reads`
-/// is a read-only pool: the stream only reads.
+/// The SSE answer of a durable stream in `slot`: a `retry:` hint, the rows of `feed` after
+/// `after`, then each new one as it is committed (or found by the re-read); a keep-alive comment
+/// every 15 s; ends at shutdown. `reads` is a read-only pool: the stream only reads.
 pub fn replay(
     feed: Feed,
     after: i64,
     reads: SqlitePool,
-    hub: &Arc<Hub>,
-    limit: usize,
+    slot: Slot,
     shutdown: CancellationToken,
-) -> std::result::Result<Response, Full> {
-    let open = hub.open(&feed.key, limit).ok_or(Full)?;
+) -> Response {
     let pump = Pump {
         end: StreamEnd::new(feed.name, &shutdown),
         feed,
         db: reads,
-        open,
+        slot,
         after,
         pending: VecDeque::new(),
         hinted: false,
     };
     let events = futures::stream::unfold(pump, Pump::next);
-    Ok(Sse::new(until_shutdown(events, shutdown))
+    Sse::new(until_shutdown(events, shutdown))
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
-        .into_response())
+        .into_response()
 }
 
 /// One stream's state: what it has sent up to, and what it has read but not sent yet.
 struct Pump {
     feed: Feed,
     db: SqlitePool,
-    open: Open,
+    slot: Slot,
     after: i64,
     pending: VecDeque<(i64, String, String)>,
     hinted: bool,
@@ -246,7 +298,7 @@ impl Pump {
                 return Some((Ok(event), self));
             }
             // Seen before reading, so a wake that comes during the read is not lost.
-            self.open.woken.borrow_and_update();
+            self.slot.woken.borrow_and_update();
             let rows: Vec<(i64, String, String)> = match sqlx::query_as(self.feed.sql)
                 .bind(&self.feed.of)
                 .bind(self.after)
@@ -262,7 +314,11 @@ impl Pump {
                 }
             };
             if rows.is_empty() {
-                self.open.woken.changed().await.ok()?;
+                // Woken by a writer here, or after `rescan` anyway: the rows are read again.
+                let woken = tokio::time::timeout(self.slot.rescan, self.slot.woken.changed());
+                if let Ok(Err(_)) = woken.await {
+                    return None;
+                }
             }
             self.pending.extend(rows);
         }

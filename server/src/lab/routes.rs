@@ -51,7 +51,9 @@ async fn echo(lab: &Lab, format: Format, request: EchoRequest) -> Result<Respons
         Format::Json => ([(SERVER_TIMING, timing), vary], ApiJson(echoed.answer)).into_response(),
         Format::Xml => {
             let xml = quick_xml::se::to_string_with_root("echo", &echoed.answer).map_err(|e| {
-                ApiError::Unavailable(format!("The answer could not be written as XML: {e}."))
+                ApiError::Internal(format!(
+                    "the echo's answer could not be written as XML: {e}"
+                ))
             })?;
             let content_type = (
                 header::CONTENT_TYPE,

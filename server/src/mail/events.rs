@@ -5,14 +5,11 @@
 //! `last_event_id` in the query for a new `EventSource`), then waits to be woken for more.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use protocol::mail::{
-    EventTicket, EventsQuery, KEEP_ALIVE_MS, MailEvent, STREAMS_PER_MAILBOX, TICKET_TTL_MS,
-};
+use protocol::mail::{EventTicket, EventsQuery, MailEvent, STREAMS_PER_MAILBOX, TICKET_TTL_MS};
 use sqlx::{SqliteConnection, SqlitePool};
 use tokio_util::sync::CancellationToken;
 
@@ -102,19 +99,35 @@ pub async fn stream(
     let resume = streams::last_event_id::<u64>(&headers, "the id of the last event received")?
         .map(|id| i64::try_from(id).unwrap_or(i64::MAX))
         .or(query.last_event_id);
-    let now = now_ms();
-    let ticket: Option<(String, i64)> = sqlx::query_as(
-        "DELETE FROM event_tickets WHERE ticket_hash = ? RETURNING mailbox, expires_at_ms",
+    let hash = auth::hash(&query.ticket);
+    let ticket: Option<String> = sqlx::query_scalar(
+        "SELECT mailbox FROM event_tickets WHERE ticket_hash = ? AND expires_at_ms > ?",
     )
-    .bind(auth::hash(&query.ticket))
+    .bind(&hash)
+    .bind(now_ms())
     .fetch_optional(&db)
     .await?;
-    let Some((mailbox, _)) = ticket.filter(|(_, expires)| *expires > now) else {
-        return Err(ApiError::Unauthorized(
-            "That ticket is unknown, used or expired: ask for a new one (POST /api/events/ticket)."
-                .to_owned(),
-        ));
+    let Some(mailbox) = ticket else {
+        return Err(unknown_ticket());
     };
+    // The place first: a stream refused for too many open keeps its ticket for the retry.
+    let slot = hub
+        .open(&mailbox, STREAMS_PER_MAILBOX)
+        .map_err(|Full| ApiError::TooManyRequests {
+            message: format!(
+                "A mailbox may have {STREAMS_PER_MAILBOX} event streams open; close one, or try again \
+                 with the same ticket when one has ended."
+            ),
+            retry_after: streams::KEEP_ALIVE,
+        })?;
+    let spent = sqlx::query("DELETE FROM event_tickets WHERE ticket_hash = ?")
+        .bind(&hash)
+        .execute(&db)
+        .await?;
+    if spent.rows_affected() == 0 {
+        // Another request used it in the meantime.
+        return Err(unknown_ticket());
+    }
     let after = match resume {
         Some(id) => id,
         None => {
@@ -130,12 +143,12 @@ pub async fn stream(
         of: mailbox.clone(),
         key: mailbox,
     };
-    streams::replay(feed, after, reads, &hub, STREAMS_PER_MAILBOX, shutdown).map_err(|Full| {
-        ApiError::TooManyRequests {
-            message: format!(
-                "A mailbox may have {STREAMS_PER_MAILBOX} event streams open; close one first."
-            ),
-            retry_after: Duration::from_millis(KEEP_ALIVE_MS),
-        }
-    })
+    Ok(streams::replay(feed, after, reads, slot, shutdown))
+}
+
+fn unknown_ticket() -> ApiError {
+    ApiError::Unauthorized(
+        "That ticket is unknown, used or expired: ask for a new one (POST /api/events/ticket)."
+            .to_owned(),
+    )
 }

@@ -9,7 +9,7 @@ use sqlx::SqlitePool;
 use super::auth;
 use crate::db::Reads;
 use crate::db::now_ms;
-use crate::error::{ApiError, ApiJson, Result};
+use crate::error::{ApiError, ApiJson, Result, is_unique_violation};
 
 /// How many addresses the directory lists.
 const DIRECTORY_SIZE: i64 = 200;
@@ -27,11 +27,12 @@ pub async fn create(
         .bind(now_ms())
         .execute(&db)
         .await
-        .map_err(|error| match ApiError::from(error) {
-            ApiError::Conflict(_) => {
+        .map_err(|error| {
+            if is_unique_violation(&error) {
                 ApiError::Conflict(format!("The name “{}” is taken; choose another.", new.name))
+            } else {
+                error.into()
             }
-            other => other,
         })?;
     Ok((
         StatusCode::CREATED,

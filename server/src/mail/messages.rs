@@ -10,9 +10,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use protocol::mail::{
     Change, Correction, CorrectionAsked, CorrectionRequest, MailEvent, Message, MessagePage,
-    MessageStatus, NewMessage, PageQuery, Receipt, SENDS_PER_MINUTE, Sent, is_idempotency_key,
+    MessageStatus, NewMessage, PageQuery, Receipt, SENDS_PER_MINUTE, Sent,
 };
-use sha2::{Digest, Sha256};
 use sqlx::{SqliteConnection, SqlitePool};
 
 use super::auth::Owner;
@@ -20,6 +19,7 @@ use super::events;
 use crate::db::Reads;
 use crate::db::now_ms;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, Result};
+use crate::idempotency;
 use crate::streams::Hub;
 
 /// How long a claimed `Idempotency-Key` stays "in progress" if the server dies before finishing:
@@ -37,10 +37,10 @@ pub async fn send(
     headers: HeaderMap,
     ApiJson(new): ApiJson<NewMessage>,
 ) -> Result<(StatusCode, ApiJson<Sent>)> {
-    let key = idempotency_key(&headers)?;
+    let key = idempotency::required(&headers, "Sending")?;
     new.validate()
         .map_err(|e| ApiError::Validation(e.to_string()))?;
-    let request_hash = Sha256::digest(serde_json::to_vec(&new).unwrap_or_default()).to_vec();
+    let request_hash = idempotency::request_hash(&new);
     let claim = match claim_key(&db, &sender, &key, &request_hash).await? {
         Claimed::Mine(claim) => claim,
         Claimed::Done(sent) => return Ok((StatusCode::ACCEPTED, ApiJson(sent))),
@@ -64,26 +64,6 @@ pub async fn send(
             Err(error)
         }
     }
-}
-
-/// The `Idempotency-Key` header: required, 1–64 visible ASCII characters.
-fn idempotency_key(headers: &HeaderMap) -> Result<String> {
-    let value = headers.get("idempotency-key").ok_or_else(|| {
-        ApiError::BadRequest(
-            "Sending needs an `Idempotency-Key` header: the same key on every retry of one message."
-                .to_owned(),
-        )
-    })?;
-    value
-        .to_str()
-        .ok()
-        .filter(|key| is_idempotency_key(key))
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            ApiError::BadRequest(
-                "`Idempotency-Key` must be 1 to 64 visible ASCII characters.".to_owned(),
-            )
-        })
 }
 
 /// What is kept of an `Idempotency-Key`.
@@ -157,7 +137,11 @@ async fn claim_key(
     if state == "done" {
         let sent = response
             .and_then(|json| serde_json::from_str(&json).ok())
-            .ok_or_else(|| ApiError::Unavailable("The earlier answer could not be read.".into()))?;
+            .ok_or_else(|| {
+                ApiError::Internal(format!(
+                    "the stored answer of a sent message ({sender}, key {key}) cannot be read"
+                ))
+            })?;
         return Ok(Claimed::Done(sent));
     }
     if lease_until_ms > now {
@@ -350,9 +334,8 @@ pub async fn mark_read(
     .bind(&reader)
     .fetch_optional(&mut *tx)
     .await?;
-    let message = load(&mut tx, id)
-        .await
-        .ok()
+    let message = find(&mut tx, id)
+        .await?
         .filter(|m| m.to == reader)
         .ok_or_else(|| not_in("inbox", id))?;
     let woken = match sender {
@@ -485,21 +468,31 @@ const MESSAGE_COLUMNS: &str =
     "id, sender, recipient, subject, body, sent_at_ms, read_at_ms, correction_requested";
 const CHANGE_COLUMNS: &str = "c.message_id, c.kind, c.note, c.previous_body, c.body, c.at_ms";
 
-/// One message with its history, as it is in this transaction.
+/// One message with its history, as it is in this transaction; it must exist.
 async fn load(conn: &mut SqliteConnection, id: i64) -> Result<Message> {
-    let row: MessageRow = sqlx::query_as(&format!(
+    find(conn, id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("message {id} vanished in its transaction")))
+}
+
+/// One message with its history, as it is in this transaction, if there is one.
+async fn find(conn: &mut SqliteConnection, id: i64) -> Result<Option<Message>> {
+    let row: Option<MessageRow> = sqlx::query_as(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?"
     ))
     .bind(id)
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
     let changes: Vec<ChangeRow> = sqlx::query_as(&format!(
         "SELECT {CHANGE_COLUMNS} FROM message_changes c WHERE c.message_id = ? ORDER BY c.id"
     ))
     .bind(id)
     .fetch_all(&mut *conn)
     .await?;
-    Ok(row.into_message(changes))
+    Ok(Some(row.into_message(changes)))
 }
 
 #[derive(Debug, sqlx::FromRow)]

@@ -15,9 +15,10 @@ use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
 
 use super::Jobs;
-use super::store::{self, Cancel};
+use super::store::{self, Cancel, Keyed, Submitted};
 use crate::db::Reads;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, Result};
+use crate::idempotency;
 use crate::streams::{self, Feed, Full, Hub};
 
 /// Event streams one owner may hold open at once (tabs, reconnects); past it, `429`.
@@ -25,23 +26,37 @@ const STREAMS_PER_OWNER: usize = 6;
 /// When to come back after the queue was full.
 const QUEUE_FULL_RETRY: Duration = Duration::from_secs(5);
 
-/// `POST /api/jobs`: queued at once, however busy the workers are.
+/// `POST /api/jobs`: queued at once, however busy the workers are. With an `Idempotency-Key`,
+/// a retry (the same key and body) answers with the job the first attempt queued; the same key
+/// with another body is `422`.
 pub async fn submit(
     State(db): State<SqlitePool>,
     State(hub): State<Arc<Hub>>,
     State(jobs): State<Arc<Jobs>>,
+    headers: HeaderMap,
     ApiJson(new): ApiJson<NewJob>,
 ) -> Result<Response> {
+    let key = idempotency::optional(&headers)?;
     new.validate()
         .map_err(|e| ApiError::Validation(e.to_string()))?;
     let id = super::new_id();
-    let Some(job) = store::submit(&db, &hub, &id, &new.spec, new.owner.as_deref()).await? else {
-        return Err(ApiError::TooManyRequests {
-            message: format!("{QUEUE_MAX} jobs are waiting already; submit this one later."),
-            retry_after: QUEUE_FULL_RETRY,
-        });
+    let keyed = key.as_deref().map(|key| Keyed {
+        key,
+        request_hash: idempotency::request_hash(&new),
+    });
+    let job = match store::submit(&db, &hub, &id, &new.spec, new.owner.as_deref(), keyed).await? {
+        Submitted::Queued(job) => {
+            jobs.submitted();
+            job
+        }
+        Submitted::Again(job) => job,
+        Submitted::QueueFull => {
+            return Err(ApiError::TooManyRequests {
+                message: format!("{QUEUE_MAX} jobs are waiting already; submit this one later."),
+                retry_after: QUEUE_FULL_RETRY,
+            });
+        }
     };
-    jobs.submitted();
     let location = HeaderValue::try_from(format!("/api/jobs/{}", job.id))
         .expect("an id is URL-safe base64, which a header holds");
     let accepted = JobAccepted {
@@ -162,6 +177,14 @@ pub async fn events(
     headers: HeaderMap,
 ) -> Result<Response> {
     check_owner(&query.owner)?;
+    let slot = hub
+        .open(&store::stream_key(&query.owner), STREAMS_PER_OWNER)
+        .map_err(|Full| ApiError::TooManyRequests {
+            message: format!(
+                "One owner may have {STREAMS_PER_OWNER} job streams open; close one first."
+            ),
+            retry_after: streams::KEEP_ALIVE,
+        })?;
     let resume = streams::last_event_id::<u64>(&headers, "the id of the last event received")?
         .map(|id| i64::try_from(id).unwrap_or(i64::MAX))
         .or(query.last_event_id);
@@ -175,12 +198,5 @@ pub async fn events(
         key: store::stream_key(&query.owner),
         of: query.owner,
     };
-    streams::replay(feed, after, reads, &hub, STREAMS_PER_OWNER, shutdown).map_err(|Full| {
-        ApiError::TooManyRequests {
-            message: format!(
-                "One owner may have {STREAMS_PER_OWNER} job streams open; close one first."
-            ),
-            retry_after: streams::KEEP_ALIVE,
-        }
-    })
+    Ok(streams::replay(feed, after, reads, slot, shutdown))
 }

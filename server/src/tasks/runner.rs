@@ -11,7 +11,7 @@ use sqlx::SqlitePool;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::store::{self, End, JobRow, Renewal};
+use super::store::{self, Claim, End, Renewal};
 use super::work::{self, Step};
 use crate::state::AppState;
 use crate::streams::Hub;
@@ -25,11 +25,10 @@ const RENEW: Duration = Duration::from_millis(PROGRESS_INTERVAL_MS);
 /// a job another process queued).
 const POLL: Duration = Duration::from_secs(1);
 
-/// The pool's shared state: this process's name on its leases, the bell idle workers wait on,
-/// and the jobs running here (to stop one at once when it is cancelled).
+/// The pool's shared state: the bell idle workers wait on, and the jobs running here (to stop one
+/// at once when it is cancelled).
 #[derive(Debug)]
 pub struct Jobs {
-    instance: String,
     submitted: Notify,
     running: Mutex<HashMap<String, Arc<Step>>>,
     pub workers: usize,
@@ -38,7 +37,6 @@ pub struct Jobs {
 impl Jobs {
     pub fn new(workers: usize) -> Self {
         Self {
-            instance: super::new_id(),
             submitted: Notify::new(),
             running: Mutex::new(HashMap::new()),
             workers: workers.max(1),
@@ -86,8 +84,8 @@ async fn worker(db: SqlitePool, hub: Arc<Hub>, jobs: Arc<Jobs>, shutdown: Cancel
         if let Err(error) = store::sweep(&db, &hub).await {
             tracing::error!(%error, "jobs: sweeping cancelled jobs failed");
         }
-        match store::claim(&db, &hub, &jobs.instance, LEASE).await {
-            Ok(Some(row)) => run(&db, &hub, &jobs, &shutdown, row).await,
+        match store::claim(&db, &hub, LEASE).await {
+            Ok(Some(claim)) => run(&db, &hub, &jobs, &shutdown, claim).await,
             Ok(None) => {
                 tokio::select! {
                     () = jobs.submitted.notified() => {}
@@ -106,15 +104,22 @@ async fn worker(db: SqlitePool, hub: Arc<Hub>, jobs: Arc<Jobs>, shutdown: Cancel
     }
 }
 
-/// Runs one claimed job to its end.
-async fn run(db: &SqlitePool, hub: &Hub, jobs: &Jobs, shutdown: &CancellationToken, row: JobRow) {
+/// Runs one claimed job to its end, renewing its lease with the claim's token; a worker whose
+/// lease was taken over stops the work and writes nothing.
+async fn run(
+    db: &SqlitePool,
+    hub: &Hub,
+    jobs: &Jobs,
+    shutdown: &CancellationToken,
+    Claim { row, lease }: Claim,
+) {
     let id = row.id.clone();
     let spec = match row.spec() {
         Ok(spec) => spec,
         Err(error) => {
             tracing::error!(%error, id, "jobs: a job's parameters cannot be read");
             let end = End::Failed("The job's parameters could not be read.".to_owned());
-            write(db, hub, jobs, &id, end).await;
+            write(db, hub, &id, &lease, end).await;
             return;
         }
     };
@@ -142,7 +147,7 @@ async fn run(db: &SqlitePool, hub: &Hub, jobs: &Jobs, shutdown: &CancellationTok
             _ = renewal.tick() => {
                 let progress = step.progress();
                 let announce = progress != announced;
-                match store::renew(db, hub, &id, &jobs.instance, LEASE, progress, announce).await {
+                match store::renew(db, hub, &id, &lease, LEASE, progress, announce).await {
                     Ok(Renewal::Held { cancel }) => {
                         announced = progress;
                         if cancel {
@@ -175,7 +180,7 @@ async fn run(db: &SqlitePool, hub: &Hub, jobs: &Jobs, shutdown: &CancellationTok
             End::Failed("The job's work failed unexpectedly.".to_owned())
         }
     };
-    let job = write(db, hub, jobs, &id, end).await;
+    let job = write(db, hub, &id, &lease, end).await;
     tracing::info!(
         id,
         state = job.as_ref().map_or("lost", |job| job.state.as_str()),
@@ -187,11 +192,11 @@ async fn run(db: &SqlitePool, hub: &Hub, jobs: &Jobs, shutdown: &CancellationTok
 async fn write(
     db: &SqlitePool,
     hub: &Hub,
-    jobs: &Jobs,
     id: &str,
+    lease: &str,
     end: End,
 ) -> Option<protocol::jobs::Job> {
-    match store::finish(db, hub, id, &jobs.instance, end).await {
+    match store::finish(db, hub, id, lease, end).await {
         Ok(job) => job,
         Err(error) => {
             // The lease runs out and the job runs again: at least once.

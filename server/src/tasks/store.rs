@@ -1,13 +1,15 @@
 //! The jobs table: every change of a job is one statement (or one transaction with its event),
 //! so several workers — later several server processes on one PostgreSQL database — never run a
-//! job twice at once and never lose one.
+//! job twice at once and never lose one. A claim is a lease held by a token drawn for that claim
+//! alone and timed by the database's clock: a worker whose lease ran out and was claimed again
+//! (by another process or by the next worker of its own) can renew nothing and write no end.
 
 use std::time::Duration;
 
 use protocol::jobs::{Job, JobEvent, JobProgress, JobResult, JobSpec, JobState, QUEUE_MAX};
 use sqlx::{SqliteConnection, SqlitePool};
 
-use crate::db::now_ms;
+use crate::db::{NOW_MS_SQL, now_ms};
 use crate::error::{ApiError, Result};
 use crate::streams::Hub;
 
@@ -69,24 +71,85 @@ impl JobRow {
 
 /// A row the server wrote and cannot read back: a bug, answered 500 and logged.
 fn corrupt(error: serde_json::Error) -> ApiError {
-    ApiError::Database(sqlx::Error::Decode(Box::new(error)))
+    ApiError::Internal(format!("a stored job cannot be read: {error}"))
 }
 
-/// Queues a job, unless [`QUEUE_MAX`] are waiting already (`None`): the count and the insert are
-/// one statement, so two submissions at once cannot both take the last place.
+/// What submitting found.
+#[derive(Debug)]
+pub enum Submitted {
+    /// Queued now.
+    Queued(Job),
+    /// The `Idempotency-Key` was used for this same job before: that job, as it is now.
+    Again(Job),
+    /// [`QUEUE_MAX`] are waiting already; nothing was written.
+    QueueFull,
+}
+
+/// A submission's `Idempotency-Key` and the hash of the body it came with.
+#[derive(Debug, Clone)]
+pub struct Keyed<'a> {
+    pub key: &'a str,
+    pub request_hash: Vec<u8>,
+}
+
+/// Queues a job, unless [`QUEUE_MAX`] are waiting already: the count and the insert are one
+/// statement, so two submissions at once cannot both take the last place. With a key, the key
+/// and the job are one transaction: a retry of a submission whose answer was lost gets the job
+/// it queued, never a second one.
 pub async fn submit(
     db: &SqlitePool,
     hub: &Hub,
     id: &str,
     spec: &JobSpec,
     owner: Option<&str>,
-) -> Result<Option<Job>> {
+    keyed: Option<Keyed<'_>>,
+) -> Result<Submitted> {
     let now = now_ms();
     let params = match serde_json::to_value(spec).map_err(corrupt)? {
         serde_json::Value::Object(mut tagged) => tagged.remove("params").unwrap_or_default(),
         _ => serde_json::Value::Null,
     };
     let mut tx = db.begin().await?;
+    if let Some(keyed) = &keyed {
+        let scope = owner.unwrap_or_default();
+        let claimed = sqlx::query(
+            "INSERT INTO job_keys (owner, key, request_hash, job_id, created_at_ms)
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (owner, key) DO NOTHING",
+        )
+        .bind(scope)
+        .bind(keyed.key)
+        .bind(&keyed.request_hash)
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() == 0 {
+            let (hash, earlier): (Vec<u8>, String) = sqlx::query_as(
+                "SELECT request_hash, job_id FROM job_keys WHERE owner = ? AND key = ?",
+            )
+            .bind(scope)
+            .bind(keyed.key)
+            .fetch_one(&mut *tx)
+            .await?;
+            if hash != keyed.request_hash {
+                return Err(ApiError::IdempotencyKeyReused(
+                    "This Idempotency-Key was used for a different job; use a new key for a new job."
+                        .to_owned(),
+                ));
+            }
+            if let Some(row) = find_optional(&mut tx, &earlier).await? {
+                tx.commit().await?;
+                return Ok(Submitted::Again(row.job()?));
+            }
+            // The job was pruned long ago, the key not yet: the key now names the new job.
+            sqlx::query("UPDATE job_keys SET job_id = ? WHERE owner = ? AND key = ?")
+                .bind(id)
+                .bind(scope)
+                .bind(keyed.key)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
     let row: Option<JobRow> = sqlx::query_as(&format!(
         "INSERT INTO jobs (id, owner, kind, params, state, created_at_ms)
          SELECT ?, ?, ?, ?, 'queued', ?
@@ -102,7 +165,8 @@ pub async fn submit(
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else {
-        return Ok(None);
+        // Dropped, the transaction rolls back: the key is not kept, so a retry may queue.
+        return Ok(Submitted::QueueFull);
     };
     let job = row.job()?;
     let event = match owner {
@@ -111,7 +175,7 @@ pub async fn submit(
     };
     tx.commit().await?;
     wake(hub, owner, event);
-    Ok(Some(job))
+    Ok(Submitted::Queued(job))
 }
 
 pub async fn find(db: &SqlitePool, id: &str) -> Result<Option<JobRow>> {
@@ -207,31 +271,34 @@ pub async fn cancel(db: &SqlitePool, hub: &Hub, id: &str) -> Result<Cancel> {
     Ok(Cancel::Cancelled(job))
 }
 
-/// Claims the oldest job that waits, or whose worker's lease ran out (its process died), for
-/// `instance` until `lease` from now, in one statement. On PostgreSQL the inner SELECT takes
-/// `FOR UPDATE SKIP LOCKED`; the outer WHERE checks the state again either way.
-pub async fn claim(
-    db: &SqlitePool,
-    hub: &Hub,
-    instance: &str,
-    lease: Duration,
-) -> Result<Option<JobRow>> {
+/// A job claimed by one worker: `lease` is the token drawn for this claim, which renewing and
+/// ending the run must show.
+#[derive(Debug)]
+pub struct Claim {
+    pub row: JobRow,
+    pub lease: String,
+}
+
+/// Claims the oldest job that waits, or whose lease ran out (its worker died or stalled), until
+/// `lease` from now by the database's clock, in one statement. On PostgreSQL the inner SELECT
+/// takes `FOR UPDATE SKIP LOCKED`; the outer WHERE checks the state again either way.
+pub async fn claim(db: &SqlitePool, hub: &Hub, lease: Duration) -> Result<Option<Claim>> {
     let now = now_ms();
-    let until = now + lease.as_millis() as i64;
+    let token = super::new_id();
     let mut tx = db.begin().await?;
     let row: Option<JobRow> = sqlx::query_as(&format!(
-        "UPDATE jobs SET state = 'running', lease_owner = ?1, lease_until_ms = ?2,
+        "UPDATE jobs SET state = 'running', lease_owner = ?1, lease_until_ms = {NOW_MS_SQL} + ?2,
              started_at_ms = ?3, attempts = attempts + 1, progress = 0
          WHERE seq = (SELECT seq FROM jobs
                       WHERE cancel_requested = 0 AND (state = 'queued'
-                          OR (state = 'running' AND lease_until_ms < ?3))
+                          OR (state = 'running' AND lease_until_ms < {NOW_MS_SQL}))
                       ORDER BY seq LIMIT 1)
            AND cancel_requested = 0
-           AND (state = 'queued' OR (state = 'running' AND lease_until_ms < ?3))
+           AND (state = 'queued' OR (state = 'running' AND lease_until_ms < {NOW_MS_SQL}))
          RETURNING {JOB_COLUMNS}"
     ))
-    .bind(instance)
-    .bind(until)
+    .bind(&token)
+    .bind(lease.as_millis() as i64)
     .bind(now)
     .fetch_optional(&mut *tx)
     .await?;
@@ -248,7 +315,7 @@ pub async fn claim(
     };
     tx.commit().await?;
     wake(hub, row.owner.as_deref(), event);
-    Ok(Some(row))
+    Ok(Some(Claim { row, lease: token }))
 }
 
 fn progress_of(row: &JobRow) -> Result<JobProgress> {
@@ -270,27 +337,29 @@ pub enum Renewal {
     Lost,
 }
 
-/// Extends the lease and records the progress; with an event when `announce`.
+/// Extends the lease held by `token` and records the progress; with an event when `announce`
+/// (which replaces the job's previous progress event: a stream resumed later gets where the job
+/// is, not every step it took).
 pub async fn renew(
     db: &SqlitePool,
     hub: &Hub,
     id: &str,
-    instance: &str,
+    token: &str,
     lease: Duration,
     progress: f64,
     announce: bool,
 ) -> Result<Renewal> {
     let now = now_ms();
     let mut tx = db.begin().await?;
-    let row: Option<(i64, Option<String>)> = sqlx::query_as(
-        "UPDATE jobs SET lease_until_ms = ?, progress = ?
+    let row: Option<(i64, Option<String>)> = sqlx::query_as(&format!(
+        "UPDATE jobs SET lease_until_ms = {NOW_MS_SQL} + ?, progress = ?
          WHERE id = ? AND lease_owner = ? AND state = 'running'
-         RETURNING cancel_requested, owner",
-    )
-    .bind(now + lease.as_millis() as i64)
+         RETURNING cancel_requested, owner"
+    ))
+    .bind(lease.as_millis() as i64)
     .bind(progress)
     .bind(id)
-    .bind(instance)
+    .bind(token)
     .fetch_optional(&mut *tx)
     .await?;
     let Some((cancel, owner)) = row else {
@@ -319,6 +388,15 @@ async fn find_in(conn: &mut SqliteConnection, id: &str) -> Result<JobRow> {
     )
 }
 
+async fn find_optional(conn: &mut SqliteConnection, id: &str) -> Result<Option<JobRow>> {
+    Ok(
+        sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
 /// How a job's run ended.
 #[derive(Debug)]
 pub enum End {
@@ -332,17 +410,17 @@ pub enum End {
     Stopped,
 }
 
-/// Writes how the run ended, only while `instance` holds the lease; `None` when it did not.
+/// Writes how the run ended, only while `token` holds the lease; `None` when it does not.
 pub async fn finish(
     db: &SqlitePool,
     hub: &Hub,
     id: &str,
-    instance: &str,
+    token: &str,
     end: End,
 ) -> Result<Option<Job>> {
     let now = now_ms();
     if let End::Stopped = end {
-        return stopped(db, hub, id, instance, now).await;
+        return stopped(db, hub, id, token, now).await;
     }
     let (state, progress, result, image, error, finished) = match end {
         End::Succeeded { result, image } => (
@@ -370,7 +448,7 @@ pub async fn finish(
         .bind(error)
         .bind(finished)
         .bind(id)
-        .bind(instance);
+        .bind(token);
     write_end(db, hub, query, now).await
 }
 
@@ -379,7 +457,7 @@ async fn stopped(
     db: &SqlitePool,
     hub: &Hub,
     id: &str,
-    instance: &str,
+    token: &str,
     now: i64,
 ) -> Result<Option<Job>> {
     let statement = format!(
@@ -391,7 +469,7 @@ async fn stopped(
          WHERE id = ? AND lease_owner = ? AND state = 'running'
          RETURNING {JOB_COLUMNS}"
     );
-    let query = sqlx::query_as(&statement).bind(now).bind(id).bind(instance);
+    let query = sqlx::query_as(&statement).bind(now).bind(id).bind(token);
     write_end(db, hub, query, now).await
 }
 
@@ -428,7 +506,7 @@ pub async fn sweep(db: &SqlitePool, hub: &Hub) -> Result<()> {
     let rows: Vec<JobRow> = sqlx::query_as(&format!(
         "UPDATE jobs SET state = 'cancelled', finished_at_ms = ?1,
              lease_owner = NULL, lease_until_ms = NULL
-         WHERE state = 'running' AND cancel_requested = 1 AND lease_until_ms < ?1
+         WHERE state = 'running' AND cancel_requested = 1 AND lease_until_ms < {NOW_MS_SQL}
          RETURNING {JOB_COLUMNS}"
     ))
     .bind(now)
@@ -448,13 +526,27 @@ pub async fn sweep(db: &SqlitePool, hub: &Hub) -> Result<()> {
     Ok(())
 }
 
-/// Writes `event` on `owner`'s stream in the caller's transaction; returns its id.
+/// Writes `event` on `owner`'s stream in the caller's transaction; returns its id. A job keeps
+/// one `progress` row, its newest: a new one replaces it, and the job's end removes it (the
+/// `finished` event carries the whole job).
 async fn append(
     conn: &mut SqliteConnection,
     owner: &str,
     event: &JobEvent,
     at_ms: i64,
 ) -> Result<i64> {
+    let (job, data) = match event {
+        JobEvent::Submitted(job) | JobEvent::Finished(job) => (&job.id, serde_json::to_string(job)),
+        JobEvent::Progress(progress) => (&progress.id, serde_json::to_string(progress)),
+    };
+    let data = data.map_err(corrupt)?;
+    if !matches!(event, JobEvent::Submitted(_)) {
+        sqlx::query("DELETE FROM job_events WHERE owner = ? AND job = ? AND kind = 'progress'")
+            .bind(owner)
+            .bind(job)
+            .execute(&mut *conn)
+            .await?;
+    }
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO job_owners (owner, last_event_id) VALUES (?, 1)
          ON CONFLICT (owner) DO UPDATE SET last_event_id = job_owners.last_event_id + 1
@@ -463,19 +555,17 @@ async fn append(
     .bind(owner)
     .fetch_one(&mut *conn)
     .await?;
-    let data = match event {
-        JobEvent::Submitted(job) | JobEvent::Finished(job) => serde_json::to_string(job),
-        JobEvent::Progress(progress) => serde_json::to_string(progress),
-    }
-    .map_err(corrupt)?;
-    sqlx::query("INSERT INTO job_events (owner, id, kind, data, at_ms) VALUES (?, ?, ?, ?, ?)")
-        .bind(owner)
-        .bind(id)
-        .bind(event.name())
-        .bind(data)
-        .bind(at_ms)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO job_events (owner, id, job, kind, data, at_ms) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(owner)
+    .bind(id)
+    .bind(job)
+    .bind(event.name())
+    .bind(data)
+    .bind(at_ms)
+    .execute(&mut *conn)
+    .await?;
     Ok(id)
 }
 
