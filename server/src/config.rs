@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::connections::Connections;
+use crate::retention::Retention;
 use crate::tasks::Jobs;
 
 /// Meanwhile: see asynchronous request/response at work.
@@ -62,6 +63,22 @@ pub struct Config {
     /// Jobs run at once (the Tasks room); the rest wait in order. 0: one per core.
     #[arg(long, env = "MEANWHILE_JOB_WORKERS", default_value_t = 0)]
     pub job_workers: usize,
+
+    /// Hours an `Idempotency-Key` is kept: a retry within it gets the first attempt's answer.
+    #[arg(long, env = "MEANWHILE_KEEP_KEYS_HOURS", default_value_t = 24)]
+    pub keep_keys_hours: u64,
+
+    /// Days Mail's and Tasks' stream events are kept for a stream that resumes.
+    #[arg(long, env = "MEANWHILE_KEEP_EVENTS_DAYS", default_value_t = 7)]
+    pub keep_events_days: u64,
+
+    /// Days a finished job is kept for its owner to see.
+    #[arg(long, env = "MEANWHILE_KEEP_JOBS_DAYS", default_value_t = 7)]
+    pub keep_jobs_days: u64,
+
+    /// Minutes between two prunings of what is no longer kept.
+    #[arg(long, env = "MEANWHILE_PRUNE_EVERY_MINUTES", default_value_t = 10)]
+    pub prune_every_minutes: u64,
 }
 
 impl Config {
@@ -70,6 +87,17 @@ impl Config {
         match self.job_workers {
             0 => Jobs::per_core(),
             workers => Jobs::new(workers),
+        }
+    }
+
+    /// What the pruning keeps, from the `--keep-*` and `--prune-every-minutes` flags.
+    pub fn retention(&self) -> Retention {
+        const HOUR: u64 = 3600;
+        Retention {
+            keys: Duration::from_secs(self.keep_keys_hours * HOUR),
+            events: Duration::from_secs(self.keep_events_days * 24 * HOUR),
+            finished_jobs: Duration::from_secs(self.keep_jobs_days * 24 * HOUR),
+            every: Duration::from_secs(self.prune_every_minutes.max(1) * 60),
         }
     }
 

@@ -357,8 +357,10 @@ mod tests {
         (status, body, retry_after)
     }
 
+    /// A broken constraint is a 500 unless the query that can break it says it is the client's
+    /// doing (a name taken): a server bug never reads as the client's fault.
     #[tokio::test]
-    async fn database_constraints_are_the_clients_doing_and_other_failures_are_500() {
+    async fn a_database_error_is_the_servers_unless_its_query_says_otherwise() {
         let db = SqlitePool::connect("sqlite::memory:").await.expect("opens");
         sqlx::query("CREATE TABLE names (name TEXT PRIMARY KEY CHECK (length(name) < 5))")
             .execute(&db)
@@ -375,23 +377,20 @@ mod tests {
                     .bind(name)
                     .execute(&db)
                     .await
-                    .map_err(ApiError::from)
                     .expect_err("refused")
             }
         };
 
-        let (status, body, _) = status_of(insert("bob").await).await;
+        let taken = insert("bob").await;
+        assert!(is_unique_violation(&taken));
+        let (status, _, _) = status_of(ApiError::from(taken)).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "unless mapped");
+        let too_long = insert("roberta").await;
+        assert!(!is_unique_violation(&too_long));
+        let (status, body, _) = status_of(ApiError::from(too_long)).await;
         assert_eq!(
             (status, body.error.code),
-            (StatusCode::CONFLICT, ErrorCode::Conflict)
-        );
-        let (status, body, _) = status_of(insert("roberta").await).await;
-        assert_eq!(
-            (status, body.error.code),
-            (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorCode::ValidationFailed
-            )
+            (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal)
         );
         let broken = sqlx::query("SELECT * FROM no_such_table")
             .execute(&db)
@@ -404,6 +403,13 @@ mod tests {
             !body.error.message.contains("no_such_table"),
             "no detail leaks: {}",
             body.error.message
+        );
+        let (status, body, retry_after) =
+            status_of(ApiError::Internal("an answer could not be written".into())).await;
+        assert_eq!(
+            (status, body.error.code, retry_after),
+            (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, None),
+            "not worth retrying"
         );
     }
 

@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod lab;
 pub mod mail;
 pub mod page;
+pub mod retention;
 pub mod search;
 pub mod state;
 pub mod streams;
@@ -118,6 +119,11 @@ pub async fn serve(
     let tasks = state.tasks.clone();
     search::warm_up();
     tasks::start(&state);
+    tasks.spawn(retention::run(
+        state.db.clone(),
+        state.retention,
+        state.shutdown.clone(),
+    ));
     let signalled = token.clone();
     let server = connections::serve(listener, app(state), connections, async move {
         shutdown.await;
@@ -170,6 +176,7 @@ pub async fn run(config: Config) -> startup::Result<()> {
         AppState {
             request_timeout: Duration::from_secs(config.request_timeout_secs),
             jobs: Arc::new(config.jobs()),
+            retention: config.retention(),
             ..AppState::new(db, PageFiles::new(config.dist))
         },
         connections,

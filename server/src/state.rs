@@ -12,6 +12,7 @@ use tokio_util::task::TaskTracker;
 use crate::db::Reads;
 use crate::lab::Lab;
 use crate::page::PageFiles;
+use crate::retention::Retention;
 use crate::streams::Hub;
 use crate::tasks::Jobs;
 
@@ -37,6 +38,8 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// How long an ordinary request may take before it is answered `408 request_timeout`.
     pub request_timeout: Duration,
+    /// What the pruning keeps, and how often it runs.
+    pub retention: Retention,
 }
 
 impl AppState {
@@ -51,6 +54,7 @@ impl AppState {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             request_timeout: Duration::from_millis(protocol::limits::REQUEST_TIMEOUT_MS),
+            retention: Retention::default(),
         }
     }
 }

@@ -57,11 +57,8 @@ pub async fn ticket(
     State(db): State<SqlitePool>,
     Owner(owner): Owner,
 ) -> Result<(StatusCode, ApiJson<EventTicket>)> {
+    // Used tickets are deleted when used, expired ones by the pruning (`retention.rs`).
     let now = now_ms();
-    sqlx::query("DELETE FROM event_tickets WHERE expires_at_ms <= ?")
-        .bind(now)
-        .execute(&db)
-        .await?;
     let ticket = auth::new_secret();
     let expires_at_ms = now + TICKET_TTL_MS;
     sqlx::query("INSERT INTO event_tickets (ticket_hash, mailbox, expires_at_ms) VALUES (?, ?, ?)")

@@ -13,6 +13,7 @@ use protocol::mail::{
     MessageStatus, NewMessage, PageQuery, Receipt, SENDS_PER_MINUTE, Sent,
 };
 use sqlx::{SqliteConnection, SqlitePool};
+use tokio_util::task::TaskTracker;
 
 use super::auth::Owner;
 use super::events;
@@ -20,7 +21,7 @@ use crate::db::Reads;
 use crate::db::now_ms;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, Result};
 use crate::idempotency;
-use crate::streams::Hub;
+use crate::streams::{self, Hub};
 
 /// How long a claimed `Idempotency-Key` stays "in progress" if the server dies before finishing:
 /// after it, a retry takes the claim over (the message was not sent: that is one transaction).
@@ -30,6 +31,7 @@ const CLAIM_LEASE_MS: i64 = 10_000;
 /// body again answer the same; the same key with another body is `422`; while the first request
 /// with a key is still being processed, another with it is `409` (retry in a moment).
 pub async fn send(
+    State(tasks): State<TaskTracker>,
     State(db): State<SqlitePool>,
     State(reads): State<Reads>,
     State(hub): State<Arc<Hub>>,
@@ -37,33 +39,41 @@ pub async fn send(
     headers: HeaderMap,
     ApiJson(new): ApiJson<NewMessage>,
 ) -> Result<(StatusCode, ApiJson<Sent>)> {
-    let key = idempotency::required(&headers, "Sending")?;
-    new.validate()
-        .map_err(|e| ApiError::Validation(e.to_string()))?;
-    let request_hash = idempotency::request_hash(&new);
-    let claim = match claim_key(&db, &sender, &key, &request_hash).await? {
-        Claimed::Mine(claim) => claim,
-        Claimed::Done(sent) => return Ok((StatusCode::ACCEPTED, ApiJson(sent))),
-    };
-    match deliver(&db, &reads, &sender, &key, claim, new).await {
-        Ok((sent, recipient, event)) => {
-            hub.wake(&recipient, event);
-            Ok((StatusCode::ACCEPTED, ApiJson(sent)))
+    streams::detached(&tasks, async move {
+        let key = idempotency::required(&headers, "Sending")?;
+        new.validate()
+            .map_err(|e| ApiError::Validation(e.to_string()))?;
+        let request_hash = idempotency::request_hash(&new);
+        let claim = match claim_key(&db, &sender, &key, &request_hash).await? {
+            Claimed::Mine(claim) => claim,
+            Claimed::Done(sent) => {
+                // The first attempt's wake may have been lost with its answer: the recipient's
+                // streams read their rows again.
+                hub.nudge(&new.to);
+                return Ok((StatusCode::ACCEPTED, ApiJson(sent)));
+            }
+        };
+        match deliver(&db, &reads, &sender, &key, claim, new).await {
+            Ok((sent, recipient, event)) => {
+                hub.wake(&recipient, event);
+                Ok((StatusCode::ACCEPTED, ApiJson(sent)))
+            }
+            Err(error) => {
+                // Nothing was sent: free the key, so a corrected retry can use it.
+                sqlx::query(
+                    "DELETE FROM idempotency_keys
+                     WHERE sender = ? AND key = ? AND claim = ? AND state = 'in_progress'",
+                )
+                .bind(&sender)
+                .bind(&key)
+                .bind(claim)
+                .execute(&db)
+                .await?;
+                Err(error)
+            }
         }
-        Err(error) => {
-            // Nothing was sent: free the key, so a corrected retry can use it.
-            sqlx::query(
-                "DELETE FROM idempotency_keys
-                 WHERE sender = ? AND key = ? AND claim = ? AND state = 'in_progress'",
-            )
-            .bind(&sender)
-            .bind(&key)
-            .bind(claim)
-            .execute(&db)
-            .await?;
-            Err(error)
-        }
-    }
+    })
+    .await
 }
 
 /// What is kept of an `Idempotency-Key`.
@@ -318,136 +328,148 @@ async fn page(db: &SqlitePool, side: Side, owner: &str, query: &PageQuery) -> Re
 /// `POST /api/messages/{id}/read` (the recipient): marks it read and, the first time, sends the
 /// sender a receipt.
 pub async fn mark_read(
+    State(tasks): State<TaskTracker>,
     State(db): State<SqlitePool>,
     State(hub): State<Arc<Hub>>,
     Owner(reader): Owner,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<ApiJson<Message>> {
-    let now = now_ms();
-    let mut tx = db.begin().await?;
-    let sender: Option<String> = sqlx::query_scalar(
-        "UPDATE messages SET read_at_ms = ?
-         WHERE id = ? AND recipient = ? AND read_at_ms IS NULL RETURNING sender",
-    )
-    .bind(now)
-    .bind(id)
-    .bind(&reader)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let message = find(&mut tx, id)
-        .await?
-        .filter(|m| m.to == reader)
-        .ok_or_else(|| not_in("inbox", id))?;
-    let woken = match sender {
-        Some(sender) => {
-            let receipt = MailEvent::Receipt(Receipt {
-                id,
-                by: reader,
-                read_at_ms: now,
-            });
-            let event = events::append(&mut tx, &sender, &receipt, now).await?;
-            Some((sender, event))
+    streams::detached(&tasks, async move {
+        let now = now_ms();
+        let mut tx = db.begin().await?;
+        let sender: Option<String> = sqlx::query_scalar(
+            "UPDATE messages SET read_at_ms = ?
+             WHERE id = ? AND recipient = ? AND read_at_ms IS NULL RETURNING sender",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(&reader)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let message = find(&mut tx, id)
+            .await?
+            .filter(|m| m.to == reader)
+            .ok_or_else(|| not_in("inbox", id))?;
+        let woken = match sender {
+            Some(sender) => {
+                let receipt = MailEvent::Receipt(Receipt {
+                    id,
+                    by: reader,
+                    read_at_ms: now,
+                });
+                let event = events::append(&mut tx, &sender, &receipt, now).await?;
+                Some((sender, event))
+            }
+            // Read before: no second receipt.
+            None => None,
+        };
+        tx.commit().await?;
+        if let Some((sender, event)) = woken {
+            hub.wake(&sender, event);
         }
-        // Read before: no second receipt.
-        None => None,
-    };
-    tx.commit().await?;
-    if let Some((sender, event)) = woken {
-        hub.wake(&sender, event);
-    }
-    Ok(ApiJson(message))
+        Ok(ApiJson(message))
+    })
+    .await
 }
 
 /// `POST /api/messages/{id}/correction-requests` (the recipient): tells the sender what is wrong.
 pub async fn ask_correction(
+    State(tasks): State<TaskTracker>,
     State(db): State<SqlitePool>,
     State(hub): State<Arc<Hub>>,
     Owner(recipient): Owner,
     ApiPath(id): ApiPath<i64>,
     ApiJson(request): ApiJson<CorrectionRequest>,
 ) -> Result<(StatusCode, ApiJson<Message>)> {
-    request
-        .validate()
-        .map_err(|e| ApiError::Validation(e.to_string()))?;
-    let now = now_ms();
-    let mut tx = db.begin().await?;
-    let sender: String = sqlx::query_scalar(
-        "UPDATE messages SET correction_requested = ?
-         WHERE id = ? AND recipient = ? RETURNING sender",
-    )
-    .bind(&request.note)
-    .bind(id)
-    .bind(&recipient)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| not_in("inbox", id))?;
-    sqlx::query(
-        "INSERT INTO message_changes (message_id, kind, note, at_ms)
-         VALUES (?, 'correction_requested', ?, ?)",
-    )
-    .bind(id)
-    .bind(&request.note)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    let asked = MailEvent::CorrectionRequested(CorrectionAsked {
-        id,
-        by: recipient,
-        note: request.note,
-        at_ms: now,
-    });
-    let event = events::append(&mut tx, &sender, &asked, now).await?;
-    let message = load(&mut tx, id).await?;
-    tx.commit().await?;
-    hub.wake(&sender, event);
-    Ok((StatusCode::CREATED, ApiJson(message)))
+    streams::detached(&tasks, async move {
+        request
+            .validate()
+            .map_err(|e| ApiError::Validation(e.to_string()))?;
+        let now = now_ms();
+        let mut tx = db.begin().await?;
+        let sender: String = sqlx::query_scalar(
+            "UPDATE messages SET correction_requested = ?
+             WHERE id = ? AND recipient = ? RETURNING sender",
+        )
+        .bind(&request.note)
+        .bind(id)
+        .bind(&recipient)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| not_in("inbox", id))?;
+        sqlx::query(
+            "INSERT INTO message_changes (message_id, kind, note, at_ms)
+             VALUES (?, 'correction_requested', ?, ?)",
+        )
+        .bind(id)
+        .bind(&request.note)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let asked = MailEvent::CorrectionRequested(CorrectionAsked {
+            id,
+            by: recipient,
+            note: request.note,
+            at_ms: now,
+        });
+        let event = events::append(&mut tx, &sender, &asked, now).await?;
+        let message = load(&mut tx, id).await?;
+        tx.commit().await?;
+        hub.wake(&sender, event);
+        Ok((StatusCode::CREATED, ApiJson(message)))
+    })
+    .await
 }
 
 /// `POST /api/messages/{id}/corrections` (the sender): replaces the body, keeps the old one in
 /// the history, and tells the recipient.
 pub async fn correct(
+    State(tasks): State<TaskTracker>,
     State(db): State<SqlitePool>,
     State(hub): State<Arc<Hub>>,
     Owner(sender): Owner,
     ApiPath(id): ApiPath<i64>,
     ApiJson(correction): ApiJson<Correction>,
 ) -> Result<(StatusCode, ApiJson<Message>)> {
-    correction
-        .validate()
-        .map_err(|e| ApiError::Validation(e.to_string()))?;
-    let now = now_ms();
-    let mut tx = db.begin().await?;
-    let recorded = sqlx::query(
-        "INSERT INTO message_changes (message_id, kind, previous_body, body, at_ms)
-         SELECT id, 'corrected', body, ?, ? FROM messages WHERE id = ? AND sender = ?",
-    )
-    .bind(&correction.body)
-    .bind(now)
-    .bind(id)
-    .bind(&sender)
-    .execute(&mut *tx)
-    .await?;
-    if recorded.rows_affected() == 0 {
-        return Err(not_in("outbox", id));
-    }
-    let recipient: String = sqlx::query_scalar(
-        "UPDATE messages SET body = ?, correction_requested = NULL WHERE id = ? RETURNING recipient",
-    )
-    .bind(&correction.body)
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await?;
-    let message = load(&mut tx, id).await?;
-    let event = events::append(
-        &mut tx,
-        &recipient,
-        &MailEvent::Corrected(message.clone()),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    hub.wake(&recipient, event);
-    Ok((StatusCode::CREATED, ApiJson(message)))
+    streams::detached(&tasks, async move {
+        correction
+            .validate()
+            .map_err(|e| ApiError::Validation(e.to_string()))?;
+        let now = now_ms();
+        let mut tx = db.begin().await?;
+        let recorded = sqlx::query(
+            "INSERT INTO message_changes (message_id, kind, previous_body, body, at_ms)
+             SELECT id, 'corrected', body, ?, ? FROM messages WHERE id = ? AND sender = ?",
+        )
+        .bind(&correction.body)
+        .bind(now)
+        .bind(id)
+        .bind(&sender)
+        .execute(&mut *tx)
+        .await?;
+        if recorded.rows_affected() == 0 {
+            return Err(not_in("outbox", id));
+        }
+        let recipient: String = sqlx::query_scalar(
+            "UPDATE messages SET body = ?, correction_requested = NULL WHERE id = ? RETURNING recipient",
+        )
+        .bind(&correction.body)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let message = load(&mut tx, id).await?;
+        let event = events::append(
+            &mut tx,
+            &recipient,
+            &MailEvent::Corrected(message.clone()),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        hub.wake(&recipient, event);
+        Ok((StatusCode::CREATED, ApiJson(message)))
+    })
+    .await
 }
 
 /// `409 request_in_progress`: another request holds the key; its answer will be there soon.

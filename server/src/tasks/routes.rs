@@ -13,6 +13,7 @@ use protocol::jobs::{
 };
 use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::Jobs;
 use super::store::{self, Cancel, Keyed, Submitted};
@@ -30,45 +31,52 @@ const QUEUE_FULL_RETRY: Duration = Duration::from_secs(5);
 /// a retry (the same key and body) answers with the job the first attempt queued; the same key
 /// with another body is `422`.
 pub async fn submit(
+    State(tasks): State<TaskTracker>,
     State(db): State<SqlitePool>,
     State(hub): State<Arc<Hub>>,
     State(jobs): State<Arc<Jobs>>,
     headers: HeaderMap,
     ApiJson(new): ApiJson<NewJob>,
 ) -> Result<Response> {
-    let key = idempotency::optional(&headers)?;
-    new.validate()
-        .map_err(|e| ApiError::Validation(e.to_string()))?;
-    let id = super::new_id();
-    let keyed = key.as_deref().map(|key| Keyed {
-        key,
-        request_hash: idempotency::request_hash(&new),
-    });
-    let job = match store::submit(&db, &hub, &id, &new.spec, new.owner.as_deref(), keyed).await? {
-        Submitted::Queued(job) => {
-            jobs.submitted();
-            job
-        }
-        Submitted::Again(job) => job,
-        Submitted::QueueFull => {
-            return Err(ApiError::TooManyRequests {
-                message: format!("{QUEUE_MAX} jobs are waiting already; submit this one later."),
-                retry_after: QUEUE_FULL_RETRY,
-            });
-        }
-    };
-    let location = HeaderValue::try_from(format!("/api/jobs/{}", job.id))
-        .expect("an id is URL-safe base64, which a header holds");
-    let accepted = JobAccepted {
-        id: job.id,
-        state: job.state,
-    };
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, location)],
-        ApiJson(accepted),
-    )
-        .into_response())
+    streams::detached(&tasks, async move {
+        let key = idempotency::optional(&headers)?;
+        new.validate()
+            .map_err(|e| ApiError::Validation(e.to_string()))?;
+        let id = super::new_id();
+        let keyed = key.as_deref().map(|key| Keyed {
+            key,
+            request_hash: idempotency::request_hash(&new),
+        });
+        let job =
+            match store::submit(&db, &hub, &id, &new.spec, new.owner.as_deref(), keyed).await? {
+                Submitted::Queued(job) => {
+                    jobs.submitted();
+                    job
+                }
+                Submitted::Again(job) => job,
+                Submitted::QueueFull => {
+                    return Err(ApiError::TooManyRequests {
+                        message: format!(
+                            "{QUEUE_MAX} jobs are waiting already; submit this one later."
+                        ),
+                        retry_after: QUEUE_FULL_RETRY,
+                    });
+                }
+            };
+        let location = HeaderValue::try_from(format!("/api/jobs/{}", job.id))
+            .expect("an id is URL-safe base64, which a header holds");
+        let accepted = JobAccepted {
+            id: job.id,
+            state: job.state,
+        };
+        Ok((
+            StatusCode::ACCEPTED,
+            [(header::LOCATION, location)],
+            ApiJson(accepted),
+        )
+            .into_response())
+    })
+    .await
 }
 
 fn not_found(id: &str) -> ApiError {
@@ -127,27 +135,31 @@ pub async fn result(
 /// when it is running (its worker stops it and a `finished` event follows), `409` when it had
 /// finished.
 pub async fn cancel(
+    State(tasks): State<TaskTracker>,
     State(db): State<SqlitePool>,
     State(hub): State<Arc<Hub>>,
     State(jobs): State<Arc<Jobs>>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, ApiJson<Job>)> {
-    match store::cancel(&db, &hub, &id).await? {
-        Cancel::NotFound => Err(not_found(&id)),
-        Cancel::AlreadyFinished(state) => Err(ApiError::Conflict(format!(
-            "The job has {} already; there is nothing to cancel.",
-            match state {
-                JobState::Succeeded => "succeeded",
-                JobState::Failed => "failed",
-                _ => "been cancelled",
+    streams::detached(&tasks, async move {
+        match store::cancel(&db, &hub, &id).await? {
+            Cancel::NotFound => Err(not_found(&id)),
+            Cancel::AlreadyFinished(state) => Err(ApiError::Conflict(format!(
+                "The job has {} already; there is nothing to cancel.",
+                match state {
+                    JobState::Succeeded => "succeeded",
+                    JobState::Failed => "failed",
+                    _ => "been cancelled",
+                }
+            ))),
+            Cancel::Cancelled(job) => Ok((StatusCode::OK, ApiJson(job))),
+            Cancel::Requested(job) => {
+                jobs.stop(&id);
+                Ok((StatusCode::ACCEPTED, ApiJson(job)))
             }
-        ))),
-        Cancel::Cancelled(job) => Ok((StatusCode::OK, ApiJson(job))),
-        Cancel::Requested(job) => {
-            jobs.stop(&id);
-            Ok((StatusCode::ACCEPTED, ApiJson(job)))
         }
-    }
+    })
+    .await
 }
 
 fn check_owner(owner: &str) -> Result<()> {

@@ -139,6 +139,10 @@ pub async fn submit(
             }
             if let Some(row) = find_optional(&mut tx, &earlier).await? {
                 tx.commit().await?;
+                // The first attempt's wake may have been lost with its answer.
+                if let Some(owner) = owner {
+                    hub.nudge(&stream_key(owner));
+                }
                 return Ok(Submitted::Again(row.job()?));
             }
             // The job was pruned long ago, the key not yet: the key now names the new job.
@@ -577,5 +581,95 @@ pub fn stream_key(owner: &str) -> String {
 fn wake(hub: &Hub, owner: Option<&str>, event: Option<i64>) {
     if let (Some(owner), Some(id)) = (owner, event) {
         hub.wake(&stream_key(owner), id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A worker that stalled past its lease (a long pause, a blocked thread) finds its job
+    /// claimed again — here by another worker of the same process — and can neither renew the
+    /// lease nor write an end; the new claim can.
+    #[tokio::test]
+    async fn a_lease_belongs_to_its_claim_not_to_its_process() {
+        let folder = tempfile::tempdir().expect("a folder");
+        let db = crate::db::connect(&folder.path().join("jobs.db"))
+            .await
+            .expect("the database opens");
+        let hub = Hub::default();
+        let spec: JobSpec =
+            serde_json::from_value(serde_json::json!({"kind": "wait", "params": {"seconds": 1}}))
+                .expect("a job");
+        submit(&db, &hub, "job", &spec, None, None)
+            .await
+            .expect("queued");
+
+        let stalled = claim(&db, &hub, Duration::from_millis(50))
+            .await
+            .expect("claims")
+            .expect("the job");
+        let held = claim(&db, &hub, Duration::from_secs(60))
+            .await
+            .expect("claims");
+        assert!(held.is_none(), "a held lease is not claimed");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let next = claim(&db, &hub, Duration::from_secs(60))
+            .await
+            .expect("claims")
+            .expect("the job whose lease ran out");
+        assert_eq!(next.row.id, "job");
+        assert_ne!(next.lease, stalled.lease);
+
+        let renewed = renew(
+            &db,
+            &hub,
+            "job",
+            &stalled.lease,
+            Duration::from_secs(60),
+            0.5,
+            true,
+        )
+        .await
+        .expect("renews");
+        assert!(matches!(renewed, Renewal::Lost), "{renewed:?}");
+        let late = finish(
+            &db,
+            &hub,
+            "job",
+            &stalled.lease,
+            End::Failed("late".to_owned()),
+        )
+        .await
+        .expect("writes");
+        assert!(late.is_none(), "the stalled claim writes no end");
+
+        let renewed = renew(
+            &db,
+            &hub,
+            "job",
+            &next.lease,
+            Duration::from_secs(60),
+            0.5,
+            true,
+        )
+        .await
+        .expect("renews");
+        assert!(
+            matches!(renewed, Renewal::Held { cancel: false }),
+            "{renewed:?}"
+        );
+        let ended = finish(
+            &db,
+            &hub,
+            "job",
+            &next.lease,
+            End::Failed("on time".to_owned()),
+        )
+        .await
+        .expect("writes")
+        .expect("the claim holding the lease writes the end");
+        assert_eq!(ended.state, JobState::Failed);
+        assert_eq!(ended.attempts, 2);
     }
 }

@@ -47,9 +47,27 @@ pub async fn spawn_app_serving(
         server::telemetry::init(&filter);
     }
     let folder = tempfile::tempdir().expect("temporary folder");
+    let database = folder.path().join("data").join("test.db");
+    spawn_app_on(folder, &database, configure, connections).await
+}
+
+/// A second server on `first`'s database, as another process of one deployment would be: it
+/// shares the rows, not the memory (its own hub, its own workers).
+pub async fn spawn_app_beside(first: &TestApp, configure: impl FnOnce(&mut AppState)) -> TestApp {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let database = first.folder().join("data").join("test.db");
+    spawn_app_on(folder, &database, configure, Connections::default()).await
+}
+
+async fn spawn_app_on(
+    folder: TempDir,
+    database: &Path,
+    configure: impl FnOnce(&mut AppState),
+    connections: Connections,
+) -> TestApp {
     let dist = folder.path().join("dist");
     write_fixture_page(&dist);
-    let db = server::db::open_for_start(&folder.path().join("data").join("test.db"))
+    let db = server::db::open_for_start(database)
         .await
         .expect("database opens");
     let mut state = AppState::new(db, PageFiles::new(dist));
@@ -245,7 +263,8 @@ pub fn sse_field(block: &str, name: &str) -> String {
 /// An open event stream, read one event at a time.
 pub struct Events {
     pub response: Response,
-    buffer: String,
+    /// Bytes, not text: a chunk may end inside a character, which the next one completes.
+    buffer: Vec<u8>,
 }
 
 /// One server-sent event: its id, name, data, and the `retry:` hint if it had one.
@@ -261,7 +280,7 @@ impl Events {
     pub fn new(response: Response) -> Self {
         Self {
             response,
-            buffer: String::new(),
+            buffer: Vec::new(),
         }
     }
 
@@ -269,8 +288,9 @@ impl Events {
     pub async fn next(&mut self, within: Duration) -> Option<Pushed> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
+            if let Some(end) = self.buffer.windows(2).position(|pair| pair == b"\n\n") {
+                let bytes: Vec<u8> = self.buffer.drain(..end + 2).collect();
+                let block = String::from_utf8(bytes).expect("an event is UTF-8");
                 let pushed = Pushed {
                     id: sse_field(&block, "id:"),
                     event: sse_field(&block, "event:"),
@@ -286,7 +306,7 @@ impl Events {
                 .await
                 .ok()?
                 .expect("the stream reads")?;
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+            self.buffer.extend_from_slice(&chunk);
         }
     }
 

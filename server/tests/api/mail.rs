@@ -12,7 +12,10 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{Events, TestApp, assert_error, spawn_app, start_process};
+use crate::helpers::{
+    Events, TestApp, assert_error, spawn_app, spawn_app_beside, spawn_app_with, start_process,
+};
+use server::streams::Hub;
 
 /// What opens a mailbox.
 struct Mailbox {
@@ -307,11 +310,17 @@ async fn a_key_still_in_progress_is_409_until_its_lease_runs_out_then_a_retry_se
 
 #[tokio::test]
 async fn concurrent_duplicates_send_one_message_and_every_answer_is_it_or_409() {
+    // Two servers on one database, as two processes of one deployment: each has its own writer,
+    // so the attempts really overlap (one server's single writer would take them in turn).
     let app = spawn_app().await;
+    let beside = spawn_app_beside(&app, |_| {}).await;
     let alice = mailbox(&app, "alice").await;
     let bob = mailbox(&app, "bob").await;
     let body = json!({"to": "bob", "subject": "Hello", "body": "Once"});
-    let attempts = (0..20).map(|_| app.post_as(&alice.token, "/api/messages", Some("same"), &body));
+    let attempts = (0..20).map(|i| {
+        let server = if i % 2 == 0 { &app } else { &beside };
+        server.post_as(&alice.token, "/api/messages", Some("same"), &body)
+    });
     let answers = futures::future::join_all(attempts).await;
     let mut ids = HashSet::new();
     for answer in answers {
@@ -933,4 +942,100 @@ async fn every_acknowledged_message_survives_a_sigkill_right_after_its_202_exact
         acknowledged.len(),
         inbox.len()
     );
+}
+
+#[tokio::test]
+async fn a_stream_refused_for_too_many_keeps_its_ticket_for_the_retry() {
+    let app = spawn_app().await;
+    let bob = mailbox(&app, "bob").await;
+    let mut open = Vec::new();
+    for _ in 0..STREAMS_PER_MAILBOX {
+        open.push(app.events(&bob, None).await);
+    }
+    let ticket = app.ticket(&bob).await;
+    let url = format!("/api/events?ticket={}", ticket.ticket);
+    let refused = app.get(&url).await;
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .expect("text")
+        .parse()
+        .expect("seconds");
+    assert!(
+        (1..=15).contains(&retry_after),
+        "within a keep-alive a gone client's place is free: {retry_after}"
+    );
+    assert_error(refused, StatusCode::TOO_MANY_REQUESTS, "too_many_requests").await;
+
+    drop(open.pop());
+    let mut status = StatusCode::TOO_MANY_REQUESTS;
+    for _ in 0..50 {
+        status = app.get(&url).await.status();
+        if status != StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, StatusCode::OK, "the same ticket opens the stream");
+    let spent = app.get(&url).await;
+    assert_error(spent, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn a_message_written_by_another_server_reaches_an_idle_stream_by_its_re_read() {
+    // The stream's server never hears of the other's write: only the re-read finds it.
+    let app = spawn_app_with(|state| {
+        state.hub = std::sync::Arc::new(Hub::rescanning_every(Duration::from_millis(200)));
+    })
+    .await;
+    let other = spawn_app_beside(&app, |_| {}).await;
+    let alice = mailbox(&app, "alice").await;
+    let bob = mailbox(&app, "bob").await;
+    let mut stream = app.events(&bob, None).await;
+    let sent = other
+        .send(&alice, "bob", "elsewhere", "Sent through the other server")
+        .await;
+    let pushed = stream.take(1).await;
+    let message: Message = serde_json::from_str(&pushed[0].data).expect("a message");
+    assert_eq!(message.id, sent.id);
+    assert_eq!(stream.next(Duration::from_millis(500)).await, None, "once");
+}
+
+#[tokio::test]
+async fn a_stored_answer_that_cannot_be_read_is_a_500_the_outbox_does_not_retry() {
+    let app = spawn_app().await;
+    let alice = mailbox(&app, "alice").await;
+    let _bob = mailbox(&app, "bob").await;
+    app.send(&alice, "bob", "kept", "Hi").await;
+    sqlx::query("UPDATE idempotency_keys SET response = 'not JSON'")
+        .execute(&app.state.db)
+        .await
+        .expect("broken");
+    let again = app
+        .post_as(
+            &alice.token,
+            "/api/messages",
+            Some("kept"),
+            &json!({"to": "bob", "subject": "Hello", "body": "Hi"}),
+        )
+        .await;
+    assert!(!again.headers().contains_key("retry-after"));
+    let message = assert_error(again, StatusCode::INTERNAL_SERVER_ERROR, "internal").await;
+    assert!(!message.contains("JSON"), "no internal detail: {message}");
+}
+
+#[tokio::test]
+async fn long_bodies_of_many_byte_characters_arrive_whole_on_the_stream() {
+    let app = spawn_app().await;
+    let alice = mailbox(&app, "alice").await;
+    let bob = mailbox(&app, "bob").await;
+    let mut stream = app.events(&bob, None).await;
+    // 1, 2, 3 and 4 bytes a character: chunks of the stream end inside characters.
+    let body: String = "aé€😀".chars().cycle().take(9_999).collect();
+    for i in 0..10 {
+        app.send(&alice, "bob", &format!("wide-{i}"), &body).await;
+    }
+    for pushed in stream.take(10).await {
+        let message: Message = serde_json::from_str(&pushed.data).expect("a message");
+        assert_eq!(message.body, body);
+    }
 }

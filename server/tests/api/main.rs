@@ -8,6 +8,7 @@ mod helpers;
 mod lab;
 mod mail;
 mod page;
+mod retention;
 mod search;
 mod shutdown;
 mod tasks;

@@ -297,8 +297,12 @@ async fn a_cancelled_waiting_job_never_starts_and_a_running_one_stops_at_once() 
             asked.elapsed()
         );
     }
-    // The waiting one was never started, though both workers are free again.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The waiting one was never started, though both workers are free again: workers take jobs
+    // in the order they came, so once a job submitted after it has run, it would have run first.
+    let later = app
+        .submit(json!({ "kind": "wait", "params": { "seconds": 0 } }))
+        .await;
+    assert_eq!(app.finished(&later).await.state, JobState::Succeeded);
     let job = app.job(&waiting).await;
     assert_eq!(
         (job.state, job.attempts, job.started_at_ms),
@@ -498,4 +502,58 @@ async fn a_job_running_when_the_server_is_killed_runs_again_after_the_restart() 
         job.attempts, 2,
         "started once before the kill and once after"
     );
+}
+
+#[tokio::test]
+async fn submitting_again_with_the_same_key_gets_the_same_job_and_queues_nothing_more() {
+    let app = app_with_workers(1).await;
+    let owner = "client-Keyed_1";
+    let body = json!({ "kind": "wait", "params": { "seconds": 0 }, "owner": owner });
+    let submit_with = async |key: &str, body: &Value| {
+        app.client
+            .post(app.url("/api/jobs"))
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("sent")
+    };
+    let first = submit_with("job-key-1", &body).await;
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    let first: JobAccepted = first.json().await.expect("JSON");
+    app.finished(&first.id).await;
+    // The answer was lost; the page retries with the same key, even after the job ran.
+    let again = submit_with("job-key-1", &body).await;
+    assert_eq!(again.status(), StatusCode::ACCEPTED);
+    let again: JobAccepted = again.json().await.expect("JSON");
+    assert_eq!(again.id, first.id);
+    assert_eq!(again.state, JobState::Succeeded, "the job as it is now");
+
+    // Ten retries at once: one job.
+    let body = json!({ "kind": "wait", "params": { "seconds": 1 }, "owner": owner });
+    let answers = futures::future::join_all((0..10).map(|_| submit_with("job-key-2", &body))).await;
+    let mut ids = std::collections::HashSet::new();
+    for answer in answers {
+        assert_eq!(answer.status(), StatusCode::ACCEPTED);
+        ids.insert(answer.json::<JobAccepted>().await.expect("JSON").id);
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let list: JobList = app
+        .get(&format!("/api/jobs?owner={owner}"))
+        .await
+        .json()
+        .await
+        .expect("a list");
+    assert_eq!(list.jobs.len(), 2, "two keys, two jobs");
+
+    let other_body = json!({ "kind": "wait", "params": { "seconds": 2 }, "owner": owner });
+    let reused = submit_with("job-key-1", &other_body).await;
+    assert_error(
+        reused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+    )
+    .await;
+    let bad = submit_with("a key with spaces", &body).await;
+    assert_error(bad, StatusCode::BAD_REQUEST, "bad_request").await;
 }
