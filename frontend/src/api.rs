@@ -7,6 +7,7 @@
 //!   browser's `EventSource`: pushed events as markers, reconnection with `Last-Event-ID`) and
 //!   [`xhr`] (`XMLHttpRequest` with callbacks, for the Techniques room), and [`promise`]
 //!   (`fetch` as a bare promise, for the Techniques room's promise chain).
+//! - [`retry`]: when to try a failed request again (backoff with full jitter, `Retry-After`).
 //! - One module per room with a typed function per endpoint: [`health`], [`lab`], [`mail`], [`search`], [`tasks`].
 
 pub mod fetch;
@@ -15,6 +16,7 @@ pub mod lab;
 pub mod mail;
 pub mod promise;
 pub mod push;
+pub mod retry;
 pub mod search;
 pub mod tasks;
 pub mod xhr;

@@ -2,7 +2,7 @@
 //!
 //! The page ([`page`]) and its parts ([`controls`], [`summary`], [`canvas`], [`details`]), and
 //! the engine apart from them so the browser tests can drive it with the network mocked: what a
-//! run asks for ([`settings`]), when to try again ([`retry`]), how requests are scheduled and
+//! run asks for ([`settings`]; when to try again is `api::retry`), how requests are scheduled and
 //! cancelled ([`engine`]), when each may leave ([`pacer`]), what the page knows about each
 //! request ([`model`]), and where each bar of the waterfall goes ([`waterfall`]).
 
@@ -13,7 +13,6 @@ pub mod engine;
 pub mod model;
 pub mod pacer;
 pub mod page;
-pub mod retry;
 pub mod settings;
 pub mod summary;
 pub mod waterfall;

@@ -211,3 +211,54 @@ async fn a_stream_the_server_refuses_is_closed_for_good_and_recorded_failed() {
         .map(|entry| entry.outcome);
     assert_eq!(connection, Some(Outcome::Failed));
 }
+
+#[wasm_bindgen_test]
+async fn a_retried_write_tries_again_while_it_may_pass_and_stops_at_a_refusal() {
+    use frontend::api::retry::{RetryPolicy, retrying};
+    let quick = RetryPolicy {
+        max_retries: 5,
+        base_ms: 1,
+        cap_ms: 2,
+    };
+    let attempts = Rc::new(RefCell::new(Vec::new()));
+    let seen = attempts.clone();
+    let answer = retrying(quick, move |attempt| {
+        seen.borrow_mut().push(attempt);
+        async move {
+            if attempt < 3 {
+                Err(ApiError::Network("the answer was lost".into()))
+            } else {
+                Ok(attempt)
+            }
+        }
+    })
+    .await;
+    assert_eq!(answer, Ok(3));
+    assert_eq!(*attempts.borrow(), [1, 2, 3]);
+
+    let refusals = Rc::new(RefCell::new(0));
+    let counted = refusals.clone();
+    let refused = retrying(quick, move |_| {
+        *counted.borrow_mut() += 1;
+        async {
+            Err::<(), _>(ApiError::Server {
+                status: 422,
+                code: ErrorCode::ValidationFailed,
+                message: "No.".into(),
+                retry_after_s: None,
+            })
+        }
+    })
+    .await;
+    assert_eq!(refused.map_err(|e| e.status()), Err(Some(422)));
+    assert_eq!(*refusals.borrow(), 1, "a refusal is not tried again");
+
+    let gone = retrying(quick, |_| async {
+        Err::<(), _>(ApiError::Network("down".into()))
+    })
+    .await;
+    assert!(
+        matches!(gone, Err(ApiError::Network(_))),
+        "gives up after its retries"
+    );
+}

@@ -14,13 +14,20 @@ async fn body<T: serde::de::DeserializeOwned>(call: Call<'_>) -> Result<T, ApiEr
     fetch::send(call).await.result.map(|answer| answer.body)
 }
 
-/// `POST /api/jobs`: queued; the answer comes at once, whatever the workers are doing.
-pub async fn submit(spec: JobSpec, owner: &str) -> Result<JobAccepted, ApiError> {
+/// `POST /api/jobs`: queued; the answer comes at once, whatever the workers are doing. Every
+/// attempt of one submission carries the same `key`: a retry after a lost answer gets the job
+/// the first attempt queued, never a second one.
+pub async fn submit(spec: &JobSpec, owner: &str, key: &str) -> Result<JobAccepted, ApiError> {
     let new = NewJob {
-        spec,
+        spec: spec.clone(),
         owner: Some(owner.to_owned()),
     };
-    body(Call::new(Method::POST, "/api/jobs").json(&new)).await
+    body(
+        Call::new(Method::POST, "/api/jobs")
+            .header("idempotency-key", key)
+            .json(&new),
+    )
+    .await
 }
 
 /// `GET /api/jobs/{id}`.

@@ -3,6 +3,7 @@
 use protocol::lab::EchoRequest;
 
 pub use crate::api::lab::EchoMethod;
+pub use crate::api::retry::RetryPolicy;
 
 /// Most requests one run may fire.
 pub const MAX_COUNT: u32 = 1_000;
@@ -33,25 +34,6 @@ impl Strategy {
             Self::Race => "race: first success wins".into(),
         }
     }
-}
-
-/// Whether failed attempts are tried again, how often, and how long to wait between.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Retries after the first attempt; 0 turns retrying off.
-    pub max_retries: u32,
-    /// The first backoff's ceiling, in milliseconds; it doubles with each retry.
-    pub base_ms: u32,
-    /// No backoff's ceiling grows beyond this, in milliseconds.
-    pub cap_ms: u32,
-}
-
-impl RetryPolicy {
-    pub const OFF: Self = Self {
-        max_retries: 0,
-        base_ms: 200,
-        cap_ms: 5_000,
-    };
 }
 
 /// Everything one run asks for.

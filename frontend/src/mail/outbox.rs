@@ -10,7 +10,7 @@ use protocol::mail::{NewMessage, Sent};
 use serde::{Deserialize, Serialize};
 
 use crate::api::ApiError;
-use crate::lab::settings::RetryPolicy;
+use crate::api::retry::RetryPolicy;
 
 /// How the outbox backs off: from 500 ms, doubling, never above 30 s, and never giving up on an
 /// error that may pass (the network, a busy server).

@@ -86,14 +86,6 @@ fn wall_ms() -> f64 {
     js_sys::Date::now()
 }
 
-/// A new `Idempotency-Key`: a random UUID from the browser.
-fn new_key() -> String {
-    web_sys::window()
-        .and_then(|w| w.crypto().ok())
-        .map(|crypto| crypto.random_uuid())
-        .unwrap_or_else(|| format!("{}-{}", js_sys::Date::now(), js_sys::Math::random()))
-}
-
 impl MailSession {
     /// Creates the session, provides it as context, and resumes this tab's mailbox if it has one.
     pub fn provide() -> Self {
@@ -396,8 +388,9 @@ impl MailSession {
 
     /// Writes a message: into the outbox at once (saved), then out when it can.
     pub fn write(&self, message: NewMessage) {
-        self.outbox
-            .update(|outbox| outbox.write(new_key(), message, wall_ms()));
+        self.outbox.update(|outbox| {
+            outbox.write(crate::api::retry::idempotency_key(), message, wall_ms())
+        });
         self.save();
         self.pump();
     }

@@ -12,11 +12,19 @@ use web_sys::{Notification, NotificationOptions, NotificationPermission};
 
 use super::board::Board;
 use crate::api::push::{Push, PushStream, Pushed};
+use crate::api::retry::{self, RetryPolicy};
 use crate::api::{self, ApiError};
 
 const OWNER: &str = "meanwhile.tasks.owner";
 /// How long a toast stays before it goes by itself.
 const TOAST_MS: u32 = 20_000;
+/// How a submission is tried again: a few times within about ten seconds, then the person is
+/// told (and may press Submit again: the server has not queued it).
+const SUBMIT_RETRY: RetryPolicy = RetryPolicy {
+    max_retries: 4,
+    base_ms: 500,
+    cap_ms: 4_000,
+};
 /// How long to wait before opening a stream the server refused or closed.
 const REOPEN_MS: u32 = 2_000;
 
@@ -333,12 +341,19 @@ impl TasksSession {
         }
     }
 
-    /// Submits a job; it is on the board as soon as the server has it.
+    /// Submits a job, trying again with the same `Idempotency-Key` while the network or the
+    /// server may pass, so a lost answer never queues it twice; it is on the board as soon as
+    /// the server has it. `Err` only when it was not queued.
     pub async fn submit(&self, spec: JobSpec) -> Result<(), ApiError> {
         let owner = self.ensure_owner();
-        let accepted = api::tasks::submit(spec, &owner).await?;
-        let job = api::tasks::job(&accepted.id).await?;
-        if let Some(job) = self.board.try_update(|board| board.put(job)).flatten() {
+        let key = retry::idempotency_key();
+        let accepted =
+            retry::retrying(SUBMIT_RETRY, |_| api::tasks::submit(&spec, &owner, &key)).await?;
+        // Queued: from here on nothing may say otherwise. If this read fails, the stream (or the
+        // next poll) brings the job instead.
+        if let Ok(job) = api::tasks::job(&accepted.id).await
+            && let Some(job) = self.board.try_update(|board| board.put(job)).flatten()
+        {
             self.tell(job);
         }
         Ok(())

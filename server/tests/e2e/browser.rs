@@ -17,6 +17,10 @@ use server::page::PageFiles;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
+/// The longest gap between two animation frames of a page that is not blocked: a task of 50 ms
+/// or more is a long task, which the page must never run while it waits.
+pub const LONGEST_FRAME_GAP_MS: f64 = 50.0;
+
 /// The heartbeat's clock, in the header of every page.
 pub const CLOCK: &str = "[data-testid=heartbeat-clock]";
 
@@ -281,6 +285,47 @@ impl Session {
         let second = self.text(CLOCK).await;
         assert_ne!(first, second, "{what}");
         second
+    }
+
+    /// Watches the page's animation frames for `over` and checks that none came more than
+    /// [`LONGEST_FRAME_GAP_MS`] after the one before (`what` says when, for the failure): the page
+    /// did not block. Two readings of the clock would pass a freeze shorter than their interval.
+    pub async fn assert_frames_flow(&self, over: Duration, what: &str) {
+        let gaps = self
+            .browser
+            .execute_async(
+                "const [ms, done] = arguments;
+                 const gaps = [];
+                 let last;
+                 const start = performance.now();
+                 const frame = (now) => {
+                     if (last !== undefined) gaps.push(now - last);
+                     last = now;
+                     if (gaps.length > 0 && now - start >= ms) done(gaps);
+                     else requestAnimationFrame(frame);
+                 };
+                 requestAnimationFrame(frame);",
+                vec![json!(over.as_millis() as u64)],
+            )
+            .await
+            .expect("frames are watched");
+        let gaps: Vec<f64> = gaps
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_f64)
+            .collect();
+        let longest = gaps.iter().copied().fold(0.0, f64::max);
+        assert!(
+            gaps.len() >= 3,
+            "{what}: only {} frames in {over:?}",
+            gaps.len()
+        );
+        assert!(
+            longest <= LONGEST_FRAME_GAP_MS,
+            "{what}: a gap of {longest:.0} ms between frames ({} frames in {over:?})",
+            gaps.len()
+        );
     }
 
     /// Runs `script` in the page and returns what it returns.
