@@ -21,5 +21,41 @@ pub mod search;
 pub mod tasks;
 pub mod xhr;
 
+use futures::future::{AbortHandle, Abortable};
+use leptos::prelude::{Owner, on_cleanup};
+use leptos::reactive::owner::WeakOwner;
+
 pub use fetch::{Answer, ApiError, Traced, error_from_answer};
 pub use health::health;
+
+/// The room (the component) that starts some work, so that leaving it aborts that work: when
+/// the room's reactive owner is cleaned up, the work's future is dropped, and with it every
+/// request it has in flight ([`fetch::send`] aborts a call that is dropped). Taken with
+/// [`Room::here`] in the component's body and kept in its callbacks — a timer's or an observer's
+/// too, where no owner is current. What must outlive the room (the Mail and Tasks sessions, a
+/// write a person asked for) is spawned with `leptos::task::spawn_local` instead.
+///
+/// It holds the owner weakly: a strong owner held by the room's own work or callbacks would keep
+/// the owner alive, and its cleanup would never run — the reason this is not Leptos'
+/// `spawn_local_scoped_with_cancellation`, whose task holds its owner.
+#[derive(Clone)]
+pub struct Room(Option<WeakOwner>);
+
+impl Room {
+    /// The room of the component being built.
+    pub fn here() -> Self {
+        Self(Owner::current().map(|owner| owner.downgrade()))
+    }
+
+    /// Runs `work` until it ends or the room is left, whichever comes first.
+    pub fn spawn(&self, work: impl Future<Output = ()> + 'static) {
+        let Some(owner) = self.0.as_ref().and_then(WeakOwner::upgrade) else {
+            return; // Left already: nobody would see the answer.
+        };
+        let (abort, registration) = AbortHandle::new_pair();
+        owner.with(|| on_cleanup(move || abort.abort()));
+        leptos::task::spawn_local(async move {
+            let _ = Abortable::new(work, registration).await;
+        });
+    }
+}

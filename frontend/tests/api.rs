@@ -262,3 +262,99 @@ async fn a_retried_write_tries_again_while_it_may_pass_and_stops_at_a_refusal() 
         "gives up after its retries"
     );
 }
+
+// ---- Aborts ---------------------------------------------------------------------------------
+
+/// The newest inspector entry for `GET address`.
+fn entry_for(address: &str) -> Option<inspector::Entry> {
+    inspector::newest(inspector::CAPACITY)
+        .into_iter()
+        .find(|entry| {
+            entry.kind
+                == EntryKind::Request {
+                    method: "GET",
+                    path: address.into(),
+                }
+        })
+}
+
+/// Lets every task queued so far run once (they are microtasks; an answer from the network is
+/// not: none can have come yet).
+async fn let_tasks_start() {
+    wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&wasm_bindgen::JsValue::NULL))
+        .await
+        .expect("resolved");
+}
+
+#[wasm_bindgen_test]
+async fn a_call_dropped_before_its_answer_is_aborted_not_left_in_flight() {
+    use gloo_net::http::Method;
+    let call = api::fetch::send::<Health>(api::fetch::Call::new(Method::GET, "/?dropped=1"));
+    let mut call = Box::pin(call);
+    assert!(futures::poll!(&mut call).is_pending(), "the request left");
+    assert_eq!(
+        entry_for("/?dropped=1").map(|e| e.outcome),
+        Some(Outcome::InFlight)
+    );
+    drop(call);
+    assert_eq!(
+        entry_for("/?dropped=1").map(|e| e.outcome),
+        Some(Outcome::Aborted)
+    );
+}
+
+#[leptos::component]
+fn RoomAsking(path: &'static str) -> impl leptos::IntoView {
+    use gloo_net::http::Method;
+    api::Room::here().spawn(async move {
+        let _ = api::fetch::send::<Health>(api::fetch::Call::new(Method::GET, path)).await;
+    });
+    "in the room"
+}
+
+#[wasm_bindgen_test]
+async fn leaving_a_room_aborts_what_it_asked_for_and_a_session_goes_on() {
+    use gloo_net::http::Method;
+    let room = support::mount(|| leptos::view! { <RoomAsking path="/?room=left"/> });
+    leptos::task::spawn_local(async {
+        let _ =
+            api::fetch::send::<String>(api::fetch::Call::new(Method::GET, "/?session=kept")).await;
+    });
+    let_tasks_start().await;
+    assert_eq!(
+        entry_for("/?room=left").map(|e| e.outcome),
+        Some(Outcome::InFlight),
+        "the room's request left"
+    );
+    drop(room);
+    let ended = support::until(2_000, || {
+        entry_for("/?session=kept").is_some_and(|e| e.outcome != Outcome::InFlight)
+    })
+    .await;
+    assert!(ended, "the session's request ends on its own");
+    assert_eq!(
+        entry_for("/?room=left").map(|e| e.outcome),
+        Some(Outcome::Aborted),
+        "leaving the room aborted its request"
+    );
+    assert_eq!(
+        entry_for("/?session=kept").and_then(|e| e.status),
+        Some(200),
+        "the session's request was answered"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn an_xhr_dropped_on_its_way_is_aborted_and_calls_back_once() {
+    let (sender, receiver) = futures::channel::oneshot::channel();
+    let request = xhr::get("/?xhr=dropped", "text/html", move |result| {
+        let _ = sender.send(result.map(|answer| answer.status));
+    })
+    .expect("sent");
+    drop(request);
+    assert_eq!(receiver.await, Ok(Err(ApiError::Aborted)));
+    assert_eq!(
+        entry_for("/?xhr=dropped").map(|e| e.outcome),
+        Some(Outcome::Aborted)
+    );
+}

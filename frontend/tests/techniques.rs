@@ -120,3 +120,18 @@ async fn a_failure_ends_a_sequence_and_a_join_at_once() {
         "the third never started"
     );
 }
+
+#[wasm_bindgen_test]
+async fn a_promise_chain_dropped_on_its_way_ends_once_in_its_catch() {
+    use frontend::techniques::promises::echo_with_promises;
+    let (sender, receiver) = futures::channel::oneshot::channel();
+    let chain = echo_with_promises(&protocol::lab::EchoRequest::default(), move |result| {
+        let _ = sender.send(result);
+    })
+    .expect("started");
+    drop(chain);
+    let ended = receiver.await.expect("the chain called back");
+    assert!(ended.is_err(), "{ended:?}");
+    // Its closures are let go once it has ended; nothing calls them again.
+    TimeoutFuture::new(50).await;
+}

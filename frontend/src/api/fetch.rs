@@ -163,13 +163,27 @@ pub async fn get_json<T: DeserializeOwned>(
 /// Sends `call`, recording it in the inspector from start to outcome, and reads the JSON answer as
 /// a `T`. Only the reading is generic: the exchange itself ([`exchange`]) is one function for
 /// every answer type, so the page carries one copy of it rather than one per type.
-pub async fn send<T: DeserializeOwned>(call: Call<'_>) -> Traced<T> {
+///
+/// Every call can be aborted: through the caller's signal, or — when the caller gave none — by
+/// dropping its future before the answer (a room left, a race lost): the browser then drops the
+/// request for real, and the inspector says "aborted" instead of leaving it in flight.
+pub async fn send<T: DeserializeOwned>(mut call: Call<'_>) -> Traced<T> {
     let entry = inspector::begin(method_name(&call.method), &call.address());
-    // Dropped before the answer (a race lost, a deadline passed), a call with an abort signal
-    // was aborted by its caller: the entry says so instead of staying "in flight".
-    let mut unfinished = Unfinished(call.abort.is_some().then_some(entry));
+    let own = match call.abort {
+        Some(_) => None,
+        None => web_sys::AbortController::new().ok(),
+    };
+    let own_signal = own.as_ref().map(web_sys::AbortController::signal);
+    if own_signal.is_some() {
+        call.abort = own_signal.as_ref();
+    }
+    let mut unfinished = Unfinished {
+        entry,
+        own,
+        answered: false,
+    };
     let result = exchange(&call, entry).await.and_then(read_json);
-    unfinished.0 = None;
+    unfinished.disarm();
     let outcome = match &result {
         Ok(_) => Outcome::Applied,
         Err(ApiError::Aborted) => Outcome::Aborted,
@@ -191,14 +205,31 @@ fn read_json<T: DeserializeOwned>(answer: Answer<String>) -> Result<Answer<T>, A
     })
 }
 
-/// Finishes an entry as aborted when its call's future is dropped unfinished.
-struct Unfinished(Option<EntryId>);
+/// A call on its way: if its future is dropped before the answer, the request is aborted (when
+/// the call owns its signal; a caller's own signal is the caller's to abort) and its entry
+/// finished as aborted.
+struct Unfinished {
+    entry: EntryId,
+    own: Option<web_sys::AbortController>,
+    answered: bool,
+}
+
+impl Unfinished {
+    /// The answer came: nothing to abort.
+    fn disarm(&mut self) {
+        self.answered = true;
+    }
+}
 
 impl Drop for Unfinished {
     fn drop(&mut self) {
-        if let Some(entry) = self.0 {
-            inspector::finish(entry, Outcome::Aborted);
+        if self.answered {
+            return;
         }
+        if let Some(own) = &self.own {
+            own.abort();
+        }
+        inspector::finish(self.entry, Outcome::Aborted);
     }
 }
 

@@ -23,6 +23,8 @@ pub struct XhrAnswer {
 }
 
 /// A request on its way; its callback is called once, with the answer or why there is none.
+/// Dropping it aborts the request if it is still on its way (the callback hears "aborted"), and
+/// unhooks its handlers, so the browser never calls a callback that is gone.
 pub struct XhrRequest {
     xhr: XmlHttpRequest,
     _callbacks: [Closure<dyn FnMut(Event)>; 5],
@@ -88,6 +90,18 @@ impl XhrRequest {
     pub fn abort(&self) {
         // It throws only for a request that was never opened; this one was.
         let _ = self.xhr.abort();
+    }
+}
+
+impl Drop for XhrRequest {
+    fn drop(&mut self) {
+        // A finished request ignores it; one on its way calls `onabort` now, while it is hooked.
+        self.abort();
+        self.xhr.set_onreadystatechange(None);
+        self.xhr.set_onload(None);
+        self.xhr.set_onerror(None);
+        self.xhr.set_onabort(None);
+        self.xhr.set_ontimeout(None);
     }
 }
 

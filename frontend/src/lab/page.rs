@@ -72,8 +72,9 @@ pub fn Lab() -> impl IntoView {
         }
         frame.update(|f| *f += 1);
     };
+    let room = api::Room::here();
     let refresh_stats = move |_| {
-        spawn_local(async move {
+        room.spawn(async move {
             let stats = api::lab::stats().await.map_err(|e| e.to_string());
             server_stats.set(Some(stats));
         });

@@ -197,6 +197,7 @@ pub fn Search() -> impl IntoView {
     };
     // The next page: one at a time, for the query on screen, appended only if that query is
     // still the one shown when it arrives.
+    let room = api::Room::here();
     let load_more = Callback::new(move |()| {
         if more.get_untracked() == More::Loading {
             return;
@@ -213,7 +214,8 @@ pub fn Search() -> impl IntoView {
             return;
         };
         more.set(More::Loading);
-        spawn_local(async move {
+        // Leaving the room (or the page being replaced) aborts it.
+        room.spawn(async move {
             let page = SearchQuery {
                 q: query.clone(),
                 limit: Some(PAGE),

@@ -324,11 +324,12 @@ fn Responsiveness() -> impl IntoView {
                 .count()
         })
     };
+    let room = api::Room::here();
     let timer = gloo_timers::callback::Interval::new(2_000, move || {
         if running() == 0 {
             return;
         }
-        spawn_local(async move {
+        room.spawn(async move {
             let sent = frame::now_ms();
             if api::health().await.is_ok() {
                 let _ = answered.try_set(Some(frame::now_ms() - sent));

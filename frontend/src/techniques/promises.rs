@@ -12,9 +12,20 @@ use web_sys::{AbortController, Response};
 use crate::api::lab::{EchoMethod, echo_address};
 use crate::api::promise::{self, Fetched};
 
-/// A chain on its way: `controller.abort()` cancels it. The closures live as long as it does.
+/// A chain on its way: dropping it aborts the fetch (the chain then ends in its `catch`).
 pub struct Chain {
-    pub controller: AbortController,
+    controller: AbortController,
+}
+
+impl Drop for Chain {
+    fn drop(&mut self) {
+        self.controller.abort();
+    }
+}
+
+/// The closures the browser calls, kept until the chain has ended: a promise calls its callback
+/// later, whoever still holds the chain.
+struct Steps {
     _fetched: Fetched,
     _read_body: Closure<dyn FnMut(JsValue) -> Result<Promise, JsError>>,
     _on_json: Closure<dyn FnMut(JsValue)>,
@@ -31,9 +42,17 @@ pub fn echo_with_promises(
     let fetched = promise::get(&address, "application/json", &controller.signal())
         .map_err(|_| "fetch cannot be called")?;
     let done = Rc::new(RefCell::new(Some(on_done)));
-    let finish = move |result| {
-        if let Some(on_done) = done.borrow_mut().take() {
-            on_done(result);
+    let steps = Rc::new(RefCell::new(None::<Steps>));
+    let finish = {
+        let steps = steps.clone();
+        move |result| {
+            if let Some(on_done) = done.borrow_mut().take() {
+                on_done(result);
+            }
+            // Ended: the closures may go, on the next turn (one of them is running now).
+            if let Some(ended) = steps.borrow_mut().take() {
+                wasm_bindgen_futures::spawn_local(async move { drop(ended) });
+            }
         }
     };
     // .then(response => response.ok ? response.json() : throw)
@@ -74,11 +93,11 @@ pub fn echo_with_promises(
         .then_map(&read_body)
         .then(&on_json)
         .catch(&on_error);
-    Ok(Chain {
-        controller,
+    *steps.borrow_mut() = Some(Steps {
         _fetched: fetched,
         _read_body: read_body,
         _on_json: on_json,
         _on_error: on_error,
-    })
+    });
+    Ok(Chain { controller })
 }

@@ -124,3 +124,67 @@ async fn each_technique_runs_shows_its_own_source_and_the_combinators_give_sum_m
     assert!(errors.is_empty(), "{errors:?}");
     session.close().await;
 }
+
+#[tokio::test]
+async fn run_again_aborts_the_run_in_flight_and_leaving_the_room_aborts_every_one() {
+    let session = Session::start().await;
+    session.open_started("/techniques").await;
+    session.type_into("[data-testid=knob-delay]", "1500").await;
+    let lab = || session.state.lab.stats();
+    let panels = [
+        ("callbacks", "<echo> with <seq>"),
+        ("promises", "\"delay_ms\": 1500"),
+        ("await", "delay_ms: 1500"),
+    ];
+    // Run, and Run again while the first is waiting on the server.
+    for (panel, _) in panels {
+        let run = format!("[data-testid=technique-{panel}] [data-testid=technique-run]");
+        let before = lab().in_flight;
+        session.click(&run).await;
+        session
+            .wait_until("the first run waits on the server", SOON, async || {
+                lab().in_flight > before
+            })
+            .await;
+        session.click(&run).await;
+    }
+    for (panel, answer) in panels {
+        session
+            .wait_for_text(
+                &format!("[data-testid=technique-{panel}] [data-testid=technique-result]"),
+                answer,
+                SOON,
+            )
+            .await;
+    }
+    session
+        .wait_until(
+            "every first run was aborted for real: the server saw its client leave",
+            SOON,
+            async || lab().abandoned >= 3,
+        )
+        .await;
+
+    // Four slow runs, then the person leaves the room.
+    session.type_into("[data-testid=knob-delay]", "20000").await;
+    let abandoned = lab().abandoned;
+    for panel in ["callbacks", "promises", "await", "resource"] {
+        session
+            .click(&format!(
+                "[data-testid=technique-{panel}] [data-testid=technique-run]"
+            ))
+            .await;
+    }
+    session
+        .wait_until("four requests wait", SOON, async || lab().in_flight == 4)
+        .await;
+    session.click("a[href='/search']").await;
+    session
+        .wait_until("leaving aborted all four", SOON, async || {
+            lab().in_flight == 0 && lab().abandoned == abandoned + 4
+        })
+        .await;
+    let errors = session.console_errors().await;
+    assert!(errors.is_empty(), "{errors:?}");
+    session.close().await;
+}
