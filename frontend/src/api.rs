@@ -7,12 +7,15 @@
 //!   browser's `EventSource`: pushed events as markers, reconnection with `Last-Event-ID`) and
 //!   [`xhr`] (`XMLHttpRequest` with callbacks, for the Techniques room), and [`promise`]
 //!   (`fetch` as a bare promise, for the Techniques room's promise chain).
+//! - [`live`]: the one session mechanism of Mail and Tasks: load, then follow the event stream
+//!   from the position loaded; start over the same way after any loss.
 //! - [`retry`]: when to try a failed request again (backoff with full jitter, `Retry-After`).
 //! - One module per room with a typed function per endpoint: [`health`], [`lab`], [`mail`], [`search`], [`tasks`].
 
 pub mod fetch;
 pub mod health;
 pub mod lab;
+pub mod live;
 pub mod mail;
 pub mod promise;
 pub mod push;

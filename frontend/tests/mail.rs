@@ -190,3 +190,89 @@ fn a_saved_outbox_comes_back_and_an_attempt_cut_short_is_sent_again_with_its_key
     );
     assert_eq!(Outbox::from_json("not json"), Outbox::default());
 }
+
+/// Clears what a test kept in localStorage for `address`.
+fn clear_shelf(address: &str) {
+    let storage = web_sys::window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .expect("localStorage");
+    let keys: Vec<String> = (0..storage.length().unwrap_or(0))
+        .filter_map(|i| storage.key(i).ok().flatten())
+        .filter(|key| key.contains(&format!("outbox.{address}")))
+        .collect();
+    for key in keys {
+        storage.remove_item(&key).expect("removed");
+    }
+}
+
+#[wasm_bindgen_test]
+fn two_tabs_of_one_mailbox_keep_one_outbox_and_neither_loses_the_others_messages() {
+    use frontend::mail::shelf::{Change, Shelf};
+    clear_shelf("twotabs");
+    // Both tabs open the (empty) outbox, then each writes while the other holds its copy.
+    let (mut tab_a, mut outbox_a) = Shelf::open("twotabs");
+    let (mut tab_b, mut outbox_b) = Shelf::open("twotabs");
+    outbox_a.write("a1".into(), message(1), 1.0);
+    tab_a.save(&outbox_a);
+    outbox_b.write("b1".into(), message(2), 2.0);
+    tab_b.save(&outbox_b);
+    outbox_a.write("a2".into(), message(3), 3.0);
+    tab_a.save(&outbox_a);
+
+    // A reload (or a third tab) finds all three.
+    let (_, reloaded) = Shelf::open("twotabs");
+    let keys: Vec<&str> = reloaded
+        .items
+        .iter()
+        .map(|item| item.key.as_str())
+        .collect();
+    assert_eq!(keys, ["a1", "b1", "a2"], "in the order written");
+
+    // Tab A sends b1 too; tab B hears of it through the storage event, and sends nothing.
+    let mut changed = Outbox::default();
+    changed.items = reloaded.items.clone();
+    let due: Vec<String> = changed.due(4.0).into_iter().map(|(key, _)| key).collect();
+    assert_eq!(due, ["a1", "b1", "a2"]);
+    let b1 = changed.items[1].clone();
+    let json = serde_json::to_string(&b1).expect("JSON");
+    match tab_b.changed("meanwhile.mail.outbox.twotabs.b1", Some(json)) {
+        Some(Change::Put(item)) => outbox_b.put(item),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        outbox_b.due(5.0).is_empty(),
+        "what the other tab is sending is not sent again"
+    );
+    assert_eq!(
+        tab_b.changed("meanwhile.other.key", Some("{}".into())),
+        None,
+        "another key is none of the outbox's business"
+    );
+    clear_shelf("twotabs");
+}
+
+#[wasm_bindgen_test]
+fn an_outbox_kept_under_the_older_single_key_is_taken_over_whole() {
+    use frontend::mail::shelf::Shelf;
+    clear_shelf("older");
+    let mut older = Outbox::default();
+    older.write("o1".into(), message(1), 1.0);
+    older.write("o2".into(), message(2), 2.0);
+    let storage = web_sys::window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .expect("localStorage");
+    storage
+        .set_item("meanwhile.mail.outbox.older", &older.to_json())
+        .expect("saved");
+    let (_, taken) = Shelf::open("older");
+    assert_eq!(taken.items, older.items);
+    assert_eq!(
+        storage
+            .get_item("meanwhile.mail.outbox.older")
+            .expect("read"),
+        None
+    );
+    let (_, again) = Shelf::open("older");
+    assert_eq!(again.items, older.items, "kept a key per message since");
+    clear_shelf("older");
+}

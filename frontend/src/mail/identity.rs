@@ -65,20 +65,3 @@ pub fn choose(address: Option<&str>) {
         };
     }
 }
-
-/// Where this mailbox's outbox is kept.
-pub fn outbox_key(address: &str) -> String {
-    format!("meanwhile.mail.outbox.{address}")
-}
-
-/// The saved outbox of `address`, as JSON.
-pub fn load_outbox(address: &str) -> Option<String> {
-    local()?.get_item(&outbox_key(address)).ok().flatten()
-}
-
-/// Saves the outbox of `address` (every change is saved at once: a crash loses nothing).
-pub fn save_outbox(address: &str, json: &str) {
-    if let Some(storage) = local() {
-        let _ = storage.set_item(&outbox_key(address), json);
-    }
-}

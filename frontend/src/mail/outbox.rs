@@ -4,7 +4,7 @@
 //!
 //! This is the state machine alone, with time and chance passed in, so tests can drive it: the
 //! page calls [`Outbox::due`] when it may send, [`Outbox::answered`] with each outcome, and saves
-//! [`Outbox::to_json`] after every change.
+//! it after every change (`shelf.rs`: a key per message, shared with the mailbox's other tabs).
 
 use protocol::mail::{NewMessage, Sent};
 use serde::{Deserialize, Serialize};
@@ -64,12 +64,36 @@ impl Outbox {
     /// again: its answer never came, so it is sent again with the same key.
     pub fn from_json(json: &str) -> Self {
         let mut outbox: Self = serde_json::from_str(json).unwrap_or_default();
-        for item in &mut outbox.items {
+        outbox.resume();
+        outbox
+    }
+
+    /// After a reload: attempts that were on their way are queued again, their answer lost.
+    pub fn resume(&mut self) {
+        for item in &mut self.items {
             if item.state == State::Sending {
                 item.state = State::Queued;
             }
         }
-        outbox
+    }
+
+    /// Puts `item` in, in the order messages were written, replacing the one with its key (as
+    /// another tab of the same mailbox changed it).
+    pub fn put(&mut self, item: Outgoing) {
+        match self.items.iter_mut().find(|known| known.key == item.key) {
+            Some(known) => *known = item,
+            None => {
+                let at = self
+                    .items
+                    .partition_point(|known| known.written_at_ms <= item.written_at_ms);
+                self.items.insert(at, item);
+            }
+        }
+    }
+
+    /// Takes out the message with `key` (another tab removed it).
+    pub fn remove(&mut self, key: &str) {
+        self.items.retain(|item| item.key != key);
     }
 
     pub fn to_json(&self) -> String {

@@ -9,36 +9,14 @@ use leptos::task::spawn_local;
 use protocol::mail::{CorrectionAsked, Message, MessageStatus, NewMessage, Receipt};
 use wasm_bindgen::prelude::*;
 
+pub use crate::api::live::Connection;
+use crate::api::live::{Feed, Follow, Live};
 use crate::api::push::{Push, PushStream, Pushed};
 use crate::api::{self, ApiError};
 use crate::inspector::{self, Outcome};
 use crate::mail::identity::{self, Identity};
 use crate::mail::outbox::{Outbox, State};
-
-/// The event stream, as the connection indicator says it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Connection {
-    /// No mailbox chosen in this tab.
-    Idle,
-    Connecting,
-    Live,
-    /// The connection dropped; a new one is on its way.
-    Reconnecting,
-    /// Offline (the browser's, or the page's switch): nothing leaves.
-    Offline,
-}
-
-impl Connection {
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Idle => "no mailbox",
-            Self::Connecting => "connecting…",
-            Self::Live => "live",
-            Self::Reconnecting => "reconnecting…",
-            Self::Offline => "offline",
-        }
-    }
-}
+use crate::mail::shelf::{Change, Shelf};
 
 /// Handles to the session's state; `Copy`, shared through the context.
 #[derive(Clone, Copy)]
@@ -59,26 +37,33 @@ pub struct MailSession {
     pub lose_share: RwSignal<f64>,
     /// The last thing that went wrong outside a message (loading, the stream), for the page.
     pub problem: RwSignal<Option<String>>,
+    /// Loading the lists and following the stream: the mechanism Tasks uses too.
+    live: Live,
     runtime: StoredValue<Runtime, LocalStorage>,
 }
 
 #[derive(Default)]
 struct Runtime {
-    stream: Option<PushStream>,
-    last_event_id: i64,
+    /// The outbox as this browser keeps it, shared with the mailbox's other tabs.
+    shelf: Shelf,
     retry_timer: Option<Timeout>,
-    reconnect_timer: Option<Timeout>,
-    reconnect_failures: u32,
+    /// A look at the outbox a little after another tab changed it.
+    others_timer: Option<Timeout>,
     /// Bumped when the tab switches mailbox: answers for the old one are ignored.
     generation: u64,
-    /// The browser's `online` and `offline` listeners, kept alive with the session.
+    /// The browser's `online`, `offline` and `storage` listeners, kept alive with the session.
     _network: Vec<Closure<dyn FnMut()>>,
+    _storage: Option<Closure<dyn FnMut(web_sys::StorageEvent)>>,
 }
 
 /// The session, from the context the shell provides.
 pub fn use_mail() -> MailSession {
     expect_context::<MailSession>()
 }
+
+/// How long after another tab changed the outbox this one looks for messages still due: that
+/// tab marks what it sends as sending well within it.
+const OTHER_TABS_GRACE_MS: u32 = 2_000;
 
 /// Milliseconds since the Unix epoch: the outbox is saved across reloads, so its times must
 /// outlive the page.
@@ -90,28 +75,30 @@ impl MailSession {
     /// Creates the session, provides it as context, and resumes this tab's mailbox if it has one.
     pub fn provide() -> Self {
         let online = web_sys::window().is_none_or(|w| w.navigator().on_line());
+        let live = Live::new(Follow::Push);
         let session = Self {
             identity: RwSignal::new(None),
             inbox: RwSignal::new(Vec::new()),
             sent: RwSignal::new(Vec::new()),
             outbox: RwSignal::new(Outbox::default()),
-            connection: RwSignal::new(Connection::Idle),
+            connection: live.connection,
             offline_switch: RwSignal::new(false),
             browser_online: RwSignal::new(online),
             lose_share: RwSignal::new(0.0),
-            problem: RwSignal::new(None),
+            problem: live.problem,
+            live,
             runtime: StoredValue::new_local(Runtime::default()),
         };
         provide_context(session);
         session.follow_the_network();
-        // Going offline stops the stream; coming back reconnects and drains the outbox.
+        // Going offline stops the stream; coming back loads again and drains the outbox.
         Effect::new(move |was_offline: Option<bool>| {
             let offline = session.is_offline();
             if was_offline.is_some_and(|was| was != offline) {
                 if offline {
                     session.go_offline();
                 } else {
-                    session.connect();
+                    session.resync();
                     session.pump();
                 }
             }
@@ -149,8 +136,20 @@ impl MailSession {
             window.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
         let _ =
             window.add_event_listener_with_callback("offline", on_offline.as_ref().unchecked_ref());
-        self.runtime
-            .update_value(|r| r._network = vec![on_online, on_offline]);
+        let session = *self;
+        let on_storage = Closure::<dyn FnMut(web_sys::StorageEvent)>::new(
+            move |event: web_sys::StorageEvent| {
+                if let Some(key) = event.key() {
+                    session.other_tab_changed(&key, event.new_value());
+                }
+            },
+        );
+        let _ =
+            window.add_event_listener_with_callback("storage", on_storage.as_ref().unchecked_ref());
+        self.runtime.update_value(|r| {
+            r._network = vec![on_online, on_offline];
+            r._storage = Some(on_storage);
+        });
     }
 
     /// Makes a mailbox and makes it this tab's.
@@ -170,10 +169,9 @@ impl MailSession {
         identity::choose(identity.as_ref().map(|i| i.address.as_str()));
         self.runtime.update_value(|r| {
             r.generation += 1;
-            r.stream = None;
             r.retry_timer = None;
-            r.reconnect_timer = None;
-            r.reconnect_failures = 0;
+            r.others_timer = None;
+            r.shelf = Shelf::default();
         });
         self.inbox.set(Vec::new());
         self.sent.set(Vec::new());
@@ -183,7 +181,7 @@ impl MailSession {
             Some(identity) => self.start(identity),
             None => {
                 self.identity.set(None);
-                self.connection.set(Connection::Idle);
+                self.live.stop(Connection::Idle);
             }
         }
     }
@@ -192,197 +190,84 @@ impl MailSession {
         self.runtime.with_value(|r| r.generation)
     }
 
-    /// Loads the outbox kept in this browser, the inbox and the sent messages, then opens the
-    /// stream from where those were read.
+    /// Takes up `identity`: its outbox kept in this browser, then the lists and the stream.
     fn start(&self, identity: Identity) {
-        let saved = identity::load_outbox(&identity.address).unwrap_or_default();
-        self.outbox.set(Outbox::from_json(&saved));
-        self.identity.set(Some(identity.clone()));
-        let session = *self;
-        let generation = self.generation();
-        spawn_local(async move {
-            // The ticket first: its event id is where the stream resumes, so whatever happens
-            // while the pages load comes through the stream.
-            let loaded = async {
-                let ticket = api::mail::ticket(&identity.token).await?;
-                let inbox = api::mail::inbox(&identity.token).await?;
-                let sent = api::mail::outbox(&identity.token).await?;
-                Ok::<_, ApiError>((ticket, inbox, sent))
-            };
-            let result = loaded.await;
-            if session.generation() != generation {
-                return;
-            }
-            match result {
-                Ok((ticket, inbox, sent)) => {
-                    session.inbox.set(inbox);
-                    session.sent.set(sent);
-                    session
-                        .runtime
-                        .update_value(|r| r.last_event_id = ticket.last_event_id);
-                    session.open_stream(&ticket.ticket);
-                }
-                Err(ApiError::Server { status: 401, .. }) => {
-                    // The server no longer knows this mailbox (a new database): forget it.
-                    identity::forget(&identity.address);
-                    session.switch(None);
-                    session.problem.set(Some(format!(
-                        "The server no longer knows the mailbox “{}”; make a new one.",
-                        identity.address
-                    )));
-                }
-                Err(error) => {
-                    session.problem.set(Some(error.to_string()));
-                    session.reconnect_later();
-                }
-            }
-            session.pump();
-        });
+        let (shelf, outbox) = Shelf::open(&identity.address);
+        self.runtime.update_value(|r| r.shelf = shelf);
+        self.outbox.set(outbox);
+        self.identity.set(Some(identity));
+        self.resync();
+        self.pump();
     }
 
-    /// A new ticket and a new stream, resuming after the last event seen.
-    fn connect(&self) {
-        let Some(identity) = self.identity.get_untracked() else {
+    /// Loads the lists and where the stream stands, then follows the stream from there — at
+    /// the start, after the stream was lost, and when the tab comes back online.
+    fn resync(&self) {
+        if self.identity.get_untracked().is_none() {
             return;
-        };
+        }
         if self.is_offline_untracked() {
-            self.connection.set(Connection::Offline);
-            return;
+            self.live.stop(Connection::Offline);
+        } else {
+            self.live.start(*self);
         }
-        if self.connection.get_untracked() != Connection::Live {
-            self.connection.set(Connection::Reconnecting);
-        }
-        let session = *self;
-        let generation = self.generation();
-        spawn_local(async move {
-            let ticket = api::mail::ticket(&identity.token).await;
-            if session.generation() != generation || session.is_offline_untracked() {
-                return;
-            }
-            match ticket {
-                Ok(ticket) => session.open_stream(&ticket.ticket),
-                Err(error) => {
-                    session.problem.set(Some(error.to_string()));
-                    session.reconnect_later();
-                }
-            }
-        });
     }
 
     fn is_offline_untracked(&self) -> bool {
         self.offline_switch.get_untracked() || !self.browser_online.get_untracked()
     }
 
-    fn open_stream(&self, ticket: &str) {
-        if self.is_offline_untracked() {
-            self.connection.set(Connection::Offline);
-            return;
-        }
-        let session = *self;
-        let last = self.runtime.with_value(|r| r.last_event_id);
-        let generation = self.generation();
-        let stream = api::mail::events(ticket, last, move |push| {
-            if session.generation() == generation {
-                session.pushed(push);
-            }
-        });
-        match stream {
-            Ok(stream) => {
-                if self.connection.get_untracked() != Connection::Reconnecting {
-                    self.connection.set(Connection::Connecting);
-                }
-                self.runtime.update_value(|r| r.stream = Some(stream));
-            }
-            Err(error) => {
-                self.problem.set(Some(error.to_string()));
-                self.reconnect_later();
-            }
-        }
-    }
-
-    /// After a dropped stream: wait 1 s, 2 s, 4 s … (at most 15 s), then connect again.
-    fn reconnect_later(&self) {
-        self.connection.set(Connection::Reconnecting);
-        let session = *self;
-        let failures = self.runtime.with_value(|r| r.reconnect_failures);
-        let wait = 1_000u32
-            .saturating_mul(2u32.saturating_pow(failures))
-            .min(15_000);
-        let timer = Timeout::new(wait, move || session.connect());
-        self.runtime.update_value(|r| {
-            r.reconnect_failures += 1;
-            r.reconnect_timer = Some(timer);
-        });
-    }
-
     fn go_offline(&self) {
-        self.runtime.update_value(|r| {
-            r.stream = None;
-            r.reconnect_timer = None;
-            r.retry_timer = None;
-        });
-        self.connection.set(Connection::Offline);
+        self.runtime.update_value(|r| r.retry_timer = None);
+        self.live.stop(Connection::Offline);
         self.outbox.update(Outbox::offline);
         self.save();
     }
 
-    fn pushed(&self, push: Push) {
-        match push {
-            Push::Opened => {
-                self.connection.set(Connection::Live);
-                self.problem.set(None);
-                self.runtime.update_value(|r| r.reconnect_failures = 0);
-            }
-            Push::Reconnecting => self.connection.set(Connection::Reconnecting),
-            Push::Closed => {
-                // The ticket was used: the browser's own reconnection is refused. A new one.
-                self.runtime.update_value(|r| r.stream = None);
-                if !self.is_offline_untracked() {
-                    self.reconnect_later();
-                }
-            }
-            Push::Event(event) => self.apply(&event),
-        }
-    }
-
-    /// One event from the stream, into the lists.
-    fn apply(&self, event: &Pushed) {
-        if let Ok(id) = event.id.parse::<i64>() {
-            self.runtime
-                .update_value(|r| r.last_event_id = r.last_event_id.max(id));
-        }
+    /// One event from the stream, into the lists; `false` if it is about a message this tab
+    /// does not have (a receipt that came before the answer to its send).
+    fn apply(&self, event: &Pushed) -> bool {
         match event.kind.as_str() {
             "message" | "corrected" => {
                 if let Ok(message) = serde_json::from_str::<Message>(&event.data) {
                     self.inbox.update(|inbox| upsert(inbox, message));
                 }
+                true
             }
             "receipt" => {
-                if let Ok(receipt) = serde_json::from_str::<Receipt>(&event.data) {
-                    self.sent.update(|sent| {
-                        if let Some(message) = sent.iter_mut().find(|m| m.id == receipt.id) {
-                            message.status = MessageStatus::Read;
-                            message.read_at_ms = Some(receipt.read_at_ms);
-                        }
-                    });
-                }
+                let Ok(receipt) = serde_json::from_str::<Receipt>(&event.data) else {
+                    return true;
+                };
+                self.sent
+                    .try_update(|sent| {
+                        let message = sent.iter_mut().find(|m| m.id == receipt.id)?;
+                        message.status = MessageStatus::Read;
+                        message.read_at_ms = Some(receipt.read_at_ms);
+                        Some(())
+                    })
+                    .flatten()
+                    .is_some()
             }
             "correction_requested" => {
-                if let Ok(asked) = serde_json::from_str::<CorrectionAsked>(&event.data) {
-                    self.sent.update(|sent| {
-                        if let Some(message) = sent.iter_mut().find(|m| m.id == asked.id) {
-                            message.correction_requested = Some(asked.note.clone());
-                            message
-                                .history
-                                .push(protocol::mail::Change::CorrectionRequested {
-                                    note: asked.note,
-                                    at_ms: asked.at_ms,
-                                });
-                        }
-                    });
-                }
+                let Ok(asked) = serde_json::from_str::<CorrectionAsked>(&event.data) else {
+                    return true;
+                };
+                self.sent
+                    .try_update(|sent| {
+                        let message = sent.iter_mut().find(|m| m.id == asked.id)?;
+                        message.correction_requested = Some(asked.note.clone());
+                        message
+                            .history
+                            .push(protocol::mail::Change::CorrectionRequested {
+                                note: asked.note,
+                                at_ms: asked.at_ms,
+                            });
+                        Some(())
+                    })
+                    .flatten()
+                    .is_some()
             }
-            _ => {}
+            _ => true,
         }
     }
 
@@ -401,11 +286,32 @@ impl MailSession {
         self.save();
     }
 
+    /// Keeps what changed in the outbox (every change at once: a crash loses nothing).
     fn save(&self) {
-        if let Some(identity) = self.identity.get_untracked() {
-            let json = self.outbox.with_untracked(Outbox::to_json);
-            identity::save_outbox(&identity.address, &json);
-        }
+        let outbox = self.outbox;
+        self.runtime
+            .update_value(|r| outbox.with_untracked(|outbox| r.shelf.save(outbox)));
+    }
+
+    /// Another tab of this browser changed `key` in storage: if it is one of this mailbox's
+    /// messages, this tab's outbox shows it too. A message the other tab wrote is sent by that
+    /// tab; this one looks again a little later and sends what is still due (that tab may have
+    /// been closed).
+    fn other_tab_changed(&self, key: &str, value: Option<String>) {
+        let change = self
+            .runtime
+            .try_update_value(|r| r.shelf.changed(key, value))
+            .flatten();
+        let Some(change) = change else {
+            return;
+        };
+        self.outbox.update(|outbox| match change {
+            Change::Put(item) => outbox.put(item),
+            Change::Removed(key) => outbox.remove(&key),
+        });
+        let session = *self;
+        let look = Timeout::new(OTHER_TABS_GRACE_MS, move || session.pump());
+        self.runtime.update_value(|r| r.others_timer = Some(look));
     }
 
     /// Sends every message that is due, and sets a timer for the next retry.
@@ -539,6 +445,56 @@ impl MailSession {
                 _ => None,
             })
         })
+    }
+}
+
+/// What the Mail session loads (the inbox, the sent messages, and a ticket that says where the
+/// stream stands) and follows.
+impl Feed for MailSession {
+    type Position = (String, i64);
+
+    async fn load(self) -> Result<Self::Position, ApiError> {
+        let identity = self.identity.get_untracked().ok_or(ApiError::Aborted)?;
+        let generation = self.generation();
+        // The ticket first: its event id is where the stream resumes, so whatever happens
+        // while the lists load comes through the stream.
+        let ticket = api::mail::ticket(&identity.token).await?;
+        let inbox = api::mail::inbox(&identity.token).await?;
+        let sent = api::mail::outbox(&identity.token).await?;
+        if self.generation() != generation {
+            return Err(ApiError::Aborted);
+        }
+        self.inbox.set(inbox);
+        self.sent.set(sent);
+        Ok((ticket.ticket, ticket.last_event_id))
+    }
+
+    fn open(
+        self,
+        (ticket, after): Self::Position,
+        on_push: impl Fn(Push) + 'static,
+    ) -> Result<PushStream, ApiError> {
+        api::mail::events(&ticket, after, on_push)
+    }
+
+    fn apply(self, event: &Pushed) -> bool {
+        MailSession::apply(&self, event)
+    }
+
+    /// The server no longer knows this mailbox (a new database): forget it.
+    fn gone_for_good(self, error: &ApiError) -> bool {
+        if error.status() != Some(401) {
+            return false;
+        }
+        if let Some(identity) = self.identity.get_untracked() {
+            identity::forget(&identity.address);
+            self.switch(None);
+            self.problem.set(Some(format!(
+                "The server no longer knows the mailbox “{}”; make a new one.",
+                identity.address
+            )));
+        }
+        true
     }
 }
 

@@ -12,7 +12,7 @@ use protocol::jobs::{
 };
 
 use super::board::timing;
-use super::session::{Connection, Delivery, describe, grouped, use_tasks};
+use super::session::{Connection, Follow, describe, grouped, use_tasks};
 use crate::api;
 use crate::frame;
 
@@ -48,10 +48,10 @@ pub fn Tasks() -> impl IntoView {
 #[component]
 fn DeliveryChoice() -> impl IntoView {
     let tasks = use_tasks();
-    let polling = move || matches!(tasks.delivery.get(), Delivery::Poll(_));
+    let polling = move || matches!(tasks.delivery.get(), Follow::Poll(_));
     let interval = move || match tasks.delivery.get() {
-        Delivery::Poll(ms) => ms,
-        Delivery::Push => 1_000,
+        Follow::Poll(ms) => ms,
+        Follow::Push => 1_000,
     };
     view! {
         <fieldset class="tasks-delivery">
@@ -61,7 +61,7 @@ fn DeliveryChoice() -> impl IntoView {
                     type="radio"
                     name="delivery"
                     prop:checked=move || !polling()
-                    on:change=move |_| tasks.delivery.set(Delivery::Push)
+                    on:change=move |_| tasks.delivery.set(Follow::Push)
                 />
                 <span>"Pushed: the server sends each change on an event stream"</span>
             </label>
@@ -70,7 +70,7 @@ fn DeliveryChoice() -> impl IntoView {
                     type="radio"
                     name="delivery"
                     prop:checked=polling
-                    on:change=move |_| tasks.delivery.set(Delivery::Poll(interval()))
+                    on:change=move |_| tasks.delivery.set(Follow::Poll(interval()))
                 />
                 <span>"Polled: the page asks for the list every"</span>
             </label>
@@ -80,7 +80,7 @@ fn DeliveryChoice() -> impl IntoView {
                     prop:value=move || interval().to_string()
                     on:change=move |event| {
                         if let Ok(ms) = event_target_value(&event).parse() {
-                            tasks.delivery.set(Delivery::Poll(ms));
+                            tasks.delivery.set(Follow::Poll(ms));
                         }
                     }
                 >
@@ -92,7 +92,11 @@ fn DeliveryChoice() -> impl IntoView {
             </label>
             <p class="tasks-connection" role="status">
                 <span class="connection" class:live=move || tasks.connection.get() == Connection::Live>
-                    {move || tasks.connection.get().label()}
+                    {move || match tasks.connection.get() {
+                        Connection::Idle => "no jobs yet",
+                        Connection::Live => "live (pushed)",
+                        other => other.label(),
+                    }}
                 </span>
                 " — each request shows in the inspector below."
             </p>

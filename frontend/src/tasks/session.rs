@@ -11,6 +11,8 @@ use protocol::jobs::{Job, JobEvent, JobProgress, JobSpec};
 use web_sys::{Notification, NotificationOptions, NotificationPermission};
 
 use super::board::Board;
+pub use crate::api::live::{Connection, Follow};
+use crate::api::live::{Feed, Live};
 use crate::api::push::{Push, PushStream, Pushed};
 use crate::api::retry::{self, RetryPolicy};
 use crate::api::{self, ApiError};
@@ -25,40 +27,6 @@ const SUBMIT_RETRY: RetryPolicy = RetryPolicy {
     base_ms: 500,
     cap_ms: 4_000,
 };
-/// How long to wait before opening a stream the server refused or closed.
-const REOPEN_MS: u32 = 2_000;
-
-/// How the page learns of its jobs' changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// The server pushes each change on the owner's event stream.
-    Push,
-    /// The page asks for the whole list every so many milliseconds.
-    Poll(u32),
-}
-
-/// What the delivery is doing, for the page to say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Connection {
-    /// No job submitted from this browser yet.
-    Idle,
-    Connecting,
-    Live,
-    Reconnecting,
-    Polling,
-}
-
-impl Connection {
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Idle => "no jobs yet",
-            Self::Connecting => "connecting…",
-            Self::Live => "live (pushed)",
-            Self::Reconnecting => "reconnecting…",
-            Self::Polling => "polling",
-        }
-    }
-}
 
 /// A finished job told to the person outside the Tasks room.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,23 +39,21 @@ pub struct Toast {
 #[derive(Clone, Copy)]
 pub struct TasksSession {
     pub board: RwSignal<Board>,
-    pub delivery: RwSignal<Delivery>,
+    /// Pushed on the owner's event stream, or polled at an interval.
+    pub delivery: RwSignal<Follow>,
     pub connection: RwSignal<Connection>,
     pub toasts: RwSignal<Vec<Toast>>,
     /// The last thing that went wrong loading or following the jobs.
     pub problem: RwSignal<Option<String>>,
     /// Whether the browser shows this page's system notifications.
     pub notifications: RwSignal<bool>,
+    live: Live,
     runtime: StoredValue<Runtime, LocalStorage>,
 }
 
 #[derive(Default)]
 struct Runtime {
     owner: Option<String>,
-    stream: Option<PushStream>,
-    timer: Option<Timeout>,
-    /// Bumped at each (re)start: answers for an older one are ignored.
-    generation: u64,
     next_toast: u64,
 }
 
@@ -104,15 +70,17 @@ impl TasksSession {
     /// Creates the session, provides it as context, and follows this browser's jobs if it has
     /// submitted any.
     pub fn provide() -> Self {
+        let live = Live::new(Follow::Push);
         let session = Self {
             board: RwSignal::new(Board::default()),
-            delivery: RwSignal::new(Delivery::Push),
-            connection: RwSignal::new(Connection::Idle),
+            delivery: live.follow,
+            connection: live.connection,
             toasts: RwSignal::new(Vec::new()),
-            problem: RwSignal::new(None),
+            problem: live.problem,
             notifications: RwSignal::new(
                 Notification::permission() == NotificationPermission::Granted,
             ),
+            live,
             runtime: StoredValue::new_local(Runtime {
                 owner: storage().and_then(|s| s.get_item(OWNER).ok().flatten()),
                 ..Runtime::default()
@@ -120,7 +88,7 @@ impl TasksSession {
         };
         provide_context(session);
         // A change of delivery starts over the new way.
-        Effect::new(move |previous: Option<Delivery>| {
+        Effect::new(move |previous: Option<Follow>| {
             let delivery = session.delivery.get();
             if previous.is_some_and(|previous| previous != delivery) {
                 session.start();
@@ -154,120 +122,10 @@ impl TasksSession {
         owner
     }
 
-    /// Loads the list, then follows it the chosen way.
+    /// Loads the list, then follows it the chosen way (the one session mechanism, `api::live`).
     fn start(&self) {
-        let Some(owner) = self.owner() else {
-            return;
-        };
-        let generation = self.runtime.with_value(|r| r.generation) + 1;
-        self.runtime.update_value(|r| {
-            r.generation = generation;
-            r.stream = None;
-            r.timer = None;
-        });
-        self.connection.set(Connection::Connecting);
-        let session = *self;
-        spawn_local(async move {
-            match api::tasks::list(&owner).await {
-                Ok(list) => {
-                    if session.current(generation) {
-                        let mut told = Vec::new();
-                        session.board.update(|board| {
-                            if board.last_event_id() == 0 && board.jobs().is_empty() {
-                                *board = Board::from_list(list);
-                            } else {
-                                told = board.sync(list);
-                            }
-                        });
-                        told.into_iter().for_each(|job| session.tell(job));
-                        session.problem.set(None);
-                        session.follow(&owner, generation);
-                    }
-                }
-                Err(error) => {
-                    if session.current(generation) {
-                        session.problem.set(Some(error.to_string()));
-                        session.connection.set(Connection::Reconnecting);
-                        session.later(REOPEN_MS, generation, move |s| s.start());
-                    }
-                }
-            }
-        });
-    }
-
-    fn current(&self, generation: u64) -> bool {
-        self.runtime
-            .try_with_value(|r| r.generation == generation)
-            .unwrap_or(false)
-    }
-
-    /// Runs `then` after `ms`, unless the session has started over meanwhile.
-    fn later(&self, ms: u32, generation: u64, then: impl FnOnce(Self) + 'static) {
-        let session = *self;
-        let timer = Timeout::new(ms, move || {
-            if session.current(generation) {
-                then(session);
-            }
-        });
-        self.runtime.update_value(|r| r.timer = Some(timer));
-    }
-
-    fn follow(&self, owner: &str, generation: u64) {
-        match self.delivery.get_untracked() {
-            Delivery::Push => self.open_stream(owner, generation),
-            Delivery::Poll(every) => {
-                self.connection.set(Connection::Polling);
-                self.later(every, generation, move |s| s.poll(every, generation));
-            }
-        }
-    }
-
-    fn poll(&self, every: u32, generation: u64) {
-        let Some(owner) = self.owner() else {
-            return;
-        };
-        let session = *self;
-        spawn_local(async move {
-            let answer = api::tasks::list(&owner).await;
-            if !session.current(generation) {
-                return;
-            }
-            match answer {
-                Ok(list) => {
-                    let told = session.board.try_update(|board| board.sync(list));
-                    told.into_iter().flatten().for_each(|job| session.tell(job));
-                    session.problem.set(None);
-                }
-                Err(error) => session.problem.set(Some(error.to_string())),
-            }
-            session.later(every, generation, move |s| s.poll(every, generation));
-        });
-    }
-
-    fn open_stream(&self, owner: &str, generation: u64) {
-        let session = *self;
-        let last = self.board.with_untracked(Board::last_event_id);
-        let opened = api::tasks::events(owner, last, move |push| {
-            if !session.current(generation) {
-                return;
-            }
-            match push {
-                Push::Opened => session.connection.set(Connection::Live),
-                Push::Reconnecting => session.connection.set(Connection::Reconnecting),
-                // Refused (too many open) or ended: open a new one a little later.
-                Push::Closed => {
-                    session.connection.set(Connection::Reconnecting);
-                    session.later(REOPEN_MS, generation, move |s| s.start());
-                }
-                Push::Event(pushed) => session.receive(&pushed),
-            }
-        });
-        match opened {
-            Ok(stream) => self.runtime.update_value(|r| r.stream = Some(stream)),
-            Err(error) => {
-                self.problem.set(Some(error.to_string()));
-                self.later(REOPEN_MS, generation, move |s| s.start());
-            }
+        if self.owner().is_some() {
+            self.live.start(*self);
         }
     }
 
@@ -370,6 +228,40 @@ impl TasksSession {
     /// Jobs queued or running, for the navigation and the title.
     pub fn unfinished(&self) -> usize {
         self.board.with(Board::unfinished)
+    }
+}
+
+/// What the Tasks session loads (the owner's list, and where its stream stands) and follows.
+impl Feed for TasksSession {
+    type Position = (String, i64);
+
+    async fn load(self) -> Result<Self::Position, ApiError> {
+        let owner = self.owner().ok_or(ApiError::Aborted)?;
+        let list = api::tasks::list(&owner).await?;
+        let mut told = Vec::new();
+        self.board.update(|board| {
+            if board.last_event_id() == 0 && board.jobs().is_empty() {
+                *board = Board::from_list(list);
+            } else {
+                told = board.sync(list);
+            }
+        });
+        told.into_iter().for_each(|job| self.tell(job));
+        let position = self.board.with_untracked(Board::last_event_id);
+        Ok((owner, position))
+    }
+
+    fn open(
+        self,
+        (owner, after): Self::Position,
+        on_push: impl Fn(Push) + 'static,
+    ) -> Result<PushStream, ApiError> {
+        api::tasks::events(&owner, after, on_push)
+    }
+
+    fn apply(self, event: &Pushed) -> bool {
+        self.receive(event);
+        true
     }
 }
 

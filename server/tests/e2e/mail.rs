@@ -1,10 +1,12 @@
 //! The Mail room in a real browser: two tabs are two people. A message arrives live in the other
 //! tab, opening it sends a read receipt back, markup in a message stays text, a correction asked
 //! for is made and seen, and offline the outbox fills and then drains when the network is back.
+//! Two tabs of one mailbox share one outbox: what both write offline is delivered once.
 
 use std::time::Duration;
 
 use fantoccini::wd::WindowHandle;
+use serde_json::{Value, json};
 
 use crate::browser::Session;
 
@@ -220,7 +222,11 @@ async fn two_tabs_write_to_each_other_live_with_receipts_and_an_outbox_that_surv
     assert_eq!(outbox.matches("queued").count(), 2, "{outbox}");
     // Kept in the browser at once: a reload or a crash would lose neither.
     let kept = session
-        .eval("return localStorage.getItem('meanwhile.mail.outbox.ben')")
+        .eval(
+            "return Object.keys(localStorage)
+               .filter(key => key.startsWith('meanwhile.mail.outbox.ben.'))
+               .map(key => localStorage.getItem(key)).join('\\n')",
+        )
         .await;
     let kept = kept.as_str().unwrap_or_default();
     assert!(
@@ -243,6 +249,137 @@ async fn two_tabs_write_to_each_other_live_with_receipts_and_an_outbox_that_surv
     assert_eq!(count(&session, "[data-testid=mail-inbox-item]").await, 4);
     session.screenshot("mail").await;
     session.assert_accessible("mail").await;
+    let errors = session.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    session.close().await;
+}
+
+#[tokio::test]
+async fn two_tabs_of_one_mailbox_write_offline_and_every_message_arrives_once_and_is_seen_read() {
+    let session = Session::start().await;
+    let client = reqwest::Client::new();
+    let api = |path: &str| format!("{}{path}", session.address);
+    let dan: Value = client
+        .post(api("/api/mailboxes"))
+        .json(&json!({"name": "dan"}))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("dan's mailbox");
+    let dan = dan["token"].as_str().expect("a token").to_owned();
+
+    // The first tab, offline, writes two.
+    make_mailbox(&session, "cat").await;
+    let first = session.browser.window().await.expect("the first tab");
+    session.click("[data-testid=mail-offline]").await;
+    session
+        .wait_for_text("[data-testid=mail-connection]", "offline", LIVE)
+        .await;
+    write(&session, "dan", "Tab one, first", "1").await;
+    write(&session, "dan", "Tab one, second", "2").await;
+
+    // A second tab of the same mailbox sees them queued: one outbox. Offline too, it writes two.
+    let second = session
+        .browser
+        .new_window(true)
+        .await
+        .expect("a new tab")
+        .handle;
+    to_tab(&session, &second).await;
+    session.open_started("/mail").await;
+    session.click(".mail-known button").await;
+    session
+        .wait_for_text("[data-testid=mail-me]", "cat", LIVE)
+        .await;
+    session
+        .wait_for_text("[data-testid=mail-outbox]", "Tab one, second", LIVE)
+        .await;
+    session.click("[data-testid=mail-offline]").await;
+    write(&session, "dan", "Tab two, first", "3").await;
+    write(&session, "dan", "Tab two, second", "4").await;
+
+    // The first tab, still offline, writes a third: saving it must not lose the second tab's.
+    to_tab(&session, &first).await;
+    write(&session, "dan", "Tab one, third", "5").await;
+    session
+        .wait_for_text("[data-testid=mail-outbox]", "Tab two, second", LIVE)
+        .await;
+
+    // The second tab reloads (its switch goes with the page) and sends what is due; then the
+    // first comes back online.
+    to_tab(&session, &second).await;
+    session.open_started("/mail").await;
+    session
+        .wait_for_text("[data-testid=mail-connection]", "live", LIVE)
+        .await;
+    session
+        .wait_for_text("[data-testid=mail-pending]", "0", LIVE)
+        .await;
+    to_tab(&session, &first).await;
+    session.click("[data-testid=mail-offline]").await;
+    session
+        .wait_for_text("[data-testid=mail-connection]", "live", LIVE)
+        .await;
+    session
+        .wait_for_text("[data-testid=mail-pending]", "0", LIVE)
+        .await;
+
+    // Dan has each once, and reads them all.
+    let inbox: Value = client
+        .get(api("/api/inbox?limit=200"))
+        .bearer_auth(&dan)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("dan's inbox");
+    let messages = inbox["messages"].as_array().expect("messages");
+    let mut subjects: Vec<&str> = messages
+        .iter()
+        .filter_map(|m| m["subject"].as_str())
+        .collect();
+    subjects.sort_unstable();
+    assert_eq!(
+        subjects,
+        [
+            "Tab one, first",
+            "Tab one, second",
+            "Tab one, third",
+            "Tab two, first",
+            "Tab two, second"
+        ],
+        "each message delivered once"
+    );
+    for message in messages {
+        let read = client
+            .post(api(&format!("/api/messages/{}/read", message["id"])))
+            .bearer_auth(&dan)
+            .send()
+            .await
+            .expect("sent");
+        assert!(read.status().is_success());
+    }
+
+    // Both tabs show the five, once each, read.
+    for tab in [&first, &second] {
+        to_tab(&session, tab).await;
+        session
+            .wait_until("five sent, each read ✓✓", LIVE, async || {
+                session
+                    .eval(
+                        "const items = [...document.querySelectorAll('[data-testid=mail-sent-item]')];
+                         return items.length === 5
+                           && items.every(item => item.textContent.includes('read ✓✓'))",
+                    )
+                    .await
+                    == Value::Bool(true)
+            })
+            .await;
+    }
+    session.screenshot("mail-two-tabs").await;
     let errors = session.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:#?}");
     session.close().await;
