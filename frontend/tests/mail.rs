@@ -8,6 +8,8 @@ use protocol::ErrorCode;
 use protocol::mail::{MessageStatus, NewMessage, Sent};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
+mod support;
+
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn message(n: u32) -> NewMessage {
@@ -229,8 +231,7 @@ fn two_tabs_of_one_mailbox_keep_one_outbox_and_neither_loses_the_others_messages
     assert_eq!(keys, ["a1", "b1", "a2"], "in the order written");
 
     // Tab A sends b1 too; tab B hears of it through the storage event, and sends nothing.
-    let mut changed = Outbox::default();
-    changed.items = reloaded.items.clone();
+    let mut changed = reloaded.clone();
     let due: Vec<String> = changed.due(4.0).into_iter().map(|(key, _)| key).collect();
     assert_eq!(due, ["a1", "b1", "a2"]);
     let b1 = changed.items[1].clone();
@@ -275,4 +276,48 @@ fn an_outbox_kept_under_the_older_single_key_is_taken_over_whole() {
     let (_, again) = Shelf::open("older");
     assert_eq!(again.items, older.items, "kept a key per message since");
     clear_shelf("older");
+}
+
+#[wasm_bindgen_test]
+fn a_receipt_for_a_message_the_tab_does_not_have_yet_loads_the_lists_again() {
+    use frontend::api::live::Feed;
+    use frontend::api::push::Pushed;
+    use frontend::mail::MailSession;
+    use leptos::prelude::*;
+    use protocol::mail::Message;
+    // Mounting anything starts Leptos' executor, which the session's effects need.
+    let _page = support::mount(|| "page");
+    let owner = Owner::new();
+    owner.with(|| {
+        let mail = MailSession::provide();
+        // The answer to its send was lost, the retry still waits: the tab has no such message.
+        let receipt = Pushed {
+            kind: "receipt".into(),
+            id: "7".into(),
+            data: r#"{"id":42,"by":"bob","read_at_ms":5}"#.into(),
+        };
+        assert!(
+            !Feed::apply(mail, &receipt),
+            "not dropped: the lists load again"
+        );
+        mail.sent.set(vec![Message {
+            id: 42,
+            from: "ann".into(),
+            to: "bob".into(),
+            subject: "Hello".into(),
+            body: "Hi".into(),
+            status: MessageStatus::Delivered,
+            sent_at_ms: 1,
+            read_at_ms: None,
+            correction_requested: None,
+            history: Vec::new(),
+        }]);
+        assert!(Feed::apply(mail, &receipt));
+        let sent = mail.sent.get_untracked();
+        assert_eq!(
+            (sent[0].status, sent[0].read_at_ms),
+            (MessageStatus::Read, Some(5)),
+            "✓✓"
+        );
+    });
 }

@@ -18,11 +18,11 @@ use crate::helpers::{
 use server::streams::Hub;
 
 /// What opens a mailbox.
-struct Mailbox {
-    token: String,
+pub(crate) struct Mailbox {
+    pub(crate) token: String,
 }
 
-async fn mailbox(app: &TestApp, name: &str) -> Mailbox {
+pub(crate) async fn mailbox(app: &TestApp, name: &str) -> Mailbox {
     let response = app
         .post_json("/api/mailboxes", &json!({ "name": name }))
         .await;
@@ -36,7 +36,13 @@ async fn mailbox(app: &TestApp, name: &str) -> Mailbox {
 
 impl TestApp {
     /// `POST path` with `body`, as the owner of `token`, with `key` as the Idempotency-Key.
-    async fn post_as(&self, token: &str, path: &str, key: Option<&str>, body: &Value) -> Response {
+    pub(crate) async fn post_as(
+        &self,
+        token: &str,
+        path: &str,
+        key: Option<&str>,
+        body: &Value,
+    ) -> Response {
         let mut request = self
             .client
             .post(self.url(path))
@@ -48,7 +54,7 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
-    async fn get_as(&self, token: &str, path: &str) -> Response {
+    pub(crate) async fn get_as(&self, token: &str, path: &str) -> Response {
         self.client
             .get(self.url(path))
             .bearer_auth(token)
@@ -57,7 +63,7 @@ impl TestApp {
             .expect("request sent")
     }
 
-    async fn send(&self, from: &Mailbox, to: &str, key: &str, body: &str) -> Sent {
+    pub(crate) async fn send(&self, from: &Mailbox, to: &str, key: &str, body: &str) -> Sent {
         let response = self
             .post_as(
                 &from.token,
@@ -70,13 +76,13 @@ impl TestApp {
         response.json().await.expect("JSON")
     }
 
-    async fn inbox(&self, owner: &Mailbox) -> Vec<Message> {
+    pub(crate) async fn inbox(&self, owner: &Mailbox) -> Vec<Message> {
         let response = self.get_as(&owner.token, "/api/inbox?limit=200").await;
         assert_eq!(response.status(), StatusCode::OK);
         response.json::<MessagePage>().await.expect("JSON").messages
     }
 
-    async fn ticket(&self, owner: &Mailbox) -> EventTicket {
+    pub(crate) async fn ticket(&self, owner: &Mailbox) -> EventTicket {
         let response = self
             .post_as(&owner.token, "/api/events/ticket", None, &json!({}))
             .await;
@@ -85,7 +91,7 @@ impl TestApp {
     }
 
     /// Opens `owner`'s event stream with a fresh ticket, resuming after `last` if given.
-    async fn events(&self, owner: &Mailbox, last: Option<i64>) -> Events {
+    pub(crate) async fn events(&self, owner: &Mailbox, last: Option<i64>) -> Events {
         let ticket = self.ticket(owner).await;
         let mut request = self
             .client

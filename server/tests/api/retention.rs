@@ -4,54 +4,19 @@
 use std::time::Duration;
 
 use protocol::jobs::{JobAccepted, JobState};
-use protocol::mail::{EventTicket, MailboxCreated, Message, Sent};
+use protocol::mail::Message;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use server::db::now_ms;
 use server::retention::{Pruned, Retention, prune};
 
-use crate::helpers::{Events, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+use crate::mail::mailbox;
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 
 impl TestApp {
-    async fn create_mailbox(&self, name: &str) -> String {
-        let created: MailboxCreated = self
-            .post_json("/api/mailboxes", &json!({ "name": name }))
-            .await
-            .json()
-            .await
-            .expect("created");
-        created.token
-    }
-
-    async fn send_as(&self, token: &str, key: &str, body: &str) -> Sent {
-        let response = self
-            .client
-            .post(self.url("/api/messages"))
-            .bearer_auth(token)
-            .header("idempotency-key", key)
-            .json(&json!({ "to": "bob", "subject": "s", "body": body }))
-            .send()
-            .await
-            .expect("sent");
-        assert_eq!(response.status(), StatusCode::ACCEPTED);
-        response.json().await.expect("JSON")
-    }
-
-    async fn ticket_for(&self, token: &str) -> EventTicket {
-        self.client
-            .post(self.url("/api/events/ticket"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("sent")
-            .json()
-            .await
-            .expect("a ticket")
-    }
-
     async fn age(&self, sql: &str, by_ms: i64) {
         sqlx::query(sql)
             .bind(by_ms)
@@ -71,12 +36,12 @@ impl TestApp {
 #[tokio::test]
 async fn each_kind_of_row_is_pruned_once_it_has_served_its_purpose_and_no_sooner() {
     let app = spawn_app().await;
-    let alice = app.create_mailbox("alice").await;
-    let bob = app.create_mailbox("bob").await;
-    let old = app.send_as(&alice, "old-key", "A week ago").await;
-    let recent = app.send_as(&alice, "new-key", "Today").await;
-    let _expired = app.ticket_for(&bob).await;
-    let _fresh = app.ticket_for(&bob).await;
+    let alice = mailbox(&app, "alice").await;
+    let bob = mailbox(&app, "bob").await;
+    let old = app.send(&alice, "bob", "old-key", "A week ago").await;
+    let recent = app.send(&alice, "bob", "new-key", "Today").await;
+    let _expired = app.ticket(&bob).await;
+    let _fresh = app.ticket(&bob).await;
     let job: JobAccepted = app
         .client
         .post(app.url("/api/jobs"))
@@ -159,28 +124,11 @@ async fn each_kind_of_row_is_pruned_once_it_has_served_its_purpose_and_no_sooner
     assert_eq!(again.total(), 0, "{again:?}");
 
     // Messages are people's data: both are still there.
-    let inbox: Value = app
-        .client
-        .get(app.url("/api/inbox"))
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("a page");
-    assert_eq!(inbox["messages"].as_array().map(Vec::len), Some(2));
+    assert_eq!(app.inbox(&bob).await.len(), 2);
     // The kept key still answers its retry with the same message.
-    assert_eq!(app.send_as(&alice, "new-key", "Today").await, recent);
+    assert_eq!(app.send(&alice, "bob", "new-key", "Today").await, recent);
     // A stream from the start gets what is kept, gap-free: the recent message.
-    let ticket = app.ticket_for(&bob).await;
-    let response = app
-        .get(&format!(
-            "/api/events?ticket={}&last_event_id=0",
-            ticket.ticket
-        ))
-        .await;
-    let mut stream = Events::new(response);
+    let mut stream = app.events(&bob, Some(0)).await;
     let kept = stream.take(1).await;
     let message: Message = serde_json::from_str(&kept[0].data).expect("a message");
     assert_eq!(message.id, recent.id);
@@ -199,8 +147,8 @@ async fn the_server_prunes_on_its_own_schedule() {
         };
     })
     .await;
-    let bob = app.create_mailbox("bob").await;
-    let _ticket = app.ticket_for(&bob).await;
+    let bob = mailbox(&app, "bob").await;
+    let _ticket = app.ticket(&bob).await;
     assert_eq!(app.count("event_tickets").await, 1);
     app.age("UPDATE event_tickets SET expires_at_ms = ?", now_ms() - 1)
         .await;

@@ -280,7 +280,8 @@ async fn two_tabs_of_one_mailbox_write_offline_and_every_message_arrives_once_an
     write(&session, "dan", "Tab one, first", "1").await;
     write(&session, "dan", "Tab one, second", "2").await;
 
-    // A second tab of the same mailbox sees them queued: one outbox. Offline too, it writes two.
+    // A second tab of the same mailbox has them too: one outbox. Online, it sends them at once
+    // (the first tab cannot); then, offline, it writes two.
     let second = session
         .browser
         .new_window(true)
@@ -294,7 +295,7 @@ async fn two_tabs_of_one_mailbox_write_offline_and_every_message_arrives_once_an
         .wait_for_text("[data-testid=mail-me]", "cat", LIVE)
         .await;
     session
-        .wait_for_text("[data-testid=mail-outbox]", "Tab one, second", LIVE)
+        .wait_for_text("[data-testid=mail-sent]", "Tab one, second", LIVE)
         .await;
     session.click("[data-testid=mail-offline]").await;
     write(&session, "dan", "Tab two, first", "3").await;

@@ -131,6 +131,11 @@ async fn run_again_aborts_the_run_in_flight_and_leaving_the_room_aborts_every_on
     session.open_started("/techniques").await;
     session.type_into("[data-testid=knob-delay]", "1500").await;
     let lab = || session.state.lab.stats();
+    // Every echo the server has begun: waiting, answered, failed or abandoned.
+    let begun = || {
+        let stats = lab();
+        stats.in_flight + stats.served + stats.failed_injected + stats.abandoned
+    };
     let panels = [
         ("callbacks", "<echo> with <seq>"),
         ("promises", "\"delay_ms\": 1500"),
@@ -139,12 +144,14 @@ async fn run_again_aborts_the_run_in_flight_and_leaving_the_room_aborts_every_on
     // Run, and Run again while the first is waiting on the server.
     for (panel, _) in panels {
         let run = format!("[data-testid=technique-{panel}] [data-testid=technique-run]");
-        let before = lab().in_flight;
+        let before = begun();
         session.click(&run).await;
         session
-            .wait_until("the first run waits on the server", SOON, async || {
-                lab().in_flight > before
-            })
+            .wait_until(
+                &format!("{panel}: the first run waits on the server"),
+                SOON,
+                async || begun() > before,
+            )
             .await;
         session.click(&run).await;
     }
