@@ -1,0 +1,167 @@
+//! The jobs submitted from this browser, a card each: state, progress, time run and left,
+//! Cancel, and the result when done; a toast's link scrolls to its card.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_query_map;
+use protocol::jobs::{Job, JobResult, JobState};
+
+use super::board::timing;
+use super::session::{describe, grouped, use_tasks};
+use crate::api;
+use crate::frame;
+
+#[component]
+pub fn JobList() -> impl IntoView {
+    let tasks = use_tasks();
+    let query = use_query_map();
+    let highlighted = move || query.with(|q| q.get("job"));
+    // Follows a toast's link to its card.
+    Effect::new(move |_| {
+        if let Some(id) = highlighted() {
+            let element = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.get_element_by_id(&format!("job-{id}")));
+            if let Some(element) = element {
+                element.scroll_into_view();
+            }
+        }
+    });
+    view! {
+        <h2 class="tasks-heading">"Your jobs"</h2>
+        <Show
+            when=move || tasks.board.with(|b| !b.jobs().is_empty())
+            fallback=|| view! { <p class="hint">"None yet: start one above."</p> }
+        >
+            <ol class="tasks-jobs">
+                <For
+                    each=move || tasks.board.with(|b| b.jobs().iter().map(|j| j.id.clone()).collect::<Vec<_>>())
+                    key=|id| id.clone()
+                    let:id
+                >
+                    <JobCard id=id highlighted=highlighted/>
+                </For>
+            </ol>
+        </Show>
+    }
+}
+
+#[component]
+fn JobCard(
+    id: String,
+    highlighted: impl Fn() -> Option<String> + Send + Sync + Copy + 'static,
+) -> impl IntoView {
+    let tasks = use_tasks();
+    let job = {
+        let id = id.clone();
+        Memo::new(move |_| tasks.board.with(|b| b.job(&id).cloned()))
+    };
+    let now = RwSignal::new(frame::now_ms());
+    let clock = gloo_timers::callback::Interval::new(500, move || {
+        let _ = now.try_set(frame::now_ms());
+    });
+    let clock = StoredValue::new_local(Some(clock));
+    on_cleanup(move || {
+        clock.try_update_value(Option::take);
+    });
+    let cancel_error = RwSignal::new(None::<String>);
+    let cancel = {
+        let id = id.clone();
+        move |_| {
+            let id = id.clone();
+            spawn_local(async move {
+                let result = tasks.cancel(&id).await;
+                let _ = cancel_error.try_set(result.err().map(|e| e.to_string()));
+            });
+        }
+    };
+    let card_id = format!("job-{id}");
+    let is_highlighted = {
+        let id = id.clone();
+        move || highlighted().as_deref() == Some(id.as_str())
+    };
+    view! {
+        <li class="tasks-job" id=card_id class:highlight=is_highlighted data-testid="job">
+            {move || job.get().map(|job| {
+                let state = job.state;
+                let title = describe(&job.spec);
+                let wall = js_sys::Date::now();
+                let (elapsed, left) = timing(&job, wall);
+                let _ = now.get();
+                view! {
+                    <header>
+                        <h3>{title.clone()}</h3>
+                        <span class=format!("job-state {}", state.as_str()) data-testid="job-state">
+                            {state.as_str()}
+                        </span>
+                    </header>
+                    <progress
+                        max="1"
+                        value=job.progress
+                        aria-label=format!("Progress of {title}")
+                    ></progress>
+                    <p class="job-timing">
+                        {format!("{:.0} %", job.progress * 100.0)}
+                        {elapsed.map(|ms| format!(" · ran {}", seconds(ms)))}
+                        {left.map(|ms| format!(" · about {} left", seconds(ms)))}
+                        {(job.attempts > 1).then(|| format!(" · attempt {} (ran again after a restart)", job.attempts))}
+                    </p>
+                    {(!state.is_finished()).then(|| view! {
+                        <button type="button" class="quiet" data-testid="job-cancel" on:click=cancel.clone()>
+                            "Cancel"
+                            <span class="visually-hidden">" " {title.clone()}</span>
+                        </button>
+                    })}
+                    <p class="form-error" role="alert">{move || cancel_error.get()}</p>
+                    <JobOutcome job=job/>
+                }
+            })}
+        </li>
+    }
+}
+
+fn seconds(ms: f64) -> String {
+    if ms < 10_000.0 {
+        format!("{:.1} s", ms / 1000.0)
+    } else {
+        format!("{:.0} s", ms / 1000.0)
+    }
+}
+
+/// The result of a job that succeeded, or why it did not.
+#[component]
+fn JobOutcome(job: Job) -> impl IntoView {
+    match (&job.result, &job.error) {
+        (Some(JobResult::Primes { count }), _) => view! {
+            <p class="job-result" data-testid="job-result">
+                {format!("{} primes", grouped(*count))}
+            </p>
+        }
+        .into_any(),
+        (Some(JobResult::Hashchain { hash }), _) => view! {
+            <p class="job-result hash" data-testid="job-result">{hash.clone()}</p>
+        }
+        .into_any(),
+        (Some(JobResult::Mandelbrot { width, height, png_bytes }), _) => view! {
+            <figure class="job-result" data-testid="job-result">
+                <img
+                    src=api::tasks::picture_address(&job.id)
+                    width=*width
+                    height=*height
+                    alt=format!("The Mandelbrot set, {width}×{height} pixels")
+                />
+                <figcaption>{format!("{width}×{height} PNG, {} bytes", grouped(*png_bytes))}</figcaption>
+            </figure>
+        }
+        .into_any(),
+        (Some(JobResult::Wait { waited_seconds }), _) => view! {
+            <p class="job-result" data-testid="job-result">{format!("Waited {waited_seconds} s.")}</p>
+        }
+        .into_any(),
+        (None, Some(error)) => view! { <p class="job-result bad">{error.clone()}</p> }.into_any(),
+        (None, None) if job.state == JobState::Cancelled => {
+            view! { <p class="job-result muted">"Cancelled."</p> }.into_any()
+        }
+        (None, None) => ().into_any(),
+    }
+}
