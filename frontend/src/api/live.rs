@@ -121,7 +121,11 @@ impl Live {
     /// Starts over: drops the stream and the timer, loads, then follows from what was loaded.
     pub fn start<F: Feed>(&self, feed: F) {
         let generation = self.reset();
-        if self.connection.get_untracked() != Connection::Reconnecting {
+        // Reloading while live, polling or reconnecting says so already.
+        if matches!(
+            self.connection.get_untracked(),
+            Connection::Idle | Connection::Offline
+        ) {
             self.connection.set(Connection::Connecting);
         }
         let live = *self;
