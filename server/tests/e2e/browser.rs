@@ -17,9 +17,16 @@ use server::page::PageFiles;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
-/// The longest gap between two animation frames of a page that is not blocked: a task of 50 ms
-/// or more is a long task, which the page must never run while it waits.
-pub const LONGEST_FRAME_GAP_MS: f64 = 50.0;
+/// A task of the page's own of this many milliseconds or more is a long task, which the page must
+/// never run while it waits (the browser's own definition, and PRODUCT.md's).
+pub const LONG_TASK_MS: f64 = 50.0;
+
+/// The longest gap between two animation frames a test accepts. A gap also counts time the
+/// machine gave to other processes — in the test run two browsers, their servers and the
+/// compiler's leftovers share two cores, and gaps of 100 ms were seen with the page idle — so
+/// the page's own blocking is checked by its long tasks; this only catches a page that stops
+/// drawing (a freeze of 300 ms, say, passed the two clock readings this replaced).
+pub const LONGEST_FRAME_GAP_MS: f64 = 250.0;
 
 /// The heartbeat's clock, in the header of every page.
 pub const CLOCK: &str = "[data-testid=heartbeat-clock]";
@@ -287,34 +294,51 @@ impl Session {
         second
     }
 
-    /// Watches the page's animation frames for `over` and checks that none came more than
-    /// [`LONGEST_FRAME_GAP_MS`] after the one before (`what` says when, for the failure): the page
-    /// did not block. Two readings of the clock would pass a freeze shorter than their interval.
+    /// Watches the page for `over` and checks it did not block (`what` says when, for the
+    /// failure): no long task of its own ([`LONG_TASK_MS`]), and frames drawn all along, none
+    /// more than [`LONGEST_FRAME_GAP_MS`] after the one before. Two readings of the clock, which
+    /// this replaced, pass a freeze shorter than their interval.
     pub async fn assert_frames_flow(&self, over: Duration, what: &str) {
-        let gaps = self
+        let watched = self
             .browser
             .execute_async(
                 "const [ms, done] = arguments;
                  const gaps = [];
+                 const long = [];
+                 const observer = new PerformanceObserver(list => {
+                     for (const entry of list.getEntries()) long.push(entry.duration);
+                 });
+                 observer.observe({type: 'longtask'});
                  let last;
                  const start = performance.now();
                  const frame = (now) => {
                      if (last !== undefined) gaps.push(now - last);
                      last = now;
-                     if (gaps.length > 0 && now - start >= ms) done(gaps);
-                     else requestAnimationFrame(frame);
+                     if (gaps.length > 0 && now - start >= ms) {
+                         observer.disconnect();
+                         done({gaps, long});
+                     } else {
+                         requestAnimationFrame(frame);
+                     }
                  };
                  requestAnimationFrame(frame);",
                 vec![json!(over.as_millis() as u64)],
             )
             .await
             .expect("frames are watched");
-        let gaps: Vec<f64> = gaps
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_f64)
-            .collect();
+        let numbers = |name: &str| -> Vec<f64> {
+            watched[name]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_f64)
+                .collect()
+        };
+        let (gaps, long) = (numbers("gaps"), numbers("long"));
+        assert!(
+            long.iter().all(|ms| *ms < LONG_TASK_MS),
+            "{what}: the page ran long tasks of {long:?} ms"
+        );
         let longest = gaps.iter().copied().fold(0.0, f64::max);
         assert!(
             gaps.len() >= 3,
