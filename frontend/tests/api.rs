@@ -123,18 +123,7 @@ async fn an_xhr_is_answered_refused_or_aborted_and_recorded_each_time() {
     let aborted = xhr_get("/?xhr=aborted", true).await;
     assert_eq!(aborted, Err(ApiError::Aborted));
 
-    let recorded = |address: &str| {
-        inspector::newest(inspector::CAPACITY)
-            .into_iter()
-            .find(|entry| {
-                entry.kind
-                    == EntryKind::Request {
-                        method: "GET",
-                        path: address.into(),
-                    }
-            })
-            .map(|entry| (entry.status, entry.outcome))
-    };
+    let recorded = |address: &str| entry_for(address).map(|entry| (entry.status, entry.outcome));
     assert_eq!(
         recorded("/?xhr=answered"),
         Some((Some(200), Outcome::Applied))

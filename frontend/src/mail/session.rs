@@ -224,53 +224,6 @@ impl MailSession {
         self.save();
     }
 
-    /// One event from the stream, into the lists; `false` if it is about a message this tab
-    /// does not have (a receipt that came before the answer to its send).
-    fn apply(&self, event: &Pushed) -> bool {
-        match event.kind.as_str() {
-            "message" | "corrected" => {
-                if let Ok(message) = serde_json::from_str::<Message>(&event.data) {
-                    self.inbox.update(|inbox| upsert(inbox, message));
-                }
-                true
-            }
-            "receipt" => {
-                let Ok(receipt) = serde_json::from_str::<Receipt>(&event.data) else {
-                    return true;
-                };
-                self.sent
-                    .try_update(|sent| {
-                        let message = sent.iter_mut().find(|m| m.id == receipt.id)?;
-                        message.status = MessageStatus::Read;
-                        message.read_at_ms = Some(receipt.read_at_ms);
-                        Some(())
-                    })
-                    .flatten()
-                    .is_some()
-            }
-            "correction_requested" => {
-                let Ok(asked) = serde_json::from_str::<CorrectionAsked>(&event.data) else {
-                    return true;
-                };
-                self.sent
-                    .try_update(|sent| {
-                        let message = sent.iter_mut().find(|m| m.id == asked.id)?;
-                        message.correction_requested = Some(asked.note.clone());
-                        message
-                            .history
-                            .push(protocol::mail::Change::CorrectionRequested {
-                                note: asked.note,
-                                at_ms: asked.at_ms,
-                            });
-                        Some(())
-                    })
-                    .flatten()
-                    .is_some()
-            }
-            _ => true,
-        }
-    }
-
     /// Writes a message: into the outbox at once (saved), then out when it can.
     pub fn write(&self, message: NewMessage) {
         self.outbox.update(|outbox| {
@@ -477,8 +430,51 @@ impl Feed for MailSession {
         api::mail::events(&ticket, after, on_push)
     }
 
+    /// One event from the stream, into the lists; `false` if it is about a message this tab
+    /// does not have (a receipt that came before the answer to its send).
     fn apply(self, event: &Pushed) -> bool {
-        MailSession::apply(&self, event)
+        match event.kind.as_str() {
+            "message" | "corrected" => {
+                if let Ok(message) = serde_json::from_str::<Message>(&event.data) {
+                    self.inbox.update(|inbox| upsert(inbox, message));
+                }
+                true
+            }
+            "receipt" => {
+                let Ok(receipt) = serde_json::from_str::<Receipt>(&event.data) else {
+                    return true;
+                };
+                self.sent
+                    .try_update(|sent| {
+                        let message = sent.iter_mut().find(|m| m.id == receipt.id)?;
+                        message.status = MessageStatus::Read;
+                        message.read_at_ms = Some(receipt.read_at_ms);
+                        Some(())
+                    })
+                    .flatten()
+                    .is_some()
+            }
+            "correction_requested" => {
+                let Ok(asked) = serde_json::from_str::<CorrectionAsked>(&event.data) else {
+                    return true;
+                };
+                self.sent
+                    .try_update(|sent| {
+                        let message = sent.iter_mut().find(|m| m.id == asked.id)?;
+                        message.correction_requested = Some(asked.note.clone());
+                        message
+                            .history
+                            .push(protocol::mail::Change::CorrectionRequested {
+                                note: asked.note,
+                                at_ms: asked.at_ms,
+                            });
+                        Some(())
+                    })
+                    .flatten()
+                    .is_some()
+            }
+            _ => true,
+        }
     }
 
     /// The server no longer knows this mailbox (a new database): forget it.

@@ -129,28 +129,6 @@ impl TasksSession {
         }
     }
 
-    fn receive(&self, pushed: &Pushed) {
-        let Ok(id) = pushed.id.parse::<i64>() else {
-            return;
-        };
-        let event = match pushed.kind.as_str() {
-            "submitted" => serde_json::from_str::<Job>(&pushed.data).map(JobEvent::Submitted),
-            "finished" => serde_json::from_str::<Job>(&pushed.data).map(JobEvent::Finished),
-            "progress" => serde_json::from_str::<JobProgress>(&pushed.data).map(JobEvent::Progress),
-            _ => return,
-        };
-        let Ok(event) = event else {
-            return;
-        };
-        if let Some(job) = self
-            .board
-            .try_update(|board| board.apply(id, event))
-            .flatten()
-        {
-            self.tell(job);
-        }
-    }
-
     /// A job finished: outside the Tasks room a toast, and a system notification when the
     /// browser allows them and the person is not looking at the page.
     fn tell(&self, job: Job) {
@@ -259,8 +237,27 @@ impl Feed for TasksSession {
         api::tasks::events(&owner, after, on_push)
     }
 
-    fn apply(self, event: &Pushed) -> bool {
-        self.receive(event);
+    /// One event from the owner's stream, onto the board.
+    fn apply(self, pushed: &Pushed) -> bool {
+        let Ok(id) = pushed.id.parse::<i64>() else {
+            return true;
+        };
+        let event = match pushed.kind.as_str() {
+            "submitted" => serde_json::from_str::<Job>(&pushed.data).map(JobEvent::Submitted),
+            "finished" => serde_json::from_str::<Job>(&pushed.data).map(JobEvent::Finished),
+            "progress" => serde_json::from_str::<JobProgress>(&pushed.data).map(JobEvent::Progress),
+            _ => return true,
+        };
+        let Ok(event) = event else {
+            return true;
+        };
+        if let Some(job) = self
+            .board
+            .try_update(|board| board.apply(id, event))
+            .flatten()
+        {
+            self.tell(job);
+        }
         true
     }
 }

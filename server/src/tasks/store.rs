@@ -383,13 +383,11 @@ pub async fn renew(
     })
 }
 
+/// The job `id`, which must exist in this transaction.
 async fn find_in(conn: &mut SqliteConnection, id: &str) -> Result<JobRow> {
-    Ok(
-        sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
-            .bind(id)
-            .fetch_one(conn)
-            .await?,
-    )
+    find_optional(conn, id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("job {id} vanished in its transaction")))
 }
 
 async fn find_optional(conn: &mut SqliteConnection, id: &str) -> Result<Option<JobRow>> {

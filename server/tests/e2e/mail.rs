@@ -25,6 +25,16 @@ async fn make_mailbox(session: &Session, name: &str) {
         .await;
 }
 
+/// Waits until the tab's stream is live and its outbox has nothing left to send.
+async fn live_and_sent(session: &Session) {
+    session
+        .wait_for_text("[data-testid=mail-connection]", "live", LIVE)
+        .await;
+    session
+        .wait_for_text("[data-testid=mail-pending]", "0", LIVE)
+        .await;
+}
+
 async fn write(session: &Session, to: &str, subject: &str, body: &str) {
     session.type_into("[data-testid=mail-to]", to).await;
     session
@@ -312,20 +322,10 @@ async fn two_tabs_of_one_mailbox_write_offline_and_every_message_arrives_once_an
     // first comes back online.
     to_tab(&session, &second).await;
     session.open_started("/mail").await;
-    session
-        .wait_for_text("[data-testid=mail-connection]", "live", LIVE)
-        .await;
-    session
-        .wait_for_text("[data-testid=mail-pending]", "0", LIVE)
-        .await;
+    live_and_sent(&session).await;
     to_tab(&session, &first).await;
     session.click("[data-testid=mail-offline]").await;
-    session
-        .wait_for_text("[data-testid=mail-connection]", "live", LIVE)
-        .await;
-    session
-        .wait_for_text("[data-testid=mail-pending]", "0", LIVE)
-        .await;
+    live_and_sent(&session).await;
 
     // Dan has each once, and reads them all.
     let inbox: Value = client
