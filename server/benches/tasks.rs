@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use protocol::jobs::{Job, JobAccepted, JobResult, JobState};
+use protocol::jobs::{Job, JobAccepted, JobOwnerCreated, JobResult, JobState};
 use serde_json::{Value, json};
 
 mod support;
@@ -33,11 +33,33 @@ fn main() {
     let server = ServerProcess::start(folder.path(), &["--job-workers", "2"]);
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     runtime.block_on(async {
-        let client = reqwest::Client::new();
+        let client = owner_client(&server).await;
         responsiveness(&server, &client).await;
         primes(&server, &client).await;
         cancel(&server, &client).await;
     });
+}
+
+/// A client that carries a new owner's token on every request.
+async fn owner_client(server: &ServerProcess) -> reqwest::Client {
+    let owner: JobOwnerCreated = reqwest::Client::new()
+        .post(server.url("/api/jobs/owners"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("a token");
+    let mut headers = reqwest::header::HeaderMap::new();
+    let bearer = format!("Bearer {}", owner.token);
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        bearer.parse().expect("a header value"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("a client")
 }
 
 async fn submit(server: &ServerProcess, client: &reqwest::Client, body: Value) -> String {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::clients::{ClientLimits, Clients};
 use crate::connections::Connections;
 use crate::retention::Retention;
 use crate::tasks::Jobs;
@@ -54,6 +55,23 @@ pub struct Config {
     #[arg(long, env = "MEANWHILE_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
 
+    /// Connections one client address may hold open at once; past it, its new ones are answered
+    /// 429 and closed.
+    #[arg(long, env = "MEANWHILE_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = Connections::default().max_per_address)]
+    pub max_connections_per_address: usize,
+
+    /// Event streams (Mail's, Tasks') one client address may hold open at once; past it, 429.
+    #[arg(long, env = "MEANWHILE_MAX_STREAMS_PER_ADDRESS", default_value_t = ClientLimits::default().streams_per_address)]
+    pub max_streams_per_address: usize,
+
+    /// New mailboxes and owners of jobs one client address may make in an hour; past it, 429.
+    #[arg(long, env = "MEANWHILE_CREDENTIALS_PER_HOUR", default_value_t = ClientLimits::default().credentials_per_hour)]
+    pub credentials_per_hour: u32,
+
+    /// How many of those one address may make at once (a class starting together).
+    #[arg(long, env = "MEANWHILE_CREDENTIALS_BURST", default_value_t = ClientLimits::default().credentials_burst)]
+    pub credentials_burst: u32,
+
     /// Answer a request whose client half-closed the connection (`shutdown(SHUT_WR)`) after
     /// sending it. Off by default: the server then cannot tell a half-close from a client that
     /// went away, and abandoned requests run to their end instead of being dropped.
@@ -101,12 +119,22 @@ impl Config {
         }
     }
 
+    /// The limits per client address, from the flags.
+    pub fn clients(&self) -> Clients {
+        Clients::new(ClientLimits {
+            credentials_per_hour: self.credentials_per_hour,
+            credentials_burst: self.credentials_burst,
+            streams_per_address: self.max_streams_per_address,
+        })
+    }
+
     /// The connection layer's clocks and cap, from the flags.
     pub fn connections(&self) -> Connections {
         Connections {
             header_timeout: Duration::from_secs(self.header_timeout_secs),
             write_timeout: Duration::from_secs(self.write_timeout_secs),
             max_connections: self.max_connections,
+            max_per_address: self.max_connections_per_address,
             half_close: self.half_close,
         }
     }

@@ -17,6 +17,11 @@
 //! - **too many clients**: past [`Connections::max_connections`] a new connection is answered
 //!   `503 unavailable` (the JSON envelope, `Retry-After: 1`, `Connection: close`) and closed,
 //!   while the open ones go on being served;
+//! - **one client holding too many**: past [`Connections::max_per_address`] from one address
+//!   (`clients::PerAddress`), its new connection is answered `429 too_many_requests` the same way,
+//!   so one client cannot take the places every other needs;
+//! - **who the client is**: each request carries the connection's peer address as axum's
+//!   `ConnectInfo<SocketAddr>`, which `clients::ClientAddress` reads;
 //! - **a half-close**: with [`Connections::half_close`], hyper answers a request whose client
 //!   has shut its sending side (`shutdown(SHUT_WR)`) after it. Off by default: at the TCP level a
 //!   half-close looks exactly like a client that went away, and with it on hyper stops watching
@@ -25,11 +30,13 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderValue, header};
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderValue, Request, header};
 use axum::response::IntoResponse;
 use axum::serve::Listener;
 use hyper::server::conn::http1;
@@ -39,7 +46,9 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_io_timeout::TimeoutStream;
+use tower::ServiceExt;
 
+use crate::clients::{ClientAddress, PerAddress};
 use crate::error::ApiError;
 
 /// The clocks and the cap; [`Default`] is what the binary uses without flags.
@@ -53,6 +62,8 @@ pub struct Connections {
     pub write_timeout: Duration,
     /// How many connections may be open at once; more are answered 503 and closed.
     pub max_connections: usize,
+    /// How many of them one address may hold; more from it are answered 429 and closed.
+    pub max_per_address: usize,
     /// Answer a request whose client half-closed the connection after sending it, at the cost
     /// of no longer noticing clients that went away before their answer.
     pub half_close: bool,
@@ -64,6 +75,7 @@ impl Default for Connections {
             header_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(30),
             max_connections: 10_000,
+            max_per_address: 256,
             half_close: false,
         }
     }
@@ -94,6 +106,7 @@ pub async fn serve(
         .keep_alive(false);
 
     let open = Arc::new(Semaphore::new(limits.max_connections));
+    let per_address = Arc::new(PerAddress::new(limits.max_per_address));
     let graceful = GracefulShutdown::new();
     // Logged once each time the cap is reached, not once per refused connection: a client must
     // not be able to fill the log at will.
@@ -101,7 +114,7 @@ pub async fn serve(
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         // axum's `Listener` retries what `accept` may fail with (a reset, too many open files).
-        let (stream, _remote) = tokio::select! {
+        let (stream, remote) = tokio::select! {
             accepted = Listener::accept(&mut listener) => accepted,
             () = shutdown.as_mut() => break,
         };
@@ -112,16 +125,27 @@ pub async fn serve(
         stream.set_write_timeout(Some(limits.write_timeout));
         let io = TokioIo::new(Box::pin(stream));
 
+        let Some(held) = per_address.enter(ClientAddress::of(remote.ip()).0) else {
+            refuse(&refusing, io, too_many_from_one);
+            continue;
+        };
         match open.clone().try_acquire_owned() {
             Ok(permit) => {
                 at_cap = false;
-                let service = TowerToHyperService::new(router.clone());
+                let service = TowerToHyperService::new(router.clone().map_request(
+                    move |mut request: Request<hyper::body::Incoming>| {
+                        request
+                            .extensions_mut()
+                            .insert(ConnectInfo::<SocketAddr>(remote));
+                        request
+                    },
+                ));
                 let connection = graceful.watch(builder.serve_connection(io, service));
                 tokio::spawn(async move {
                     if let Err(error) = connection.await {
                         tracing::debug!(%error, "connection ended with an error");
                     }
-                    drop(permit);
+                    drop((permit, held));
                 });
             }
             Err(_) => {
@@ -132,14 +156,8 @@ pub async fn serve(
                     );
                     at_cap = true;
                 }
-                let service =
-                    hyper::service::service_fn(|_request| async { Ok::<_, Infallible>(refusal()) });
-                let connection = refusing.serve_connection(io, service);
-                tokio::spawn(async move {
-                    if let Err(error) = connection.await {
-                        tracing::debug!(%error, "refused connection ended with an error");
-                    }
-                });
+                drop(held);
+                refuse(&refusing, io, server_full);
             }
         }
     }
@@ -147,12 +165,41 @@ pub async fn serve(
     graceful.shutdown().await;
 }
 
-/// The answer to a connection past the cap.
-fn refusal() -> axum::response::Response {
-    let mut response = ApiError::Unavailable(
+fn server_full() -> ApiError {
+    ApiError::Unavailable(
         "The server has as many connections open as it allows; try again in a moment.".to_owned(),
     )
-    .into_response();
+}
+
+fn too_many_from_one() -> ApiError {
+    ApiError::TooManyRequests {
+        message: "Your address has as many connections open as one may; close one or try again \
+                  in a moment."
+            .to_owned(),
+        retry_after: Duration::from_secs(1),
+    }
+}
+
+/// Answers the first request of a connection that is not let in with `error` and closes it.
+fn refuse<I>(refusing: &http1::Builder, io: I, error: fn() -> ApiError)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service =
+        hyper::service::service_fn(
+            move |_request| async move { Ok::<_, Infallible>(refusal(error())) },
+        );
+    let connection = refusing.serve_connection(io, service);
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(%error, "refused connection ended with an error");
+        }
+    });
+}
+
+/// The answer to a connection that is not let in: `error` as the envelope, `Connection: close`.
+fn refusal(error: ApiError) -> axum::response::Response {
+    let mut response = error.into_response();
     let headers = response.headers_mut();
     headers.insert(header::RETRY_AFTER, HeaderValue::from(1u32));
     headers.insert(header::CONNECTION, HeaderValue::from_static("close"));

@@ -3,6 +3,8 @@
 //! what the binary serves; [`serve`] runs it on a listener until a shutdown signal; [`run`] does
 //! both from a [`config::Config`].
 
+pub mod auth;
+pub mod clients;
 pub mod config;
 pub mod connections;
 pub mod db;
@@ -122,6 +124,7 @@ pub async fn serve(
     tasks.spawn(retention::run(
         state.db.clone(),
         state.retention,
+        state.clients.clone(),
         state.shutdown.clone(),
     ));
     let signalled = token.clone();
@@ -177,6 +180,7 @@ pub async fn run(config: Config) -> startup::Result<()> {
             request_timeout: Duration::from_secs(config.request_timeout_secs),
             jobs: Arc::new(config.jobs()),
             retention: config.retention(),
+            clients: Arc::new(config.clients()),
             ..AppState::new(db, PageFiles::new(config.dist))
         },
         connections,

@@ -1,4 +1,4 @@
-//! The Mail room on the server: mailboxes opened by a secret token ([`auth`]), messages sent
+//! The Mail room on the server: mailboxes opened by a secret token (`crate::auth`), messages sent
 //! exactly once whatever the retries ([`messages`]: idempotency keys), read receipts and
 //! corrections, and each mailbox's event stream ([`events`]), replayed from the database.
 //!
@@ -6,7 +6,6 @@
 //! sends rows (`streams::replay`). The in-process `streams::Hub` only wakes streams up, and
 //! counts them.
 
-mod auth;
 mod events;
 mod mailboxes;
 mod messages;

@@ -5,11 +5,13 @@
 //! again and streams from their position, as it does on a first visit. A finished job stays for
 //! its owner to see for as long. Messages and mailboxes are people's data and are never pruned.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
 
+use crate::clients::Clients;
 use crate::db::now_ms;
 
 /// How long each kind of row is kept, and how often the pruning runs (`--keep-*`, `--prune-every`).
@@ -86,7 +88,12 @@ pub async fn prune(db: &SqlitePool, retention: &Retention, now_ms: i64) -> sqlx:
         .await?
         .rows_affected(),
         job_keys: delete("DELETE FROM job_keys WHERE created_at_ms < ?", keys).await?,
-        tickets: delete("DELETE FROM event_tickets WHERE expires_at_ms <= ?", now_ms).await?,
+        tickets: delete("DELETE FROM event_tickets WHERE expires_at_ms <= ?", now_ms).await?
+            + delete(
+                "DELETE FROM job_event_tickets WHERE expires_at_ms <= ?",
+                now_ms,
+            )
+            .await?,
         mail_events: delete("DELETE FROM events WHERE at_ms < ?", events).await?,
         job_events: delete("DELETE FROM job_events WHERE at_ms < ?", events).await?,
         jobs: delete(
@@ -97,8 +104,14 @@ pub async fn prune(db: &SqlitePool, retention: &Retention, now_ms: i64) -> sqlx:
     })
 }
 
-/// Prunes at start and then every `retention.every`, until shutdown.
-pub async fn run(db: SqlitePool, retention: Retention, shutdown: CancellationToken) {
+/// Prunes at start and then every `retention.every`, until shutdown; the limits per client
+/// forget the addresses that have been quiet.
+pub async fn run(
+    db: SqlitePool,
+    retention: Retention,
+    clients: Arc<Clients>,
+    shutdown: CancellationToken,
+) {
     let mut ticks = tokio::time::interval(retention.every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -106,6 +119,7 @@ pub async fn run(db: SqlitePool, retention: Retention, shutdown: CancellationTok
             _ = ticks.tick() => {}
             () = shutdown.cancelled() => return,
         }
+        clients.forget_quiet();
         match prune(&db, &retention, now_ms()).await {
             Ok(pruned) if pruned.total() > 0 => tracing::info!(?pruned, "pruned"),
             Ok(_) => {}

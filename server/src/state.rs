@@ -9,6 +9,7 @@ use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::clients::Clients;
 use crate::db::Reads;
 use crate::lab::Lab;
 use crate::page::PageFiles;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// What the pruning keeps, and how often it runs.
     pub retention: Retention,
+    /// The limits per client address (new credentials, open streams).
+    pub clients: Arc<Clients>,
 }
 
 impl AppState {
@@ -55,6 +58,7 @@ impl AppState {
             tasks: TaskTracker::new(),
             request_timeout: Duration::from_millis(protocol::limits::REQUEST_TIMEOUT_MS),
             retention: Retention::default(),
+            clients: Arc::new(Clients::default()),
         }
     }
 }

@@ -29,6 +29,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::clients::Held;
 use crate::error::{ApiError, Result};
 
 /// Writes the stream's one log line when dropped: hyper drops a response body when it is done
@@ -198,6 +199,7 @@ impl Hub {
             hub: self.clone(),
             key: key.to_owned(),
             rescan: self.rescan,
+            _client: None,
         })
     }
 
@@ -220,6 +222,16 @@ pub struct Slot {
     hub: Arc<Hub>,
     key: String,
     rescan: Duration,
+    /// Kept for its drop.
+    _client: Option<Held>,
+}
+
+impl Slot {
+    /// Holds the client's place (its address's count of open streams) as long as this one.
+    pub fn holding(mut self, client: Held) -> Self {
+        self._client = Some(client);
+        self
+    }
 }
 
 impl Drop for Slot {

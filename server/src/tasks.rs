@@ -1,7 +1,8 @@
 //! The Tasks room on the server: long-running jobs. `POST /api/jobs` queues a job and answers
 //! `202` at once; a pool of workers ([`runner`]) runs the work ([`work`]) on blocking threads,
 //! so CPU-heavy jobs never hold up the API; every change of a job is a row written in one
-//! statement ([`store`]) and, for jobs with an owner, an event on the owner's durable stream.
+//! statement ([`store`]) and an event on its owner's durable stream. An owner is a token
+//! (`crate::auth::JobOwner`), and has a share of the queue.
 //!
 //! After a restart, jobs that were queued or running run again (at least once: a job's result
 //! depends only on its parameters): a running job's claim is a lease, and a lease that is not
@@ -24,6 +25,8 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/jobs", get(routes::list).post(routes::submit))
+        .route("/api/jobs/owners", post(routes::new_owner))
+        .route("/api/jobs/events/ticket", post(routes::ticket))
         .route("/api/jobs/events", get(routes::events))
         .route("/api/jobs/{id}", get(routes::show))
         .route("/api/jobs/{id}/result", get(routes::result))

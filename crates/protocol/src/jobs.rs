@@ -1,5 +1,7 @@
 //! The Tasks room's wire types: long-running jobs submitted with `POST /api/jobs`, their state,
-//! results, and the events the server pushes on `GET /api/jobs/events`.
+//! results, and the events the server pushes on `GET /api/jobs/events`. Jobs belong to an owner:
+//! `POST /api/jobs/owners` gives a token ([`JobOwnerCreated`]), and every call about jobs carries
+//! it as `Authorization: Bearer <token>`; only the owner sees, cancels or streams its jobs.
 
 use serde::{Deserialize, Serialize};
 
@@ -7,6 +9,9 @@ use crate::lab::OutOfRange;
 
 /// Jobs that may wait for a worker at once; past it, `429` with `Retry-After`.
 pub const QUEUE_MAX: usize = 100;
+/// Jobs one owner may have waiting or running at once (its share of the queue and the
+/// workers); past it, `429` with `Retry-After`, while the rest stays open to others.
+pub const QUEUE_PER_OWNER: usize = 10;
 /// `primes`: the smallest and largest `limit`.
 pub const PRIMES_LIMIT_MIN: u64 = 1_000;
 pub const PRIMES_LIMIT_MAX: u64 = 10_000_000_000;
@@ -24,16 +29,19 @@ pub const ROUNDS_MAX: u64 = 200_000_000;
 pub const SEED_MAX: usize = 1_000;
 /// `wait`: the longest wait, in seconds.
 pub const WAIT_SECONDS_MAX: u32 = 600;
-/// The longest owner (the page's client id): 1 to this many of `A-Z a-z 0-9 _ -`.
-pub const OWNER_MAX: usize = 64;
 /// A job's `progress` event comes at most this often, in milliseconds.
 pub const PROGRESS_INTERVAL_MS: u64 = 250;
-/// Jobs `GET /api/jobs?owner=` lists, newest first.
+/// Jobs `GET /api/jobs` lists, newest first.
 pub const LIST_MAX: usize = 100;
 
 /// What to run, and with what: `{"kind":"primes","params":{"limit":100000000}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "params", rename_all = "snake_case")]
+#[serde(
+    tag = "kind",
+    content = "params",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum JobSpec {
     /// Count the primes up to `limit`.
     Primes(Primes),
@@ -175,44 +183,30 @@ fn whole(field: &'static str, value: u64, min: u64, max: u64) -> Result<(), OutO
     }
 }
 
-/// Whether `owner` can be an owner: 1–[`OWNER_MAX`] of `A-Z a-z 0-9 _ -`.
-pub fn is_owner(owner: &str) -> bool {
-    (1..=OWNER_MAX).contains(&owner.len())
-        && owner
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
-/// `POST /api/jobs`: the job, and optionally the page's client id, so `GET /api/jobs?owner=`
-/// lists it and its events go to that owner's stream.
+/// `POST /api/jobs`: the job, and nothing else (`{"kind": …, "params": …}`; any other field is
+/// `422`). Whose it is comes from the token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct NewJob {
-    #[serde(flatten)]
     pub spec: JobSpec,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
-}
-
-/// [`is_owner`], as an error that names the field and what it allows.
-pub fn check_owner(owner: &str) -> Result<(), OutOfRange> {
-    if is_owner(owner) {
-        Ok(())
-    } else {
-        Err(OutOfRange {
-            field: "owner",
-            allowed: format!("1 to {OWNER_MAX} of A-Z, a-z, 0-9, _ and -"),
-        })
-    }
 }
 
 impl NewJob {
     pub fn validate(&self) -> Result<(), OutOfRange> {
-        if let Some(owner) = &self.owner {
-            check_owner(owner)?;
-        }
         self.spec.validate()
     }
 }
+
+/// `201` to `POST /api/jobs/owners`: the token of a new owner of jobs. Shown this once; the
+/// server keeps only its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobOwnerCreated {
+    pub token: String,
+}
+
+/// `201` to `POST /api/jobs/events/ticket`: a single-use pass for `GET /api/jobs/events`, the
+/// same as Mail's.
+pub use crate::mail::EventTicket;
 
 /// `202` to `POST /api/jobs` (with `Location: /api/jobs/{id}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,14 +281,7 @@ pub enum JobResult {
     Wait { waited_seconds: u32 },
 }
 
-/// The query of `GET /api/jobs`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JobsQuery {
-    pub owner: String,
-}
-
-/// `GET /api/jobs?owner=`: the owner's newest jobs, newest first (at most [`LIST_MAX`]), and
+/// `GET /api/jobs`: the owner's newest jobs, newest first (at most [`LIST_MAX`]), and
 /// the newest event id of the owner's stream: stream from it, and nothing falls in between.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobList {
@@ -302,12 +289,12 @@ pub struct JobList {
     pub last_event_id: i64,
 }
 
-/// The query of `GET /api/jobs/events`. A reconnecting `EventSource` sends `Last-Event-ID` as a
-/// header; a new one says where it is here.
+/// The query of `GET /api/jobs/events`: a ticket from `POST /api/jobs/events/ticket`. A
+/// reconnecting `EventSource` sends `Last-Event-ID` as a header; a new one says where it is here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobEventsQuery {
-    pub owner: String,
+    pub ticket: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_event_id: Option<i64>,
 }

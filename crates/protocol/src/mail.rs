@@ -66,11 +66,26 @@ pub struct MailboxCreated {
     pub token: String,
 }
 
-/// `GET /api/mailboxes`: the addresses one can write to, newest first.
+/// `GET /api/mailboxes?q=`: the addresses one can write to (at most [`DIRECTORY_MAX`]). Without
+/// `q`, those that sent most recently first, then the newest; with it, those that begin with it,
+/// in order of name. Creating names cannot push the people who write out of the first list, and
+/// anyone is found by the start of their name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Directory {
     pub addresses: Vec<String>,
 }
+
+/// The query of `GET /api/mailboxes`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DirectoryQuery {
+    /// The start of the names to list (1 to [`NAME_MAX`] characters a name may have).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+}
+
+/// How many addresses the directory lists.
+pub const DIRECTORY_MAX: usize = 200;
 
 /// Whether `key` can be an `Idempotency-Key`: 1–[`IDEMPOTENCY_KEY_MAX`] visible ASCII characters.
 pub fn is_idempotency_key(key: &str) -> bool {

@@ -348,13 +348,22 @@ fn a_job_has_the_documented_shape() {
     use protocol::jobs::{
         Job, JobEvent, JobProgress, JobResult, JobSpec, JobState, NewJob, Primes,
     };
-    let new: NewJob = serde_json::from_value(
-        json!({"kind": "primes", "params": {"limit": 100_000_000}, "owner": "tab-1"}),
-    )
-    .expect("the issue's example reads");
+    let new: NewJob =
+        serde_json::from_value(json!({"kind": "primes", "params": {"limit": 100_000_000}}))
+            .expect("the issue's example reads");
     assert_eq!(new.spec, JobSpec::Primes(Primes { limit: 100_000_000 }));
-    assert_eq!(new.owner.as_deref(), Some("tab-1"));
     new.validate().expect("in range");
+    for (field, extra) in [
+        ("owner", json!({"owner": "tab-1"})),
+        ("ownr", json!({"ownr": "me"})),
+    ] {
+        let mut body = json!({"kind": "primes", "params": {"limit": 100_000_000}});
+        body.as_object_mut()
+            .expect("an object")
+            .extend(extra.as_object().expect("an object").clone());
+        let error = serde_json::from_value::<NewJob>(body).expect_err("an unknown field");
+        assert!(error.to_string().contains(field), "{error}");
+    }
 
     let job = Job {
         id: "abc".into(),

@@ -167,7 +167,40 @@ pub async fn get_json<T: DeserializeOwned>(
 /// Every call can be aborted: through the caller's signal, or — when the caller gave none — by
 /// dropping its future before the answer (a room left, a race lost): the browser then drops the
 /// request for real, and the inspector says "aborted" instead of leaving it in flight.
-pub async fn send<T: DeserializeOwned>(mut call: Call<'_>) -> Traced<T> {
+pub async fn send<T: DeserializeOwned>(call: Call<'_>) -> Traced<T> {
+    let Traced { entry, result } = send_reading(call, Read::Text).await;
+    Traced {
+        entry,
+        result: result.and_then(read_json),
+    }
+}
+
+/// Like [`send`], for an answer that is not text (a picture): its bytes.
+pub async fn send_for_bytes(call: Call<'_>) -> Result<Vec<u8>, ApiError> {
+    let Traced { result, .. } = send_reading(call, Read::Bytes).await;
+    result.and_then(|answer| match answer.body {
+        Body::Bytes(bytes) => Ok(bytes),
+        Body::Text(_) => Err(ApiError::Unreadable(
+            "text where bytes were asked for".into(),
+        )),
+    })
+}
+
+/// How a 2xx answer's body is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    Text,
+    Bytes,
+}
+
+/// A 2xx answer's body, read the way it was asked for.
+#[derive(Debug)]
+enum Body {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+async fn send_reading(mut call: Call<'_>, read: Read) -> Traced<Body> {
     let entry = inspector::begin(method_name(&call.method), &call.address());
     let own = match call.abort {
         Some(_) => None,
@@ -182,7 +215,7 @@ pub async fn send<T: DeserializeOwned>(mut call: Call<'_>) -> Traced<T> {
         own,
         answered: false,
     };
-    let result = exchange(&call, entry).await.and_then(read_json);
+    let result = exchange(&call, entry, read).await;
     unfinished.disarm();
     let outcome = match &result {
         Ok(_) => Outcome::Applied,
@@ -194,9 +227,13 @@ pub async fn send<T: DeserializeOwned>(mut call: Call<'_>) -> Traced<T> {
 }
 
 /// A 2xx answer's text read as a `T`.
-fn read_json<T: DeserializeOwned>(answer: Answer<String>) -> Result<Answer<T>, ApiError> {
-    let body =
-        serde_json::from_str(&answer.body).map_err(|e| ApiError::Unreadable(e.to_string()))?;
+fn read_json<T: DeserializeOwned>(answer: Answer<Body>) -> Result<Answer<T>, ApiError> {
+    let Body::Text(text) = &answer.body else {
+        return Err(ApiError::Unreadable(
+            "bytes where text was asked for".into(),
+        ));
+    };
+    let body = serde_json::from_str(text).map_err(|e| ApiError::Unreadable(e.to_string()))?;
     Ok(Answer {
         body,
         status: answer.status,
@@ -233,8 +270,8 @@ impl Drop for Unfinished {
     }
 }
 
-/// The request and its answer: a 2xx answer's text, or the error it is.
-async fn exchange(call: &Call<'_>, entry: EntryId) -> Result<Answer<String>, ApiError> {
+/// The request and its answer: a 2xx answer's body, read as `read` says, or the error it is.
+async fn exchange(call: &Call<'_>, entry: EntryId, read: Read) -> Result<Answer<Body>, ApiError> {
     let mut request = RequestBuilder::new(&call.path)
         .method(call.method.clone())
         .query(call.query.iter().map(|(name, value)| (*name, value)))
@@ -261,15 +298,22 @@ async fn exchange(call: &Call<'_>, entry: EntryId) -> Result<Answer<String>, Api
     let retry_after_s = headers
         .get("retry-after")
         .and_then(|v| v.trim().parse().ok());
-    let text = response.text().await.map_err(transport_error)?;
     if (200..300).contains(&status) {
+        let body = match read {
+            Read::Text => Body::Text(response.text().await.map_err(transport_error)?),
+            Read::Bytes => Body::Bytes(response.binary().await.map_err(transport_error)?),
+        };
         return Ok(Answer {
-            bytes: text.len(),
-            body: text,
+            bytes: match &body {
+                Body::Text(text) => text.len(),
+                Body::Bytes(bytes) => bytes.len(),
+            },
+            body,
             status,
             server_timing,
         });
     }
+    let text = response.text().await.map_err(transport_error)?;
     Err(match error_from_answer(status, &text) {
         ApiError::Server {
             status,

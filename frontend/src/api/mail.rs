@@ -26,9 +26,14 @@ pub async fn create_mailbox(name: &str) -> Result<MailboxCreated, ApiError> {
     body(Call::new(Method::POST, "/api/mailboxes").json(&new)).await
 }
 
-/// `GET /api/mailboxes`: the addresses one can write to.
-pub async fn directory() -> Result<Directory, ApiError> {
-    body(Call::new(Method::GET, "/api/mailboxes")).await
+/// `GET /api/mailboxes?q=`: the addresses one can write to — those that begin with `start`, or
+/// (when it is empty) those that wrote most recently.
+pub async fn directory(start: &str) -> Result<Directory, ApiError> {
+    let mut call = Call::new(Method::GET, "/api/mailboxes");
+    if !start.is_empty() {
+        call = call.query("q", start);
+    }
+    body(call).await
 }
 
 /// `POST /api/messages`: one attempt at sending `message` under `key`. Traced, so the outbox can

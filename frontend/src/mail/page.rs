@@ -160,11 +160,19 @@ fn Compose() -> impl IntoView {
     let subject = RwSignal::new(String::new());
     let body = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
-    let addresses = LocalResource::new(|| async {
-        api::mail::directory()
-            .await
-            .map(|d| d.addresses)
-            .unwrap_or_default()
+    // The addresses that begin with what is typed (the server finds anyone by the start of
+    // their name); a new keystroke drops the request before it, which aborts it.
+    let addresses = LocalResource::new(move || {
+        let start = to.get().trim().to_lowercase();
+        async move {
+            if !start.is_empty() && !protocol::mail::is_mailbox_name(&start) {
+                return Vec::new();
+            }
+            api::mail::directory(&start)
+                .await
+                .map(|d| d.addresses)
+                .unwrap_or_default()
+        }
     });
     let send = move |event: web_sys::SubmitEvent| {
         event.prevent_default();

@@ -8,7 +8,6 @@ use protocol::jobs::{Job, JobResult, JobState};
 
 use super::board::timing;
 use super::session::{describe, grouped, use_tasks};
-use crate::api;
 use crate::frame;
 
 #[component]
@@ -145,7 +144,7 @@ fn JobOutcome(job: Job) -> impl IntoView {
         (Some(JobResult::Mandelbrot { width, height, png_bytes }), _) => view! {
             <figure class="job-result" data-testid="job-result">
                 <img
-                    src=api::tasks::picture_address(&job.id)
+                    src=picture(job.id.clone())
                     width=*width
                     height=*height
                     alt=format!("The Mandelbrot set, {width}×{height} pixels")
@@ -164,4 +163,26 @@ fn JobOutcome(job: Job) -> impl IntoView {
         }
         (None, None) => ().into_any(),
     }
+}
+
+/// The picture of a succeeded mandelbrot job: fetched with the owner's token (a plain `<img src>`
+/// could not send it) into an object URL, revoked when the card goes.
+fn picture(id: String) -> impl Fn() -> Option<String> + Send + Sync + 'static {
+    let tasks = use_tasks();
+    let made = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+    let kept = made.clone();
+    let url = LocalResource::new(move || {
+        let (id, kept) = (id.clone(), kept.clone());
+        async move {
+            let url = tasks.picture_url(&id).await.ok()?;
+            *kept.lock().unwrap_or_else(|e| e.into_inner()) = Some(url.clone());
+            Some(url)
+        }
+    });
+    on_cleanup(move || {
+        if let Some(url) = made.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = web_sys::Url::revoke_object_url(&url);
+        }
+    });
+    move || url.get().flatten()
 }

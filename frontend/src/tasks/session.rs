@@ -1,8 +1,9 @@
 //! This browser's Tasks session, alive in every room (so a job that finishes while the person is
 //! elsewhere is told there: a toast, the count in the navigation and the title, a system
-//! notification when allowed): who the browser is to the server (a random owner id kept in
-//! localStorage), the board of its jobs, and how the page learns of changes — pushed on the
-//! owner's event stream, or polled at a chosen interval, to compare the two in the inspector.
+//! notification when allowed): who the browser is to the server (an owner's token, made by the
+//! server at the first submission and kept in localStorage, as the Mail room keeps a mailbox's),
+//! the board of its jobs, and how the page learns of changes — pushed on the owner's event
+//! stream, or polled at a chosen interval, to compare the two in the inspector.
 
 use gloo_timers::callback::Timeout;
 use leptos::prelude::*;
@@ -17,7 +18,10 @@ use crate::api::push::{Push, PushStream, Pushed};
 use crate::api::retry::{self, RetryPolicy};
 use crate::api::{self, ApiError};
 
-const OWNER: &str = "meanwhile.tasks.owner";
+/// Where the owner's token is kept.
+const TOKEN: &str = "meanwhile.tasks.token";
+/// Where an earlier version kept an owner id it made up itself; the server no longer takes it.
+const OLD_OWNER: &str = "meanwhile.tasks.owner";
 /// How long a toast stays before it goes by itself.
 const TOAST_MS: u32 = 20_000;
 /// How a submission is tried again: a few times within about ten seconds, then the person is
@@ -53,7 +57,8 @@ pub struct TasksSession {
 
 #[derive(Default)]
 struct Runtime {
-    owner: Option<String>,
+    /// The owner's token, once the server has made one.
+    token: Option<String>,
     next_toast: u64,
 }
 
@@ -82,7 +87,10 @@ impl TasksSession {
             ),
             live,
             runtime: StoredValue::new_local(Runtime {
-                owner: storage().and_then(|s| s.get_item(OWNER).ok().flatten()),
+                token: storage().and_then(|s| {
+                    let _ = s.remove_item(OLD_OWNER);
+                    s.get_item(TOKEN).ok().flatten()
+                }),
                 ..Runtime::default()
             }),
         };
@@ -95,36 +103,40 @@ impl TasksSession {
             }
             delivery
         });
-        if session.owner().is_some() {
+        if session.token().is_some() {
             session.start();
         }
         session
     }
 
-    fn owner(&self) -> Option<String> {
-        self.runtime.with_value(|r| r.owner.clone())
+    fn token(&self) -> Option<String> {
+        self.runtime.with_value(|r| r.token.clone())
     }
 
-    /// This browser's owner id, made (and kept) the first time it submits a job.
-    fn ensure_owner(&self) -> String {
-        if let Some(owner) = self.owner() {
-            return owner;
-        }
-        let owner = web_sys::window()
-            .and_then(|w| w.crypto().ok())
-            .map(|crypto| crypto.random_uuid())
-            .unwrap_or_else(|| format!("{}", js_sys::Math::random()).replace('.', ""));
+    fn keep_token(&self, token: Option<String>) {
         if let Some(storage) = storage() {
-            let _ = storage.set_item(OWNER, &owner);
+            let _ = match &token {
+                Some(token) => storage.set_item(TOKEN, token),
+                None => storage.remove_item(TOKEN),
+            };
         }
-        self.runtime.update_value(|r| r.owner = Some(owner.clone()));
+        self.runtime.update_value(|r| r.token = token);
+    }
+
+    /// This browser's owner token, asked of the server (and kept) the first time it submits.
+    async fn ensure_token(&self) -> Result<String, ApiError> {
+        if let Some(token) = self.token() {
+            return Ok(token);
+        }
+        let created = api::tasks::new_owner().await?;
+        self.keep_token(Some(created.token.clone()));
         self.start();
-        owner
+        Ok(created.token)
     }
 
     /// Loads the list, then follows it the chosen way (the one session mechanism, `api::live`).
     fn start(&self) {
-        if self.owner().is_some() {
+        if self.token().is_some() {
             self.live.start(*self);
         }
     }
@@ -181,13 +193,22 @@ impl TasksSession {
     /// server may pass, so a lost answer never queues it twice; it is on the board as soon as
     /// the server has it. `Err` only when it was not queued.
     pub async fn submit(&self, spec: JobSpec) -> Result<(), ApiError> {
-        let owner = self.ensure_owner();
         let key = retry::idempotency_key();
-        let accepted =
-            retry::retrying(SUBMIT_RETRY, |_| api::tasks::submit(&spec, &owner, &key)).await?;
+        let mut token = self.ensure_token().await?;
+        let mut submitted =
+            retry::retrying(SUBMIT_RETRY, |_| api::tasks::submit(&token, &spec, &key)).await;
+        if matches!(&submitted, Err(error) if error.status() == Some(401)) {
+            // The server no longer knows this owner (its database was reset): a new one.
+            self.keep_token(None);
+            self.board.set(Board::default());
+            token = self.ensure_token().await?;
+            submitted =
+                retry::retrying(SUBMIT_RETRY, |_| api::tasks::submit(&token, &spec, &key)).await;
+        }
+        let accepted = submitted?;
         // Queued: from here on nothing may say otherwise. If this read fails, the stream (or the
         // next poll) brings the job instead.
-        if let Ok(job) = api::tasks::job(&accepted.id).await
+        if let Ok(job) = api::tasks::job(&token, &accepted.id).await
             && let Some(job) = self.board.try_update(|board| board.put(job)).flatten()
         {
             self.tell(job);
@@ -196,11 +217,26 @@ impl TasksSession {
     }
 
     pub async fn cancel(&self, id: &str) -> Result<(), ApiError> {
-        let job = api::tasks::cancel(id).await?;
+        let token = self.token().ok_or(ApiError::Aborted)?;
+        let job = api::tasks::cancel(&token, id).await?;
         self.board.update(|board| {
             board.put(job);
         });
         Ok(())
+    }
+
+    /// A succeeded mandelbrot job's picture, as an object URL for an `<img>` (revoke it with
+    /// `Url::revoke_object_url` when the picture is no longer shown).
+    pub async fn picture_url(&self, id: &str) -> Result<String, ApiError> {
+        let token = self.token().ok_or(ApiError::Aborted)?;
+        let png = api::tasks::picture(&token, id).await?;
+        let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(png.as_slice()));
+        let options = web_sys::BlobPropertyBag::new();
+        options.set_type("image/png");
+        let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)
+            .map_err(|_| ApiError::Unreadable("the picture cannot be shown".into()))?;
+        web_sys::Url::create_object_url_with_blob(&blob)
+            .map_err(|_| ApiError::Unreadable("the picture cannot be shown".into()))
     }
 
     /// Jobs queued or running, for the navigation and the title.
@@ -211,11 +247,17 @@ impl TasksSession {
 
 /// What the Tasks session loads (the owner's list, and where its stream stands) and follows.
 impl Feed for TasksSession {
-    type Position = (String, i64);
+    /// A ticket for the stream (when the jobs are pushed), and the last event the board has.
+    type Position = (Option<String>, i64);
 
     async fn load(self) -> Result<Self::Position, ApiError> {
-        let owner = self.owner().ok_or(ApiError::Aborted)?;
-        let list = api::tasks::list(&owner).await?;
+        let token = self.token().ok_or(ApiError::Aborted)?;
+        // The ticket only when it will be used: polling needs none.
+        let ticket = match self.delivery.get_untracked() {
+            Follow::Push => Some(api::tasks::ticket(&token).await?.ticket),
+            Follow::Poll(_) => None,
+        };
+        let list = api::tasks::list(&token).await?;
         let mut told = Vec::new();
         self.board.update(|board| {
             if board.last_event_id() == 0 && board.jobs().is_empty() {
@@ -226,15 +268,28 @@ impl Feed for TasksSession {
         });
         told.into_iter().for_each(|job| self.tell(job));
         let position = self.board.with_untracked(Board::last_event_id);
-        Ok((owner, position))
+        Ok((ticket, position))
     }
 
     fn open(
         self,
-        (owner, after): Self::Position,
+        (ticket, after): Self::Position,
         on_push: impl Fn(Push) + 'static,
     ) -> Result<PushStream, ApiError> {
-        api::tasks::events(&owner, after, on_push)
+        // Loaded for polling, opened after a switch to push: load again with a ticket.
+        let ticket = ticket.ok_or(ApiError::Aborted)?;
+        api::tasks::events(&ticket, after, on_push)
+    }
+
+    /// The server no longer knows this owner (its database was reset): the board is empty, and
+    /// the next submission makes a new owner.
+    fn gone_for_good(self, error: &ApiError) -> bool {
+        if error.status() != Some(401) {
+            return false;
+        }
+        self.keep_token(None);
+        self.board.set(Board::default());
+        true
     }
 
     /// One event from the owner's stream, onto the board.

@@ -9,12 +9,13 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use protocol::mail::{EventTicket, EventsQuery, MailEvent, STREAMS_PER_MAILBOX, TICKET_TTL_MS};
+use protocol::mail::{EventTicket, EventsQuery, MailEvent, STREAMS_PER_MAILBOX};
 use sqlx::{SqliteConnection, SqlitePool};
 use tokio_util::sync::CancellationToken;
 
-use super::auth::{self, Owner};
-use crate::db::{Reads, now_ms};
+use crate::auth::{Mailbox, Ticket};
+use crate::clients::{ClientAddress, Clients};
+use crate::db::Reads;
 use crate::error::{ApiError, ApiJson, ApiQuery, Result};
 use crate::streams::{self, Feed, Full, Hub};
 
@@ -55,21 +56,12 @@ pub async fn append(
 /// `POST /api/events/ticket`: a pass for one `GET /api/events`, valid for a minute.
 pub async fn ticket(
     State(db): State<SqlitePool>,
-    Owner(owner): Owner,
+    Mailbox(mailbox): Mailbox,
 ) -> Result<(StatusCode, ApiJson<EventTicket>)> {
-    // Used tickets are deleted when used, expired ones by the pruning (`retention.rs`).
-    let now = now_ms();
-    let ticket = auth::new_secret();
-    let expires_at_ms = now + TICKET_TTL_MS;
-    sqlx::query("INSERT INTO event_tickets (ticket_hash, mailbox, expires_at_ms) VALUES (?, ?, ?)")
-        .bind(auth::hash(&ticket))
-        .bind(&owner)
-        .bind(expires_at_ms)
-        .execute(&db)
-        .await?;
+    let (ticket, expires_at_ms) = Ticket::Mail.issue(&db, &mailbox).await?;
     let last_event_id: i64 =
         sqlx::query_scalar("SELECT last_event_id FROM mailboxes WHERE name = ?")
-            .bind(&owner)
+            .bind(&mailbox)
             .fetch_one(&db)
             .await?;
     Ok((
@@ -85,29 +77,23 @@ pub async fn ticket(
 /// `GET /api/events?ticket=&last_event_id=`: the mailbox's events after the last one the client
 /// has, then each new one as it is committed; a keep-alive comment every 15 s; ends when the
 /// server shuts down.
+#[allow(clippy::too_many_arguments)]
 pub async fn stream(
     State(db): State<SqlitePool>,
     State(Reads(reads)): State<Reads>,
     State(hub): State<Arc<Hub>>,
+    State(clients): State<Arc<Clients>>,
     State(shutdown): State<CancellationToken>,
+    client: ClientAddress,
     ApiQuery(query): ApiQuery<EventsQuery>,
     headers: HeaderMap,
 ) -> Result<Response> {
     let resume = streams::last_event_id::<u64>(&headers, "the id of the last event received")?
         .map(|id| i64::try_from(id).unwrap_or(i64::MAX))
         .or(query.last_event_id);
-    let hash = auth::hash(&query.ticket);
-    let ticket: Option<String> = sqlx::query_scalar(
-        "SELECT mailbox FROM event_tickets WHERE ticket_hash = ? AND expires_at_ms > ?",
-    )
-    .bind(&hash)
-    .bind(now_ms())
-    .fetch_optional(&db)
-    .await?;
-    let Some(mailbox) = ticket else {
-        return Err(unknown_ticket());
-    };
-    // The place first: a stream refused for too many open keeps its ticket for the retry.
+    let mailbox = Ticket::Mail.holder(&db, &query.ticket).await?;
+    // The places first: a stream refused for too many open keeps its ticket for the retry.
+    let held = clients.open_stream(client)?;
     let slot = hub
         .open(&mailbox, STREAMS_PER_MAILBOX)
         .map_err(|Full| ApiError::TooManyRequests {
@@ -116,15 +102,9 @@ pub async fn stream(
                  with the same ticket when one has ended."
             ),
             retry_after: streams::KEEP_ALIVE,
-        })?;
-    let spent = sqlx::query("DELETE FROM event_tickets WHERE ticket_hash = ?")
-        .bind(&hash)
-        .execute(&db)
-        .await?;
-    if spent.rows_affected() == 0 {
-        // Another request used it in the meantime.
-        return Err(unknown_ticket());
-    }
+        })?
+        .holding(held);
+    Ticket::Mail.spend(&db, &query.ticket).await?;
     let after = match resume {
         Some(id) => id,
         None => {
@@ -141,11 +121,4 @@ pub async fn stream(
         key: mailbox,
     };
     Ok(streams::replay(feed, after, reads, slot, shutdown))
-}
-
-fn unknown_ticket() -> ApiError {
-    ApiError::Unauthorized(
-        "That ticket is unknown, used or expired: ask for a new one (POST /api/events/ticket)."
-            .to_owned(),
-    )
 }

@@ -15,8 +15,8 @@ use protocol::mail::{
 use sqlx::{SqliteConnection, SqlitePool};
 use tokio_util::task::TaskTracker;
 
-use super::auth::Owner;
 use super::events;
+use crate::auth::Mailbox;
 use crate::db::Reads;
 use crate::db::now_ms;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, Result};
@@ -33,9 +33,8 @@ const CLAIM_LEASE_MS: i64 = 10_000;
 pub async fn send(
     State(tasks): State<TaskTracker>,
     State(db): State<SqlitePool>,
-    State(reads): State<Reads>,
     State(hub): State<Arc<Hub>>,
-    Owner(sender): Owner,
+    Mailbox(sender): Mailbox,
     headers: HeaderMap,
     ApiJson(new): ApiJson<NewMessage>,
 ) -> Result<(StatusCode, ApiJson<Sent>)> {
@@ -53,7 +52,7 @@ pub async fn send(
                 return Ok((StatusCode::ACCEPTED, ApiJson(sent)));
             }
         };
-        match deliver(&db, &reads, &sender, &key, claim, new).await {
+        match deliver(&db, &sender, &key, claim, new).await {
             Ok((sent, recipient, event)) => {
                 hub.wake(&recipient, event);
                 Ok((StatusCode::ACCEPTED, ApiJson(sent)))
@@ -180,17 +179,22 @@ async fn claim_key(
 /// the answer, the recipient and the event's id.
 async fn deliver(
     db: &SqlitePool,
-    reads: &Reads,
     sender: &str,
     key: &str,
     claim: i64,
     new: NewMessage,
 ) -> Result<(Sent, String, i64)> {
     let now = now_ms();
-    check_send_rate(&reads.0, sender, now).await?;
     let mut tx = db.begin().await?;
     // Every transaction here begins with a write, so it holds SQLite's write lock from its
-    // first statement (a read first could not be upgraded while another writer commits).
+    // first statement (a read first could not be upgraded while another writer commits); and
+    // the sends are counted in it, so a burst sent at once cannot pass the limit together.
+    sqlx::query("UPDATE mailboxes SET active_at_ms = ? WHERE name = ?")
+        .bind(now)
+        .bind(sender)
+        .execute(&mut *tx)
+        .await?;
+    check_send_rate(&mut tx, sender, now).await?;
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO messages (sender, recipient, subject, body, sent_at_ms)
          SELECT ?, name, ?, ?, ? FROM mailboxes WHERE name = ?
@@ -236,15 +240,15 @@ async fn deliver(
 }
 
 /// `429` once `sender` has sent [`SENDS_PER_MINUTE`] in the last minute, with how long until the
-/// oldest of them leaves the window. Counted from the messages themselves: any number of server
-/// processes see the same count.
-async fn check_send_rate(db: &SqlitePool, sender: &str, now: i64) -> Result<()> {
+/// oldest of them leaves the window. Counted from the messages themselves, in the transaction
+/// that inserts the next: any number of requests and server processes see the same count.
+async fn check_send_rate(tx: &mut SqliteConnection, sender: &str, now: i64) -> Result<()> {
     let (count, oldest): (i64, Option<i64>) = sqlx::query_as(
         "SELECT COUNT(*), MIN(sent_at_ms) FROM messages WHERE sender = ? AND sent_at_ms > ?",
     )
     .bind(sender)
     .bind(now - 60_000)
-    .fetch_one(db)
+    .fetch_one(tx)
     .await?;
     if count < i64::from(SENDS_PER_MINUTE) {
         return Ok(());
@@ -259,7 +263,7 @@ async fn check_send_rate(db: &SqlitePool, sender: &str, now: i64) -> Result<()> 
 /// `GET /api/inbox?after=&limit=`: messages to the owner, oldest first.
 pub async fn inbox(
     State(Reads(db)): State<Reads>,
-    Owner(owner): Owner,
+    Mailbox(owner): Mailbox,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<ApiJson<MessagePage>> {
     page(&db, Side::Inbox, &owner, &query).await.map(ApiJson)
@@ -268,7 +272,7 @@ pub async fn inbox(
 /// `GET /api/outbox?after=&limit=`: messages from the owner, oldest first.
 pub async fn outbox(
     State(Reads(db)): State<Reads>,
-    Owner(owner): Owner,
+    Mailbox(owner): Mailbox,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<ApiJson<MessagePage>> {
     page(&db, Side::Outbox, &owner, &query).await.map(ApiJson)
@@ -331,7 +335,7 @@ pub async fn mark_read(
     State(tasks): State<TaskTracker>,
     State(db): State<SqlitePool>,
     State(hub): State<Arc<Hub>>,
-    Owner(reader): Owner,
+    Mailbox(reader): Mailbox,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<ApiJson<Message>> {
     streams::detached(&tasks, async move {
@@ -377,7 +381,7 @@ pub async fn ask_correction(
     State(tasks): State<TaskTracker>,
     State(db): State<SqlitePool>,
     State(hub): State<Arc<Hub>>,
-    Owner(recipient): Owner,
+    Mailbox(recipient): Mailbox,
     ApiPath(id): ApiPath<i64>,
     ApiJson(request): ApiJson<CorrectionRequest>,
 ) -> Result<(StatusCode, ApiJson<Message>)> {
@@ -427,7 +431,7 @@ pub async fn correct(
     State(tasks): State<TaskTracker>,
     State(db): State<SqlitePool>,
     State(hub): State<Arc<Hub>>,
-    Owner(sender): Owner,
+    Mailbox(sender): Mailbox,
     ApiPath(id): ApiPath<i64>,
     ApiJson(correction): ApiJson<Correction>,
 ) -> Result<(StatusCode, ApiJson<Message>)> {

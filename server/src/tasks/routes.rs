@@ -1,5 +1,6 @@
-//! The jobs API: submit (202 and where to look), look, list, cancel, fetch the result, and the
-//! owner's event stream.
+//! The jobs API: an owner's token, submit (202 and where to look), look, list, cancel, fetch the
+//! result, and the owner's event stream (opened with a single-use ticket). Every call about jobs
+//! carries the owner's token; another owner's job is `404`, as if it did not exist.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,8 +9,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use protocol::jobs::{
-    Job, JobAccepted, JobEventsQuery, JobList, JobResult, JobState, JobsQuery, LIST_MAX, NewJob,
-    QUEUE_MAX,
+    EventTicket, Job, JobAccepted, JobEventsQuery, JobList, JobOwnerCreated, JobResult, JobState,
+    LIST_MAX, NewJob, QUEUE_MAX, QUEUE_PER_OWNER,
 };
 use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
@@ -17,7 +18,9 @@ use tokio_util::task::TaskTracker;
 
 use super::Jobs;
 use super::store::{self, Cancel, Keyed, Submitted};
-use crate::db::Reads;
+use crate::auth::{self, JobOwner, Ticket};
+use crate::clients::{ClientAddress, Clients};
+use crate::db::{Reads, now_ms};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, Result};
 use crate::idempotency;
 use crate::streams::{self, Feed, Full, Hub};
@@ -27,14 +30,36 @@ const STREAMS_PER_OWNER: usize = 6;
 /// When to come back after the queue was full.
 const QUEUE_FULL_RETRY: Duration = Duration::from_secs(5);
 
-/// `POST /api/jobs`: queued at once, however busy the workers are. With an `Idempotency-Key`,
-/// a retry (the same key and body) answers with the job the first attempt queued; the same key
-/// with another body is `422`.
+/// `POST /api/jobs/owners`: a new owner of jobs and its token (shown this once; so many an hour
+/// per client address, as mailboxes).
+pub async fn new_owner(
+    State(db): State<SqlitePool>,
+    State(clients): State<Arc<Clients>>,
+    client: ClientAddress,
+) -> Result<(StatusCode, ApiJson<JobOwnerCreated>)> {
+    clients.new_credential(client)?;
+    let token = auth::new_secret();
+    sqlx::query(
+        "INSERT INTO job_owners (owner, last_event_id, token_hash, created_at_ms)
+         VALUES (?, 0, ?, ?)",
+    )
+    .bind(super::new_id())
+    .bind(auth::hash(&token))
+    .bind(now_ms())
+    .execute(&db)
+    .await?;
+    Ok((StatusCode::CREATED, ApiJson(JobOwnerCreated { token })))
+}
+
+/// `POST /api/jobs`: queued at once, however busy the workers are, within the owner's share of
+/// the queue. With an `Idempotency-Key`, a retry (the same key and body) answers with the job the
+/// first attempt queued; the same key with another body is `422`.
 pub async fn submit(
     State(tasks): State<TaskTracker>,
     State(db): State<SqlitePool>,
     State(hub): State<Arc<Hub>>,
     State(jobs): State<Arc<Jobs>>,
+    JobOwner(owner): JobOwner,
     headers: HeaderMap,
     ApiJson(new): ApiJson<NewJob>,
 ) -> Result<Response> {
@@ -47,22 +72,30 @@ pub async fn submit(
             key,
             request_hash: idempotency::request_hash(&new),
         });
-        let job =
-            match store::submit(&db, &hub, &id, &new.spec, new.owner.as_deref(), keyed).await? {
-                Submitted::Queued(job) => {
-                    jobs.submitted();
-                    job
-                }
-                Submitted::Again(job) => job,
-                Submitted::QueueFull => {
-                    return Err(ApiError::TooManyRequests {
-                        message: format!(
-                            "{QUEUE_MAX} jobs are waiting already; submit this one later."
-                        ),
-                        retry_after: QUEUE_FULL_RETRY,
-                    });
-                }
-            };
+        let job = match store::submit(&db, &hub, &id, &new.spec, &owner, keyed).await? {
+            Submitted::Queued(job) => {
+                jobs.submitted();
+                job
+            }
+            Submitted::Again(job) => job,
+            Submitted::QueueFull => {
+                return Err(ApiError::TooManyRequests {
+                    message: format!(
+                        "{QUEUE_MAX} jobs are waiting already; submit this one later."
+                    ),
+                    retry_after: QUEUE_FULL_RETRY,
+                });
+            }
+            Submitted::ShareUsed => {
+                return Err(ApiError::TooManyRequests {
+                    message: format!(
+                        "You have {QUEUE_PER_OWNER} jobs waiting or running, as many as one \
+                             owner may; submit this one when one has finished."
+                    ),
+                    retry_after: QUEUE_FULL_RETRY,
+                });
+            }
+        };
         let location = HeaderValue::try_from(format!("/api/jobs/{}", job.id))
             .expect("an id is URL-safe base64, which a header holds");
         let accepted = JobAccepted {
@@ -86,9 +119,10 @@ fn not_found(id: &str) -> ApiError {
 /// `GET /api/jobs/{id}`.
 pub async fn show(
     State(Reads(reads)): State<Reads>,
+    JobOwner(owner): JobOwner,
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<Job>> {
-    let row = store::find(&reads, &id)
+    let row = store::find(&reads, &owner, &id)
         .await?
         .ok_or_else(|| not_found(&id))?;
     Ok(ApiJson(row.job()?))
@@ -98,9 +132,10 @@ pub async fn show(
 /// the job has none.
 pub async fn result(
     State(Reads(reads)): State<Reads>,
+    JobOwner(owner): JobOwner,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response> {
-    let row = store::find(&reads, &id)
+    let row = store::find(&reads, &owner, &id)
         .await?
         .ok_or_else(|| not_found(&id))?;
     let job = row.job()?;
@@ -113,7 +148,7 @@ pub async fn result(
             state => format!("The job {} and has no result.", state.as_str()),
         }));
     };
-    // A result never changes: the browser may keep it.
+    // A result never changes: the browser may keep it (for this owner only).
     let forever = HeaderValue::from_static("private, max-age=31536000, immutable");
     if let JobResult::Mandelbrot { .. } = result {
         let png = store::image(&reads, &id)
@@ -139,10 +174,11 @@ pub async fn cancel(
     State(db): State<SqlitePool>,
     State(hub): State<Arc<Hub>>,
     State(jobs): State<Arc<Jobs>>,
+    JobOwner(owner): JobOwner,
     ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, ApiJson<Job>)> {
     streams::detached(&tasks, async move {
-        match store::cancel(&db, &hub, &id).await? {
+        match store::cancel(&db, &hub, &owner, &id).await? {
             Cancel::NotFound => Err(not_found(&id)),
             Cancel::AlreadyFinished(state) => Err(ApiError::Conflict(format!(
                 "The job has {} already; there is nothing to cancel.",
@@ -162,53 +198,73 @@ pub async fn cancel(
     .await
 }
 
-fn check_owner(owner: &str) -> Result<()> {
-    protocol::jobs::check_owner(owner).map_err(|e| ApiError::Validation(e.to_string()))
-}
-
-/// `GET /api/jobs?owner=`: the owner's newest jobs, and where its stream stands.
+/// `GET /api/jobs`: the owner's newest jobs, and where its stream stands.
 pub async fn list(
     State(Reads(reads)): State<Reads>,
-    ApiQuery(query): ApiQuery<JobsQuery>,
+    JobOwner(owner): JobOwner,
 ) -> Result<ApiJson<JobList>> {
-    check_owner(&query.owner)?;
-    let (jobs, last_event_id) = store::list(&reads, &query.owner, LIST_MAX).await?;
+    let (jobs, last_event_id) = store::list(&reads, &owner, LIST_MAX).await?;
     Ok(ApiJson(JobList {
         jobs,
         last_event_id,
     }))
 }
 
-/// `GET /api/jobs/events?owner=&last_event_id=`: the owner's job events after the last one the
+/// `POST /api/jobs/events/ticket`: a pass for one `GET /api/jobs/events`, valid for a minute.
+pub async fn ticket(
+    State(db): State<SqlitePool>,
+    JobOwner(owner): JobOwner,
+) -> Result<(StatusCode, ApiJson<EventTicket>)> {
+    let (ticket, expires_at_ms) = Ticket::Jobs.issue(&db, &owner).await?;
+    let last_event_id = store::last_event_id(&mut *db.acquire().await?, &owner).await?;
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(EventTicket {
+            ticket,
+            expires_at_ms,
+            last_event_id,
+        }),
+    ))
+}
+
+/// `GET /api/jobs/events?ticket=&last_event_id=`: the owner's job events after the last one the
 /// client has (`Last-Event-ID` or the query), then each new one as it is committed.
+#[allow(clippy::too_many_arguments)]
 pub async fn events(
+    State(db): State<SqlitePool>,
     State(Reads(reads)): State<Reads>,
     State(hub): State<Arc<Hub>>,
+    State(clients): State<Arc<Clients>>,
     State(shutdown): State<CancellationToken>,
+    client: ClientAddress,
     ApiQuery(query): ApiQuery<JobEventsQuery>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    check_owner(&query.owner)?;
+    let resume = streams::last_event_id::<u64>(&headers, "the id of the last event received")?
+        .map(|id| i64::try_from(id).unwrap_or(i64::MAX))
+        .or(query.last_event_id);
+    let owner = Ticket::Jobs.holder(&db, &query.ticket).await?;
+    // The places first: a stream refused for too many open keeps its ticket for the retry.
+    let held = clients.open_stream(client)?;
     let slot = hub
-        .open(&store::stream_key(&query.owner), STREAMS_PER_OWNER)
+        .open(&store::stream_key(&owner), STREAMS_PER_OWNER)
         .map_err(|Full| ApiError::TooManyRequests {
             message: format!(
                 "One owner may have {STREAMS_PER_OWNER} job streams open; close one first."
             ),
             retry_after: streams::KEEP_ALIVE,
-        })?;
-    let resume = streams::last_event_id::<u64>(&headers, "the id of the last event received")?
-        .map(|id| i64::try_from(id).unwrap_or(i64::MAX))
-        .or(query.last_event_id);
+        })?
+        .holding(held);
+    Ticket::Jobs.spend(&db, &query.ticket).await?;
     let after = match resume {
         Some(id) => id,
-        None => store::last_event_id(&mut *reads.acquire().await?, &query.owner).await?,
+        None => store::last_event_id(&mut *reads.acquire().await?, &owner).await?,
     };
     let feed = Feed {
         name: "job events",
         sql: "SELECT id, kind, data FROM job_events WHERE owner = ? AND id > ? ORDER BY id LIMIT ?",
-        key: store::stream_key(&query.owner),
-        of: query.owner,
+        key: store::stream_key(&owner),
+        of: owner,
     };
     Ok(streams::replay(feed, after, reads, slot, shutdown))
 }

@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use protocol::jobs::{Job, JobEvent, JobProgress, JobResult, JobSpec, JobState, QUEUE_MAX};
+use protocol::jobs::{
+    Job, JobEvent, JobProgress, JobResult, JobSpec, JobState, QUEUE_MAX, QUEUE_PER_OWNER,
+};
 use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::db::{NOW_MS_SQL, now_ms};
@@ -83,6 +85,8 @@ pub enum Submitted {
     Again(Job),
     /// [`QUEUE_MAX`] are waiting already; nothing was written.
     QueueFull,
+    /// The owner has [`QUEUE_PER_OWNER`] waiting or running already; nothing was written.
+    ShareUsed,
 }
 
 /// A submission's `Idempotency-Key` and the hash of the body it came with.
@@ -92,16 +96,17 @@ pub struct Keyed<'a> {
     pub request_hash: Vec<u8>,
 }
 
-/// Queues a job, unless [`QUEUE_MAX`] are waiting already: the count and the insert are one
-/// statement, so two submissions at once cannot both take the last place. With a key, the key
-/// and the job are one transaction: a retry of a submission whose answer was lost gets the job
-/// it queued, never a second one.
+/// Queues a job, unless [`QUEUE_MAX`] are waiting already or the owner has its share
+/// ([`QUEUE_PER_OWNER`]) waiting or running: the counts and the insert are one statement, so two
+/// submissions at once cannot both take the last place. With a key, the key and the job are one
+/// transaction: a retry of a submission whose answer was lost gets the job it queued, never a
+/// second one.
 pub async fn submit(
     db: &SqlitePool,
     hub: &Hub,
     id: &str,
     spec: &JobSpec,
-    owner: Option<&str>,
+    owner: &str,
     keyed: Option<Keyed<'_>>,
 ) -> Result<Submitted> {
     let now = now_ms();
@@ -111,7 +116,7 @@ pub async fn submit(
     };
     let mut tx = db.begin().await?;
     if let Some(keyed) = &keyed {
-        let scope = owner.unwrap_or_default();
+        let scope = owner;
         let claimed = sqlx::query(
             "INSERT INTO job_keys (owner, key, request_hash, job_id, created_at_ms)
              VALUES (?, ?, ?, ?, ?) ON CONFLICT (owner, key) DO NOTHING",
@@ -140,9 +145,7 @@ pub async fn submit(
             if let Some(row) = find_optional(&mut tx, &earlier).await? {
                 tx.commit().await?;
                 // The first attempt's wake may have been lost with its answer.
-                if let Some(owner) = owner {
-                    hub.nudge(&stream_key(owner));
-                }
+                hub.nudge(&stream_key(owner));
                 return Ok(Submitted::Again(row.job()?));
             }
             // The job was pruned long ago, the key not yet: the key now names the new job.
@@ -158,6 +161,8 @@ pub async fn submit(
         "INSERT INTO jobs (id, owner, kind, params, state, created_at_ms)
          SELECT ?, ?, ?, ?, 'queued', ?
          WHERE (SELECT count(*) FROM jobs WHERE state = 'queued') < ?
+           AND (SELECT count(*) FROM jobs
+                WHERE owner = ? AND state IN ('queued', 'running')) < ?
          RETURNING {JOB_COLUMNS}"
     ))
     .bind(id)
@@ -166,32 +171,44 @@ pub async fn submit(
     .bind(params.to_string())
     .bind(now)
     .bind(QUEUE_MAX as i64)
+    .bind(owner)
+    .bind(QUEUE_PER_OWNER as i64)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else {
-        // Dropped, the transaction rolls back: the key is not kept, so a retry may queue.
-        return Ok(Submitted::QueueFull);
+        // Which limit it was, read in the same transaction; dropped, it rolls back: the key is
+        // not kept, so a retry may queue.
+        let mine: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM jobs WHERE owner = ? AND state IN ('queued', 'running')",
+        )
+        .bind(owner)
+        .fetch_one(&mut *tx)
+        .await?;
+        return Ok(if mine >= QUEUE_PER_OWNER as i64 {
+            Submitted::ShareUsed
+        } else {
+            Submitted::QueueFull
+        });
     };
     let job = row.job()?;
-    let event = match owner {
-        Some(owner) => Some(append(&mut tx, owner, &JobEvent::Submitted(job.clone()), now).await?),
-        None => None,
-    };
+    let event = append(&mut tx, owner, &JobEvent::Submitted(job.clone()), now).await?;
     tx.commit().await?;
-    wake(hub, owner, event);
+    wake(hub, Some(owner), Some(event));
     Ok(Submitted::Queued(job))
 }
 
-pub async fn find(db: &SqlitePool, id: &str) -> Result<Option<JobRow>> {
-    Ok(
-        sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(db)
-            .await?,
-    )
+/// `owner`'s job `id`; `None` when there is none, or it is another owner's.
+pub async fn find(db: &SqlitePool, owner: &str, id: &str) -> Result<Option<JobRow>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE id = ? AND owner = ?"
+    ))
+    .bind(id)
+    .bind(owner)
+    .fetch_optional(db)
+    .await?)
 }
 
-/// A succeeded mandelbrot job's picture.
+/// A succeeded mandelbrot job's picture (its owner checked with [`find`]).
 pub async fn image(db: &SqlitePool, id: &str) -> Result<Option<Vec<u8>>> {
     Ok(sqlx::query_scalar("SELECT image FROM jobs WHERE id = ?")
         .bind(id)
@@ -239,7 +256,8 @@ pub enum Cancel {
     Requested(Job),
 }
 
-pub async fn cancel(db: &SqlitePool, hub: &Hub, id: &str) -> Result<Cancel> {
+/// Cancels `owner`'s job `id` ([`Cancel::NotFound`] for another owner's).
+pub async fn cancel(db: &SqlitePool, hub: &Hub, owner: &str, id: &str) -> Result<Cancel> {
     let now = now_ms();
     let mut tx = db.begin().await?;
     // Every SET expression reads the row as it was, so `state = 'queued'` is the old state.
@@ -247,16 +265,17 @@ pub async fn cancel(db: &SqlitePool, hub: &Hub, id: &str) -> Result<Cancel> {
         "UPDATE jobs SET cancel_requested = 1,
              finished_at_ms = CASE WHEN state = 'queued' THEN ? ELSE finished_at_ms END,
              state = CASE WHEN state = 'queued' THEN 'cancelled' ELSE state END
-         WHERE id = ? AND state IN ('queued', 'running')
+         WHERE id = ? AND owner = ? AND state IN ('queued', 'running')
          RETURNING {JOB_COLUMNS}"
     ))
     .bind(now)
     .bind(id)
+    .bind(owner)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else {
         tx.commit().await?;
-        return Ok(match find(db, id).await? {
+        return Ok(match find(db, owner, id).await? {
             Some(row) => Cancel::AlreadyFinished(row.state()?),
             None => Cancel::NotFound,
         });
@@ -599,7 +618,7 @@ mod tests {
         let spec: JobSpec =
             serde_json::from_value(serde_json::json!({"kind": "wait", "params": {"seconds": 1}}))
                 .expect("a job");
-        submit(&db, &hub, "job", &spec, None, None)
+        submit(&db, &hub, "job", &spec, "owner", None)
             .await
             .expect("queued");
 

@@ -14,7 +14,7 @@ fn clocks(header_ms: u64, write_ms: u64, max_connections: usize) -> Connections 
         header_timeout: Duration::from_millis(header_ms),
         write_timeout: Duration::from_millis(write_ms),
         max_connections,
-        half_close: false,
+        ..Connections::default()
     }
 }
 

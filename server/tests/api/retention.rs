@@ -42,11 +42,13 @@ async fn each_kind_of_row_is_pruned_once_it_has_served_its_purpose_and_no_sooner
     let recent = app.send(&alice, "bob", "new-key", "Today").await;
     let _expired = app.ticket(&bob).await;
     let _fresh = app.ticket(&bob).await;
+    let owner = app.owner().await;
     let job: JobAccepted = app
         .client
         .post(app.url("/api/jobs"))
+        .bearer_auth(&owner.token)
         .header("idempotency-key", "job-key")
-        .json(&json!({ "kind": "wait", "params": { "seconds": 0 }, "owner": "client-Old_1" }))
+        .json(&json!({ "kind": "wait", "params": { "seconds": 0 } }))
         .send()
         .await
         .expect("sent")
@@ -54,7 +56,7 @@ async fn each_kind_of_row_is_pruned_once_it_has_served_its_purpose_and_no_sooner
         .await
         .expect("queued");
     loop {
-        let state: Value = app
+        let state: Value = owner
             .get(&format!("/api/jobs/{}", job.id))
             .await
             .json()
@@ -133,7 +135,7 @@ async fn each_kind_of_row_is_pruned_once_it_has_served_its_purpose_and_no_sooner
     let message: Message = serde_json::from_str(&kept[0].data).expect("a message");
     assert_eq!(message.id, recent.id);
     assert_eq!(stream.next(Duration::from_millis(300)).await, None);
-    let gone = app.get(&format!("/api/jobs/{}", job.id)).await;
+    let gone = owner.get(&format!("/api/jobs/{}", job.id)).await;
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
     assert_eq!(job.state, JobState::Queued);
 }

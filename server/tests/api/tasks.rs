@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use protocol::jobs::{Job, JobAccepted, JobList, JobResult, JobState};
+use protocol::jobs::{
+    EventTicket, Job, JobAccepted, JobList, JobOwnerCreated, JobResult, JobState, QUEUE_PER_OWNER,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use server::tasks::Jobs;
@@ -11,9 +13,39 @@ use sha2::{Digest, Sha256};
 
 use crate::helpers::{Events, TestApp, assert_error, spawn_app, spawn_app_with, start_process};
 
+/// An owner of jobs, as a client holds it: its token goes on every call.
+pub struct Owner<'a> {
+    pub app: &'a TestApp,
+    pub token: String,
+}
+
 impl TestApp {
+    /// A new owner of jobs (`POST /api/jobs/owners`).
+    pub async fn owner(&self) -> Owner<'_> {
+        let response = self.client.post(self.url("/api/jobs/owners")).send().await;
+        let response = response.expect("sent");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let created: JobOwnerCreated = response.json().await.expect("JSON");
+        Owner {
+            app: self,
+            token: created.token,
+        }
+    }
+}
+
+impl Owner<'_> {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        let request = self.app.client.get(self.app.url(path));
+        request.bearer_auth(&self.token).send().await.expect("sent")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        let request = self.app.client.post(self.app.url(path)).json(body);
+        request.bearer_auth(&self.token).send().await.expect("sent")
+    }
+
     /// Submits `body` and checks the 202: `Location` names the job, the state is `queued`.
-    async fn submit(&self, body: Value) -> String {
+    pub async fn submit(&self, body: Value) -> String {
         let response = self.post_json("/api/jobs", &body).await;
         assert_eq!(response.status(), StatusCode::ACCEPTED, "{body}");
         let location = response.headers()["location"]
@@ -50,12 +82,27 @@ impl TestApp {
             .await
     }
 
-    async fn cancel(&self, id: &str) -> reqwest::Response {
-        self.client
-            .post(self.url(&format!("/api/jobs/{id}/cancel")))
-            .send()
-            .await
-            .expect("sent")
+    pub async fn cancel(&self, id: &str) -> reqwest::Response {
+        let path = format!("/api/jobs/{id}/cancel");
+        self.post_json(&path, &json!(null)).await
+    }
+
+    /// The owner's event stream from `last_event_id` (`None`: from now), through a new ticket.
+    pub async fn stream(&self, last_event_id: Option<&str>) -> reqwest::Response {
+        let ticket = self
+            .post_json("/api/jobs/events/ticket", &json!(null))
+            .await;
+        assert_eq!(ticket.status(), StatusCode::CREATED);
+        let ticket: EventTicket = ticket.json().await.expect("a ticket");
+        let mut request = self
+            .app
+            .client
+            .get(self.app.url("/api/jobs/events"))
+            .query(&[("ticket", &ticket.ticket)]);
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        request.send().await.expect("sent")
     }
 }
 
@@ -67,32 +114,33 @@ async fn app_with_workers(workers: usize) -> TestApp {
 #[tokio::test]
 async fn each_kind_of_job_gives_its_known_result() {
     let app = spawn_app().await;
-    let million = app
+    let me = app.owner().await;
+    let million = me
         .submit(json!({ "kind": "primes", "params": { "limit": 1_000_000 } }))
         .await;
-    let hundred_million = app
+    let hundred_million = me
         .submit(json!({ "kind": "primes", "params": { "limit": 100_000_000 } }))
         .await;
-    let chain = app
+    let chain = me
         .submit(
             json!({ "kind": "hashchain", "params": { "seed": "meanwhile", "rounds": 100_000 } }),
         )
         .await;
-    let picture = app
+    let picture = me
         .submit(json!({ "kind": "mandelbrot", "params": { "width": 64, "height": 48, "max_iterations": 200 } }))
         .await;
-    let wait = app
+    let wait = me
         .submit(json!({ "kind": "wait", "params": { "seconds": 0 } }))
         .await;
 
-    let job = app.finished(&million).await;
+    let job = me.finished(&million).await;
     assert_eq!(job.state, JobState::Succeeded, "{job:?}");
     assert_eq!(job.result, Some(JobResult::Primes { count: 78_498 }));
     assert_eq!(job.progress, 1.0);
     assert_eq!(job.attempts, 1);
     assert!(job.created_at_ms <= job.started_at_ms.expect("started"));
     assert!(job.started_at_ms <= job.finished_at_ms);
-    let result: Value = app
+    let result: Value = me
         .get(&format!("/api/jobs/{million}/result"))
         .await
         .json()
@@ -100,7 +148,7 @@ async fn each_kind_of_job_gives_its_known_result() {
         .expect("JSON");
     assert_eq!(result, json!({ "count": 78_498 }));
 
-    let job = app.finished(&hundred_million).await;
+    let job = me.finished(&hundred_million).await;
     assert_eq!(job.result, Some(JobResult::Primes { count: 5_761_455 }));
 
     let mut direct: [u8; 32] = Sha256::digest(b"meanwhile").into();
@@ -108,10 +156,10 @@ async fn each_kind_of_job_gives_its_known_result() {
         direct = Sha256::digest(direct).into();
     }
     let hex: String = direct.iter().map(|b| format!("{b:02x}")).collect();
-    let job = app.finished(&chain).await;
+    let job = me.finished(&chain).await;
     assert_eq!(job.result, Some(JobResult::Hashchain { hash: hex }));
 
-    let job = app.finished(&picture).await;
+    let job = me.finished(&picture).await;
     let Some(JobResult::Mandelbrot {
         width: 64,
         height: 48,
@@ -120,7 +168,7 @@ async fn each_kind_of_job_gives_its_known_result() {
     else {
         panic!("{job:?}");
     };
-    let response = app.get(&format!("/api/jobs/{picture}/result")).await;
+    let response = me.get(&format!("/api/jobs/{picture}/result")).await;
     assert_eq!(response.headers()["content-type"], "image/png");
     let png = response.bytes().await.expect("the picture");
     assert_eq!(png.len() as u64, png_bytes);
@@ -133,13 +181,14 @@ async fn each_kind_of_job_gives_its_known_result() {
     // The middle (-0.5 + 0i) is in the set, so black.
     assert_eq!(&pixels[(24 * 64 + 32) * 3..][..3], [0, 0, 0]);
 
-    let job = app.finished(&wait).await;
+    let job = me.finished(&wait).await;
     assert_eq!(job.result, Some(JobResult::Wait { waited_seconds: 0 }));
 }
 
 #[tokio::test]
 async fn a_job_outside_its_ranges_is_422_naming_what_is_allowed() {
     let app = spawn_app().await;
+    let me = app.owner().await;
     for (body, names) in [
         (json!({ "kind": "fibonacci", "params": {} }), "primes"),
         (json!({ "kind": "primes" }), "params"),
@@ -185,15 +234,19 @@ async fn a_job_outside_its_ranges_is_422_naming_what_is_allowed() {
             "0 to 600",
         ),
         (
-            json!({ "kind": "wait", "params": { "seconds": 1 }, "owner": "not ok!" }),
+            json!({ "kind": "wait", "params": { "seconds": 1 }, "owner": "me" }),
             "owner",
+        ),
+        (
+            json!({ "kind": "wait", "params": { "seconds": 1 }, "ownr": "me" }),
+            "ownr",
         ),
         (
             json!([{ "kind": "wait", "params": { "seconds": 1 } }]),
             "object",
         ),
     ] {
-        let response = app.post_json("/api/jobs", &body).await;
+        let response = me.post_json("/api/jobs", &body).await;
         let message = assert_error(
             response,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -202,41 +255,32 @@ async fn a_job_outside_its_ranges_is_422_naming_what_is_allowed() {
         .await;
         assert!(message.contains(names), "{body}: {message}");
     }
-    assert_error(
-        app.get("/api/jobs?owner=").await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    )
-    .await;
-    assert_error(
-        app.get("/api/jobs").await,
-        StatusCode::BAD_REQUEST,
-        "bad_request",
-    )
-    .await;
+    let listed = me.get("/api/jobs").await.json::<JobList>().await;
+    assert_eq!(listed.expect("a list").jobs, [], "nothing was queued");
 }
 
 #[tokio::test]
 async fn unknown_jobs_are_404_and_results_and_cancels_that_cannot_be_are_409() {
     let app = app_with_workers(1).await;
+    let me = app.owner().await;
     for path in ["/api/jobs/nope", "/api/jobs/nope/result"] {
-        assert_error(app.get(path).await, StatusCode::NOT_FOUND, "not_found").await;
+        assert_error(me.get(path).await, StatusCode::NOT_FOUND, "not_found").await;
     }
-    assert_error(app.cancel("nope").await, StatusCode::NOT_FOUND, "not_found").await;
+    assert_error(me.cancel("nope").await, StatusCode::NOT_FOUND, "not_found").await;
 
-    let long = app
+    let long = me
         .submit(json!({ "kind": "wait", "params": { "seconds": 600 } }))
         .await;
-    let queued = app
+    let queued = me
         .submit(json!({ "kind": "wait", "params": { "seconds": 0 } }))
         .await;
-    app.until(&long, Duration::from_secs(10), |job| {
+    me.until(&long, Duration::from_secs(10), |job| {
         job.state == JobState::Running
     })
     .await;
     for id in [&long, &queued] {
         let message = assert_error(
-            app.get(&format!("/api/jobs/{id}/result")).await,
+            me.get(&format!("/api/jobs/{id}/result")).await,
             StatusCode::CONFLICT,
             "conflict",
         )
@@ -246,47 +290,48 @@ async fn unknown_jobs_are_404_and_results_and_cancels_that_cannot_be_are_409() {
             "{message}"
         );
     }
-    assert_eq!(app.cancel(&long).await.status(), StatusCode::ACCEPTED);
-    let done = app.finished(&queued).await;
+    assert_eq!(me.cancel(&long).await.status(), StatusCode::ACCEPTED);
+    let done = me.finished(&queued).await;
     assert_eq!(done.state, JobState::Succeeded);
-    let message = assert_error(app.cancel(&queued).await, StatusCode::CONFLICT, "conflict").await;
+    let message = assert_error(me.cancel(&queued).await, StatusCode::CONFLICT, "conflict").await;
     assert!(message.contains("succeeded"), "{message}");
     let message = assert_error(
-        app.get(&format!("/api/jobs/{long}/result")).await,
+        me.get(&format!("/api/jobs/{long}/result")).await,
         StatusCode::CONFLICT,
         "conflict",
     )
     .await;
     assert!(message.contains("cancelled"), "{message}");
-    assert_error(app.cancel(&long).await, StatusCode::CONFLICT, "conflict").await;
+    assert_error(me.cancel(&long).await, StatusCode::CONFLICT, "conflict").await;
 }
 
 #[tokio::test]
 async fn a_cancelled_waiting_job_never_starts_and_a_running_one_stops_at_once() {
     let app = app_with_workers(2).await;
-    let primes = app
+    let me = app.owner().await;
+    let primes = me
         .submit(json!({ "kind": "primes", "params": { "limit": 10_000_000_000u64 } }))
         .await;
-    let chain = app
+    let chain = me
         .submit(json!({ "kind": "hashchain", "params": { "seed": "s", "rounds": 200_000_000 } }))
         .await;
-    let waiting = app
+    let waiting = me
         .submit(json!({ "kind": "wait", "params": { "seconds": 1 } }))
         .await;
     for id in [&primes, &chain] {
-        app.until(id, Duration::from_secs(10), |job| job.progress > 0.0)
+        me.until(id, Duration::from_secs(10), |job| job.progress > 0.0)
             .await;
     }
 
-    let response = app.cancel(&waiting).await;
+    let response = me.cancel(&waiting).await;
     assert_eq!(response.status(), StatusCode::OK);
     let job: Job = response.json().await.expect("the job");
     assert_eq!(job.state, JobState::Cancelled);
 
     for id in [&primes, &chain] {
         let asked = Instant::now();
-        assert_eq!(app.cancel(id).await.status(), StatusCode::ACCEPTED);
-        let job = app
+        assert_eq!(me.cancel(id).await.status(), StatusCode::ACCEPTED);
+        let job = me
             .until(id, Duration::from_secs(10), |job| job.state.is_finished())
             .await;
         assert_eq!(job.state, JobState::Cancelled);
@@ -299,11 +344,11 @@ async fn a_cancelled_waiting_job_never_starts_and_a_running_one_stops_at_once() 
     }
     // The waiting one was never started, though both workers are free again: workers take jobs
     // in the order they came, so once a job submitted after it has run, it would have run first.
-    let later = app
+    let later = me
         .submit(json!({ "kind": "wait", "params": { "seconds": 0 } }))
         .await;
-    assert_eq!(app.finished(&later).await.state, JobState::Succeeded);
-    let job = app.job(&waiting).await;
+    assert_eq!(me.finished(&later).await.state, JobState::Succeeded);
+    let job = me.job(&waiting).await;
     assert_eq!(
         (job.state, job.attempts, job.started_at_ms),
         (JobState::Cancelled, 0, None)
@@ -313,55 +358,186 @@ async fn a_cancelled_waiting_job_never_starts_and_a_running_one_stops_at_once() 
 #[tokio::test]
 async fn past_a_hundred_waiting_jobs_a_new_one_is_429_with_retry_after() {
     let app = app_with_workers(1).await;
-    let running = app
+    let me = app.owner().await;
+    let running = me
         .submit(json!({ "kind": "wait", "params": { "seconds": 600 } }))
         .await;
-    app.until(&running, Duration::from_secs(10), |job| {
+    me.until(&running, Duration::from_secs(10), |job| {
         job.state == JobState::Running
     })
     .await;
-    let mut waiting = Vec::new();
-    for _ in 0..100 {
-        waiting.push(
-            app.submit(json!({ "kind": "wait", "params": { "seconds": 600 } }))
-                .await,
-        );
+    // Ten owners, each with its whole share waiting.
+    let mut owners = Vec::new();
+    for _ in 0..10 {
+        owners.push(app.owner().await);
     }
-    let response = app
+    let mut waiting = Vec::new();
+    for owner in &owners {
+        for _ in 0..10 {
+            waiting.push(
+                owner
+                    .submit(json!({ "kind": "wait", "params": { "seconds": 600 } }))
+                    .await,
+            );
+        }
+    }
+    let response = me
         .post_json(
             "/api/jobs",
             &json!({ "kind": "wait", "params": { "seconds": 1 } }),
         )
         .await;
     assert_eq!(response.headers()["retry-after"], "5");
-    assert_error(response, StatusCode::TOO_MANY_REQUESTS, "too_many_requests").await;
+    let message = assert_error(response, StatusCode::TOO_MANY_REQUESTS, "too_many_requests").await;
+    assert!(message.contains("100 jobs are waiting"), "{message}");
     // A place frees up when one is cancelled.
-    assert_eq!(app.cancel(&waiting[50]).await.status(), StatusCode::OK);
-    app.submit(json!({ "kind": "wait", "params": { "seconds": 1 } }))
+    assert_eq!(
+        owners[5].cancel(&waiting[50]).await.status(),
+        StatusCode::OK
+    );
+    me.submit(json!({ "kind": "wait", "params": { "seconds": 1 } }))
         .await;
+}
+
+/// One client filling the queue made every other submission 429 for hours: now an owner has a
+/// share (waiting and running), and past it only its own submissions are refused.
+#[tokio::test]
+async fn one_owner_gets_its_share_of_the_queue_and_others_still_submit() {
+    let app = app_with_workers(1).await;
+    let greedy = app.owner().await;
+    for _ in 0..QUEUE_PER_OWNER {
+        greedy
+            .submit(json!({ "kind": "wait", "params": { "seconds": 600 } }))
+            .await;
+    }
+    let more = json!({ "kind": "wait", "params": { "seconds": 600 } });
+    let refused =
+        futures::future::join_all((0..5).map(|_| greedy.post_json("/api/jobs", &more))).await;
+    for response in refused {
+        assert_eq!(response.headers()["retry-after"], "5");
+        let message =
+            assert_error(response, StatusCode::TOO_MANY_REQUESTS, "too_many_requests").await;
+        assert!(message.contains("as many as one owner may"), "{message}");
+    }
+    let listed = greedy.get("/api/jobs").await.json::<JobList>().await;
+    assert_eq!(listed.expect("a list").jobs.len(), QUEUE_PER_OWNER);
+
+    let other = app.owner().await;
+    let id = other
+        .submit(json!({ "kind": "wait", "params": { "seconds": 0 } }))
+        .await;
+    assert_eq!(other.job(&id).await.state, JobState::Queued);
+}
+
+/// Jobs are their owner's: without its token nothing about them can be asked, and another
+/// owner's token finds nothing — not the job, its result, its cancel or its stream.
+#[tokio::test]
+async fn only_its_owner_sees_cancels_or_streams_a_job() {
+    let app = app_with_workers(1).await;
+    let me = app.owner().await;
+    let id = me
+        .submit(json!({ "kind": "wait", "params": { "seconds": 0 } }))
+        .await;
+    me.finished(&id).await;
+    let long = me
+        .submit(json!({ "kind": "wait", "params": { "seconds": 600 } }))
+        .await;
+
+    let no_token = |method: reqwest::Method, path: &str| {
+        app.client
+            .request(method, app.url(path))
+            .json(&json!({ "kind": "wait", "params": { "seconds": 0 } }))
+            .send()
+    };
+    for (method, path) in [
+        (reqwest::Method::POST, "/api/jobs".to_owned()),
+        (reqwest::Method::GET, "/api/jobs".to_owned()),
+        (reqwest::Method::GET, format!("/api/jobs/{id}")),
+        (reqwest::Method::GET, format!("/api/jobs/{id}/result")),
+        (reqwest::Method::POST, format!("/api/jobs/{long}/cancel")),
+        (reqwest::Method::POST, "/api/jobs/events/ticket".to_owned()),
+    ] {
+        let response = no_token(method, &path).await.expect("sent");
+        assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+    let forged = Owner {
+        app: &app,
+        token: "not-a-token".to_owned(),
+    };
+    assert_error(
+        forged.get("/api/jobs").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+
+    let other = app.owner().await;
+    for path in [format!("/api/jobs/{id}"), format!("/api/jobs/{id}/result")] {
+        assert_error(other.get(&path).await, StatusCode::NOT_FOUND, "not_found").await;
+    }
+    assert_error(
+        other.cancel(&long).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    assert_eq!(
+        other
+            .get("/api/jobs")
+            .await
+            .json::<JobList>()
+            .await
+            .expect("a list")
+            .jobs,
+        [],
+        "another owner lists none of mine"
+    );
+    let mut theirs = Events::new(other.stream(Some("0")).await);
+    while let Some(pushed) = theirs.next(Duration::from_millis(500)).await {
+        assert!(
+            pushed.event.is_empty(),
+            "another owner's stream carries none of mine: {pushed:?}"
+        );
+    }
+    let still = me.job(&long).await.state;
+    assert!(!still.is_finished(), "still mine, not cancelled: {still:?}");
+
+    // The stream is opened with a single-use ticket, never an owner in the URL.
+    assert_error(
+        app.get("/api/jobs/events?owner=anyone").await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    let ticket: EventTicket = me
+        .post_json("/api/jobs/events/ticket", &json!(null))
+        .await
+        .json()
+        .await
+        .expect("a ticket");
+    let url = app.url(&format!("/api/jobs/events?ticket={}", ticket.ticket));
+    let first = app.client.get(&url).send().await.expect("sent");
+    assert_eq!(first.status(), StatusCode::OK);
+    let again = app.client.get(&url).send().await.expect("sent");
+    assert_error(again, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
 
 #[tokio::test]
 async fn an_owner_lists_its_jobs_and_its_stream_tells_each_change_and_resumes() {
     let app = app_with_workers(1).await;
-    let owner = "client-Abc_123";
-    let first = app
-        .submit(json!({ "kind": "primes", "params": { "limit": 1000 }, "owner": owner }))
+    let me = app.owner().await;
+    let first = me
+        .submit(json!({ "kind": "primes", "params": { "limit": 1000 } }))
         .await;
-    let second = app
-        .submit(json!({ "kind": "wait", "params": { "seconds": 1 }, "owner": owner }))
+    let second = me
+        .submit(json!({ "kind": "wait", "params": { "seconds": 1 } }))
         .await;
-    app.submit(json!({ "kind": "wait", "params": { "seconds": 0 }, "owner": "someone-else" }))
-        .await;
-    app.submit(json!({ "kind": "wait", "params": { "seconds": 0 } }))
+    let someone_else = app.owner().await;
+    someone_else
+        .submit(json!({ "kind": "wait", "params": { "seconds": 0 } }))
         .await;
 
-    let list: JobList = app
-        .get(&format!("/api/jobs?owner={owner}"))
-        .await
-        .json()
-        .await
-        .expect("a list");
+    let list: JobList = me.get("/api/jobs").await.json().await.expect("a list");
     let ids: Vec<&str> = list.jobs.iter().map(|job| job.id.as_str()).collect();
     assert_eq!(
         ids,
@@ -369,9 +545,7 @@ async fn an_owner_lists_its_jobs_and_its_stream_tells_each_change_and_resumes() 
         "newest first, only the owner's"
     );
 
-    let response = app
-        .get(&format!("/api/jobs/events?owner={owner}&last_event_id=0"))
-        .await;
+    let response = me.stream(Some("0")).await;
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let mut events = Events::new(response);
     let mut seen = Vec::new();
@@ -415,13 +589,7 @@ async fn an_owner_lists_its_jobs_and_its_stream_tells_each_change_and_resumes() 
 
     // Resuming after the third event gives every event kept since, in order: everything but
     // the progress, since a job keeps only its newest progress and its end replaces that.
-    let response = app
-        .client
-        .get(app.url(&format!("/api/jobs/events?owner={owner}")))
-        .header("last-event-id", &seen_ids[2])
-        .send()
-        .await
-        .expect("resumed");
+    let response = me.stream(Some(&seen_ids[2])).await;
     let mut resumed = Events::new(response);
     let kept: Vec<(String, String)> = seen[3..]
         .iter()
@@ -452,8 +620,17 @@ async fn a_job_running_when_the_server_is_killed_runs_again_after_the_restart() 
     let folder = tempfile::tempdir().expect("a folder");
     let client = reqwest::Client::new();
     let mut first = start_process(folder.path(), "warn").await;
+    let owner: JobOwnerCreated = client
+        .post(format!("{}/api/jobs/owners", first.address))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("a token");
     let accepted: JobAccepted = client
         .post(format!("{}/api/jobs", first.address))
+        .bearer_auth(&owner.token)
         .json(&json!({ "kind": "primes", "params": { "limit": 300_000_000 } }))
         .send()
         .await
@@ -464,6 +641,7 @@ async fn a_job_running_when_the_server_is_killed_runs_again_after_the_restart() 
     let job_at = async |address: &str| -> Job {
         client
             .get(format!("{address}/api/jobs/{}", accepted.id))
+            .bearer_auth(&owner.token)
             .send()
             .await
             .expect("sent")
@@ -507,11 +685,12 @@ async fn a_job_running_when_the_server_is_killed_runs_again_after_the_restart() 
 #[tokio::test]
 async fn submitting_again_with_the_same_key_gets_the_same_job_and_queues_nothing_more() {
     let app = app_with_workers(1).await;
-    let owner = "client-Keyed_1";
-    let body = json!({ "kind": "wait", "params": { "seconds": 0 }, "owner": owner });
+    let me = app.owner().await;
+    let body = json!({ "kind": "wait", "params": { "seconds": 0 } });
     let submit_with = async |key: &str, body: &Value| {
         app.client
             .post(app.url("/api/jobs"))
+            .bearer_auth(&me.token)
             .header("idempotency-key", key)
             .json(body)
             .send()
@@ -521,7 +700,7 @@ async fn submitting_again_with_the_same_key_gets_the_same_job_and_queues_nothing
     let first = submit_with("job-key-1", &body).await;
     assert_eq!(first.status(), StatusCode::ACCEPTED);
     let first: JobAccepted = first.json().await.expect("JSON");
-    app.finished(&first.id).await;
+    me.finished(&first.id).await;
     // The answer was lost; the page retries with the same key, even after the job ran.
     let again = submit_with("job-key-1", &body).await;
     assert_eq!(again.status(), StatusCode::ACCEPTED);
@@ -530,7 +709,7 @@ async fn submitting_again_with_the_same_key_gets_the_same_job_and_queues_nothing
     assert_eq!(again.state, JobState::Succeeded, "the job as it is now");
 
     // Ten retries at once: one job.
-    let body = json!({ "kind": "wait", "params": { "seconds": 1 }, "owner": owner });
+    let body = json!({ "kind": "wait", "params": { "seconds": 1 } });
     let answers = futures::future::join_all((0..10).map(|_| submit_with("job-key-2", &body))).await;
     let mut ids = std::collections::HashSet::new();
     for answer in answers {
@@ -538,15 +717,10 @@ async fn submitting_again_with_the_same_key_gets_the_same_job_and_queues_nothing
         ids.insert(answer.json::<JobAccepted>().await.expect("JSON").id);
     }
     assert_eq!(ids.len(), 1, "{ids:?}");
-    let list: JobList = app
-        .get(&format!("/api/jobs?owner={owner}"))
-        .await
-        .json()
-        .await
-        .expect("a list");
+    let list: JobList = me.get("/api/jobs").await.json().await.expect("a list");
     assert_eq!(list.jobs.len(), 2, "two keys, two jobs");
 
-    let other_body = json!({ "kind": "wait", "params": { "seconds": 2 }, "owner": owner });
+    let other_body = json!({ "kind": "wait", "params": { "seconds": 2 } });
     let reused = submit_with("job-key-1", &other_body).await;
     assert_error(
         reused,

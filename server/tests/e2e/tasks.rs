@@ -45,7 +45,8 @@ async fn a_job_finishing_in_another_room_leaves_a_toast_that_leads_to_its_pictur
     session.wait_for_text("main h1", "Lab", SOON).await;
     session
         .eval(&format!(
-            "fetch('/api/jobs/{count}/cancel', {{ method: 'POST' }}); return null"
+            "fetch('/api/jobs/{count}/cancel', {{ method: 'POST', headers: {{ authorization: \
+             'Bearer ' + localStorage.getItem('meanwhile.tasks.token') }} }}); return null"
         ))
         .await;
     session
