@@ -311,6 +311,8 @@ fn a_receipt_for_a_message_the_tab_does_not_have_yet_loads_the_lists_again() {
             read_at_ms: None,
             correction_requested: None,
             history: Vec::new(),
+            changes: 0,
+            corrections: 0,
         }]);
         assert!(Feed::apply(mail, &receipt));
         let sent = mail.sent.get_untracked();

@@ -22,3 +22,16 @@ CREATE INDEX jobs_by_owner_state ON jobs (owner, state);
 -- Set in the transaction of each message the mailbox sends.
 ALTER TABLE mailboxes ADD COLUMN active_at_ms INTEGER;
 CREATE INDEX mailboxes_by_activity ON mailboxes (active_at_ms);
+
+-- Corrections grow storage linearly: a change row keeps the new body only (the body before it is
+-- the previous correction's, or, for the first, kept in `previous_body`), the message counts its
+-- changes and corrections (the lists carry the newest few changes and these counts), and each
+-- change says who made it, so it counts against that mailbox's minute.
+ALTER TABLE messages ADD COLUMN changes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN corrections INTEGER NOT NULL DEFAULT 0;
+UPDATE messages SET
+    changes = (SELECT count(*) FROM message_changes c WHERE c.message_id = messages.id),
+    corrections = (SELECT count(*) FROM message_changes c
+                   WHERE c.message_id = messages.id AND c.kind = 'corrected');
+ALTER TABLE message_changes ADD COLUMN by_mailbox TEXT;
+CREATE INDEX message_changes_by_author ON message_changes (by_mailbox, at_ms);

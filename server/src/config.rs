@@ -37,6 +37,11 @@ pub struct Config {
     #[arg(long, env = "MEANWHILE_REQUEST_TIMEOUT", default_value_t = protocol::limits::REQUEST_TIMEOUT_MS / 1000)]
     pub request_timeout_secs: u64,
 
+    /// Seconds a request's body may take to arrive, counted from its head (a body trickled in
+    /// is cut there and answered 408, instead of holding its place until the request deadline).
+    #[arg(long, env = "MEANWHILE_BODY_TIMEOUT", default_value_t = 10)]
+    pub body_timeout_secs: u64,
+
     /// Seconds to let in-flight requests finish after SIGINT/SIGTERM before closing anyway.
     #[arg(long, env = "MEANWHILE_SHUTDOWN_GRACE", default_value_t = 35)]
     pub shutdown_grace_secs: u64,

@@ -32,6 +32,12 @@ pub enum ApiError {
     /// 406: the answer cannot be given in a form the `Accept` header allows.
     #[error("{0}")]
     NotAcceptable(String),
+    /// 408: the request's body did not arrive in time.
+    #[error(
+        "The request body came too slowly: send it whole soon after the request's head \
+         (within 10 s, unless the server was started with another `--body-timeout-secs`)."
+    )]
+    BodyTooSlow,
     /// 409: the request clashes with the current state (a name taken, a key in use).
     #[error("{0}")]
     Conflict(String),
@@ -78,6 +84,7 @@ impl ApiError {
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             Self::NotAcceptable(_) => (StatusCode::NOT_ACCEPTABLE, ErrorCode::NotAcceptable),
+            Self::BodyTooSlow => (StatusCode::REQUEST_TIMEOUT, ErrorCode::RequestTimeout),
             Self::Conflict(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
             Self::RequestInProgress(_) => (StatusCode::CONFLICT, ErrorCode::RequestInProgress),
             Self::PayloadTooLarge { .. } => {
@@ -172,12 +179,25 @@ impl From<JsonRejection> for ApiError {
                     limit: protocol::limits::MAX_REQUEST_BODY_BYTES,
                 }
             }
+            JsonRejection::BytesRejection(e) if cut_by_deadline(&e) => Self::BodyTooSlow,
             other => Self::BadRequest(format!(
                 "The request body could not be read ({}).",
                 other.body_text()
             )),
         }
     }
+}
+
+/// Whether the body could not be read because its deadline (`RequestBodyDeadlineLayer`) passed.
+fn cut_by_deadline(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 impl From<QueryRejection> for ApiError {

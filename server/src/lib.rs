@@ -33,7 +33,7 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
+use tower_http::timeout::{RequestBodyDeadlineLayer, TimeoutLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -77,17 +77,18 @@ pub fn app(state: AppState) -> Router {
             header::CONTENT_SECURITY_POLICY,
             DEFAULT_POLICY,
         ));
-    api(rooms, state.request_timeout)
+    api(rooms, state.request_timeout, state.body_timeout)
         .fallback_service(page::router(state.page.clone()))
         .with_state(state)
         .layer(edge)
 }
 
 /// `routes` with what every API answer needs: a deadline (`408`, on the answer's head only: a
-/// stream that has answered runs on), the body limit (`413`), a caught panic (`500`), a `404`
+/// stream that has answered runs on), a deadline for the body to arrive (`408`: a body trickled
+/// in a byte at a time is cut there), the body limit (`413`), a caught panic (`500`), a `404`
 /// for any other `/api` path, and [`error::ensure_envelope`] outermost, so the answers those
 /// layers and the router make (405, 408, 413) are the JSON envelope too.
-pub fn api(routes: Router<AppState>, deadline: Duration) -> Router<AppState> {
+pub fn api(routes: Router<AppState>, deadline: Duration, body: Duration) -> Router<AppState> {
     let layers = ServiceBuilder::new()
         .map_response(error::ensure_envelope)
         .layer(CatchPanicLayer::custom(error::panic_response))
@@ -95,6 +96,7 @@ pub fn api(routes: Router<AppState>, deadline: Duration) -> Router<AppState> {
             StatusCode::REQUEST_TIMEOUT,
             deadline,
         ))
+        .layer(RequestBodyDeadlineLayer::new(body))
         .layer(DefaultBodyLimit::max(
             protocol::limits::MAX_REQUEST_BODY_BYTES,
         ));
@@ -178,6 +180,7 @@ pub async fn run(config: Config) -> startup::Result<()> {
         listener,
         AppState {
             request_timeout: Duration::from_secs(config.request_timeout_secs),
+            body_timeout: Duration::from_secs(config.body_timeout_secs),
             jobs: Arc::new(config.jobs()),
             retention: config.retention(),
             clients: Arc::new(config.clients()),
@@ -258,7 +261,7 @@ mod tests {
             .expect("database");
         let state = AppState::new(db, PageFiles::new("no-page"));
         let routes = Router::new().route("/api/test", get(handler));
-        let response = api(routes, Duration::from_millis(50))
+        let response = api(routes, Duration::from_millis(50), Duration::from_millis(50))
             .with_state(state)
             .oneshot(
                 Request::get("/api/test")

@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
             post(messages::ask_correction),
         )
         .route("/api/messages/{id}/corrections", post(messages::correct))
+        .route("/api/messages/{id}/history", get(messages::history))
         .route("/api/events/ticket", post(events::ticket))
         .route("/api/events", get(events::stream))
 }

@@ -149,9 +149,11 @@ pub fn content_security_policy(html: &str) -> String {
             )
         })
         .collect();
+    // `blob:` images: a job's picture is fetched with its owner's token and shown from an
+    // object URL.
     format!(
         "default-src 'self'; script-src 'self'{hashes} 'wasm-unsafe-eval'; style-src 'self'; \
-         img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; \
+         img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; \
          base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     )
 }

@@ -39,6 +39,9 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// How long an ordinary request may take before it is answered `408 request_timeout`.
     pub request_timeout: Duration,
+    /// How long a request's body may take to arrive, from the request's head; past it `408`.
+    #[from_ref(skip)]
+    pub body_timeout: Duration,
     /// What the pruning keeps, and how often it runs.
     pub retention: Retention,
     /// The limits per client address (new credentials, open streams).
@@ -57,6 +60,7 @@ impl AppState {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             request_timeout: Duration::from_millis(protocol::limits::REQUEST_TIMEOUT_MS),
+            body_timeout: Duration::from_secs(10),
             retention: Retention::default(),
             clients: Arc::new(Clients::default()),
         }

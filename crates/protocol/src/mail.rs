@@ -19,8 +19,16 @@ pub const IDEMPOTENCY_KEY_MAX: usize = 64;
 pub const PAGE_DEFAULT: u32 = 50;
 /// Most messages one page may hold.
 pub const PAGE_MAX: u32 = 200;
-/// Messages one mailbox may send in a minute; past it, `429` with `Retry-After`.
+/// What one mailbox may do in a minute — messages sent, corrections made and asked for, all
+/// counted together; past it, `429` with `Retry-After`.
 pub const SENDS_PER_MINUTE: u32 = 600;
+/// How many times the sender may correct one message; past it, `409` (write a new one).
+pub const CORRECTIONS_MAX: u32 = 50;
+/// How many of a message's newest changes an inbox or outbox page carries with it; the rest
+/// are at `GET /api/messages/{id}/history`.
+pub const HISTORY_MAX: usize = 5;
+/// Most changes one page of `GET /api/messages/{id}/history` holds.
+pub const HISTORY_PAGE_MAX: u32 = 20;
 /// Event streams one mailbox may hold open at once (tabs, reconnects); past it, `429`.
 pub const STREAMS_PER_MAILBOX: usize = 6;
 /// How long a ticket for `GET /api/events` stays valid, in milliseconds (it is used once).
@@ -159,8 +167,24 @@ pub struct Message {
     pub read_at_ms: Option<i64>,
     /// The note of a correction the recipient asked for and the sender has not made yet.
     pub correction_requested: Option<String>,
-    /// Every correction asked for and made, oldest first.
+    /// The newest corrections asked for and made (at most [`HISTORY_MAX`]), oldest first; the
+    /// whole history is at `GET /api/messages/{id}/history`. A `corrected` event carries only
+    /// the correction it is about.
     pub history: Vec<Change>,
+    /// How many changes the whole history has (more than `history` holds when it was cut).
+    #[serde(default)]
+    pub changes: u32,
+    /// How many times the sender corrected it.
+    #[serde(default)]
+    pub corrections: u32,
+}
+
+/// `GET /api/messages/{id}/history?after=&limit=`: a page of a message's changes, oldest first;
+/// `next_after` is the `after` of the next page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    pub changes: Vec<Change>,
+    pub next_after: Option<i64>,
 }
 
 /// One step in a message's history.

@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use protocol::mail::{Change, Message, MessageStatus, NewMessage};
+use protocol::mail::{Message, MessageStatus, NewMessage};
 
 use crate::api;
 use crate::mail::identity::{self, Identity};
@@ -364,7 +364,7 @@ fn Inbox() -> impl IntoView {
         <div class="mail-card">
             <h2>"Inbox " <small data-testid="mail-unread">{move || format!("{} unread", mail.unread())}</small></h2>
             <ul class="mail-list" data-testid="mail-inbox" aria-live="polite">
-                <For each=messages key=|m| format!("{}-{:?}-{:?}-{}", m.id, m.status, m.correction_requested, m.history.len()) let:message>
+                <For each=messages key=|m| format!("{}-{:?}-{:?}-{}", m.id, m.status, m.correction_requested, m.changes) let:message>
                     <InboxMessage message=message mail=mail/>
                 </For>
             </ul>
@@ -380,11 +380,7 @@ fn InboxMessage(message: Message, mail: MailSession) -> impl IntoView {
     let asking = RwSignal::new(false);
     let note = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
-    let corrected = message
-        .history
-        .iter()
-        .filter(|c| matches!(c, Change::Corrected { .. }))
-        .count();
+    let corrected = message.corrections;
     let ask = move |event: web_sys::SubmitEvent| {
         event.prevent_default();
         spawn_local(async move {

@@ -335,6 +335,8 @@ impl MailSession {
                     read_at_ms: None,
                     correction_requested: None,
                     history: Vec::new(),
+                    changes: 0,
+                    corrections: 0,
                 };
                 session.sent.update(|sent| {
                     // The server's copy, if the list has it already, knows more (receipts).
@@ -468,6 +470,13 @@ impl Feed for MailSession {
                                 note: asked.note,
                                 at_ms: asked.at_ms,
                             });
+                        message.changes += 1;
+                        // The page keeps the newest few, as the server's lists do.
+                        let extra = message
+                            .history
+                            .len()
+                            .saturating_sub(protocol::mail::HISTORY_MAX);
+                        message.history.drain(..extra);
                         Some(())
                     })
                     .flatten()

@@ -9,8 +9,9 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use protocol::mail::{
-    Change, Correction, CorrectionAsked, CorrectionRequest, MailEvent, Message, MessagePage,
-    MessageStatus, NewMessage, PageQuery, Receipt, SENDS_PER_MINUTE, Sent,
+    CORRECTIONS_MAX, Change, Correction, CorrectionAsked, CorrectionRequest, HISTORY_MAX,
+    HISTORY_PAGE_MAX, HistoryPage, MailEvent, Message, MessagePage, MessageStatus, NewMessage,
+    PageQuery, Receipt, SENDS_PER_MINUTE, Sent,
 };
 use sqlx::{SqliteConnection, SqlitePool};
 use tokio_util::task::TaskTracker;
@@ -186,15 +187,7 @@ async fn deliver(
 ) -> Result<(Sent, String, i64)> {
     let now = now_ms();
     let mut tx = db.begin().await?;
-    // Every transaction here begins with a write, so it holds SQLite's write lock from its
-    // first statement (a read first could not be upgraded while another writer commits); and
-    // the sends are counted in it, so a burst sent at once cannot pass the limit together.
-    sqlx::query("UPDATE mailboxes SET active_at_ms = ? WHERE name = ?")
-        .bind(now)
-        .bind(sender)
-        .execute(&mut *tx)
-        .await?;
-    check_send_rate(&mut tx, sender, now).await?;
+    act(&mut tx, sender, now).await?;
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO messages (sender, recipient, subject, body, sent_at_ms)
          SELECT ?, name, ?, ?, ? FROM mailboxes WHERE name = ?
@@ -239,23 +232,42 @@ async fn deliver(
     Ok((sent, new.to, event))
 }
 
-/// `429` once `sender` has sent [`SENDS_PER_MINUTE`] in the last minute, with how long until the
-/// oldest of them leaves the window. Counted from the messages themselves, in the transaction
-/// that inserts the next: any number of requests and server processes see the same count.
-async fn check_send_rate(tx: &mut SqliteConnection, sender: &str, now: i64) -> Result<()> {
+/// Begins what `mailbox` does in the transaction `tx` (a send, a correction, a correction
+/// request): marks the mailbox active, and counts what it did in the last minute — `429` once
+/// that is [`SENDS_PER_MINUTE`], with how long until the oldest leaves the window. Counted from
+/// the rows themselves, in the transaction that writes the next: a burst at once cannot pass the
+/// limit together, and any number of server processes see the same count. It begins with a
+/// write, so the transaction holds SQLite's write lock from its first statement (a read first
+/// could not be upgraded while another writer commits).
+async fn act(tx: &mut SqliteConnection, mailbox: &str, now: i64) -> Result<()> {
+    sqlx::query("UPDATE mailboxes SET active_at_ms = ? WHERE name = ?")
+        .bind(now)
+        .bind(mailbox)
+        .execute(&mut *tx)
+        .await?;
+    let since = now - 60_000;
     let (count, oldest): (i64, Option<i64>) = sqlx::query_as(
-        "SELECT COUNT(*), MIN(sent_at_ms) FROM messages WHERE sender = ? AND sent_at_ms > ?",
+        "SELECT count(*), min(at_ms) FROM (
+             SELECT sent_at_ms AS at_ms FROM messages WHERE sender = ? AND sent_at_ms > ?
+             UNION ALL
+             SELECT at_ms FROM message_changes WHERE by_mailbox = ? AND at_ms > ?
+         ) AS recent",
     )
-    .bind(sender)
-    .bind(now - 60_000)
-    .fetch_one(tx)
+    .bind(mailbox)
+    .bind(since)
+    .bind(mailbox)
+    .bind(since)
+    .fetch_one(&mut *tx)
     .await?;
     if count < i64::from(SENDS_PER_MINUTE) {
         return Ok(());
     }
     let wait_ms = oldest.map_or(60_000, |oldest| oldest + 60_000 - now).max(1);
     Err(ApiError::TooManyRequests {
-        message: format!("A mailbox may send {SENDS_PER_MINUTE} messages a minute; wait a little."),
+        message: format!(
+            "A mailbox may send, correct and ask for corrections {SENDS_PER_MINUTE} times a \
+             minute; wait a little."
+        ),
         retry_after: Duration::from_millis(u64::try_from(wait_ms).unwrap_or(1)),
     })
 }
@@ -306,13 +318,18 @@ async fn page(db: &SqlitePool, side: Side, owner: &str, query: &PageQuery) -> Re
             next_after: None,
         });
     };
+    // The newest few changes of each message: a page's size is bounded whatever was corrected.
     let changes: Vec<ChangeRow> = sqlx::query_as(&format!(
-        "SELECT {CHANGE_COLUMNS} FROM message_changes c JOIN messages m ON m.id = c.message_id
-         WHERE m.{column} = ? AND c.message_id BETWEEN ? AND ? ORDER BY c.id"
+        "SELECT {CHANGE_COLUMNS} FROM (
+             SELECT c.*, row_number() OVER (PARTITION BY c.message_id ORDER BY c.id DESC) AS newest
+             FROM message_changes c JOIN messages m ON m.id = c.message_id
+             WHERE m.{column} = ? AND c.message_id BETWEEN ? AND ?
+         ) AS c WHERE c.newest <= ? ORDER BY c.id"
     ))
     .bind(owner)
     .bind(first.id)
     .bind(last.id)
+    .bind(HISTORY_MAX as i64)
     .fetch_all(db)
     .await?;
     let next_after = (rows.len() == limit as usize).then_some(last.id);
@@ -391,8 +408,9 @@ pub async fn ask_correction(
             .map_err(|e| ApiError::Validation(e.to_string()))?;
         let now = now_ms();
         let mut tx = db.begin().await?;
+        act(&mut tx, &recipient, now).await?;
         let sender: String = sqlx::query_scalar(
-            "UPDATE messages SET correction_requested = ?
+            "UPDATE messages SET correction_requested = ?, changes = changes + 1
              WHERE id = ? AND recipient = ? RETURNING sender",
         )
         .bind(&request.note)
@@ -402,12 +420,13 @@ pub async fn ask_correction(
         .await?
         .ok_or_else(|| not_in("inbox", id))?;
         sqlx::query(
-            "INSERT INTO message_changes (message_id, kind, note, at_ms)
-             VALUES (?, 'correction_requested', ?, ?)",
+            "INSERT INTO message_changes (message_id, kind, note, at_ms, by_mailbox)
+             VALUES (?, 'correction_requested', ?, ?, ?)",
         )
         .bind(id)
         .bind(&request.note)
         .bind(now)
+        .bind(&recipient)
         .execute(&mut *tx)
         .await?;
         let asked = MailEvent::CorrectionRequested(CorrectionAsked {
@@ -425,8 +444,9 @@ pub async fn ask_correction(
     .await
 }
 
-/// `POST /api/messages/{id}/corrections` (the sender): replaces the body, keeps the old one in
-/// the history, and tells the recipient.
+/// `POST /api/messages/{id}/corrections` (the sender): replaces the body, keeps the new one in
+/// the history (each revision is stored once), and tells the recipient; at most
+/// [`CORRECTIONS_MAX`] times a message.
 pub async fn correct(
     State(tasks): State<TaskTracker>,
     State(db): State<SqlitePool>,
@@ -441,34 +461,51 @@ pub async fn correct(
             .map_err(|e| ApiError::Validation(e.to_string()))?;
         let now = now_ms();
         let mut tx = db.begin().await?;
+        act(&mut tx, &sender, now).await?;
+        // The body it replaces is kept only the first time: after that it is the previous
+        // correction's body, already stored.
         let recorded = sqlx::query(
-            "INSERT INTO message_changes (message_id, kind, previous_body, body, at_ms)
-             SELECT id, 'corrected', body, ?, ? FROM messages WHERE id = ? AND sender = ?",
+            "INSERT INTO message_changes (message_id, kind, previous_body, body, at_ms, by_mailbox)
+             SELECT id, 'corrected', CASE WHEN corrections = 0 THEN body END, ?, ?, sender
+             FROM messages WHERE id = ? AND sender = ? AND corrections < ?",
         )
         .bind(&correction.body)
         .bind(now)
         .bind(id)
         .bind(&sender)
+        .bind(i64::from(CORRECTIONS_MAX))
         .execute(&mut *tx)
         .await?;
         if recorded.rows_affected() == 0 {
-            return Err(not_in("outbox", id));
+            let corrections: Option<i64> =
+                sqlx::query_scalar("SELECT corrections FROM messages WHERE id = ? AND sender = ?")
+                    .bind(id)
+                    .bind(&sender)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            return Err(match corrections {
+                None => not_in("outbox", id),
+                Some(_) => ApiError::Conflict(format!(
+                    "This message was corrected {CORRECTIONS_MAX} times, as many as one may be; \
+                     write a new message instead."
+                )),
+            });
         }
         let recipient: String = sqlx::query_scalar(
-            "UPDATE messages SET body = ?, correction_requested = NULL WHERE id = ? RETURNING recipient",
+            "UPDATE messages SET body = ?, correction_requested = NULL,
+                 changes = changes + 1, corrections = corrections + 1
+             WHERE id = ? RETURNING recipient",
         )
         .bind(&correction.body)
         .bind(id)
         .fetch_one(&mut *tx)
         .await?;
         let message = load(&mut tx, id).await?;
-        let event = events::append(
-            &mut tx,
-            &recipient,
-            &MailEvent::Corrected(message.clone()),
-            now,
-        )
-        .await?;
+        // The recipient hears of this correction, not of every one before it.
+        let mut told = message.clone();
+        let earlier = told.history.len().saturating_sub(1);
+        told.history.drain(..earlier);
+        let event = events::append(&mut tx, &recipient, &MailEvent::Corrected(told), now).await?;
         tx.commit().await?;
         hub.wake(&recipient, event);
         Ok((StatusCode::CREATED, ApiJson(message)))
@@ -490,9 +527,15 @@ fn not_in(side: &str, id: i64) -> ApiError {
     ApiError::NotFound(format!("There is no message {id} in your {side}."))
 }
 
-const MESSAGE_COLUMNS: &str =
-    "id, sender, recipient, subject, body, sent_at_ms, read_at_ms, correction_requested";
-const CHANGE_COLUMNS: &str = "c.message_id, c.kind, c.note, c.previous_body, c.body, c.at_ms";
+const MESSAGE_COLUMNS: &str = "id, sender, recipient, subject, body, sent_at_ms, read_at_ms, \
+     correction_requested, changes, corrections";
+/// A change of `message_changes c`; a correction's `previous_body` is the body of the correction
+/// before it (only the first keeps its own).
+const CHANGE_COLUMNS: &str = "c.id, c.message_id, c.kind, c.note, \
+     coalesce(c.previous_body, (SELECT p.body FROM message_changes p \
+         WHERE p.message_id = c.message_id AND p.kind = 'corrected' AND p.id < c.id \
+         ORDER BY p.id DESC LIMIT 1)) AS previous_body, \
+     c.body, c.at_ms";
 
 /// One message with its history, as it is in this transaction; it must exist.
 async fn load(conn: &mut SqliteConnection, id: i64) -> Result<Message> {
@@ -512,12 +555,15 @@ async fn find(conn: &mut SqliteConnection, id: i64) -> Result<Option<Message>> {
     let Some(row) = row else {
         return Ok(None);
     };
-    let changes: Vec<ChangeRow> = sqlx::query_as(&format!(
-        "SELECT {CHANGE_COLUMNS} FROM message_changes c WHERE c.message_id = ? ORDER BY c.id"
+    let mut changes: Vec<ChangeRow> = sqlx::query_as(&format!(
+        "SELECT {CHANGE_COLUMNS} FROM message_changes c WHERE c.message_id = ?
+         ORDER BY c.id DESC LIMIT ?"
     ))
     .bind(id)
+    .bind(HISTORY_MAX as i64)
     .fetch_all(&mut *conn)
     .await?;
+    changes.reverse();
     Ok(Some(row.into_message(changes)))
 }
 
@@ -531,10 +577,13 @@ struct MessageRow {
     sent_at_ms: i64,
     read_at_ms: Option<i64>,
     correction_requested: Option<String>,
+    changes: i64,
+    corrections: i64,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct ChangeRow {
+    id: i64,
     message_id: i64,
     kind: String,
     note: Option<String>,
@@ -545,20 +594,7 @@ struct ChangeRow {
 
 impl MessageRow {
     fn into_message(self, changes: impl IntoIterator<Item = ChangeRow>) -> Message {
-        let history = changes
-            .into_iter()
-            .map(|c| match c.kind.as_str() {
-                "correction_requested" => Change::CorrectionRequested {
-                    note: c.note.unwrap_or_default(),
-                    at_ms: c.at_ms,
-                },
-                _ => Change::Corrected {
-                    previous_body: c.previous_body.unwrap_or_default(),
-                    body: c.body.unwrap_or_default(),
-                    at_ms: c.at_ms,
-                },
-            })
-            .collect();
+        let history = changes.into_iter().map(ChangeRow::into_change).collect();
         Message {
             id: self.id,
             from: self.sender,
@@ -574,6 +610,69 @@ impl MessageRow {
             read_at_ms: self.read_at_ms,
             correction_requested: self.correction_requested,
             history,
+            changes: u32::try_from(self.changes).unwrap_or(u32::MAX),
+            corrections: u32::try_from(self.corrections).unwrap_or(u32::MAX),
         }
     }
+}
+
+impl ChangeRow {
+    fn into_change(self) -> Change {
+        match self.kind.as_str() {
+            "correction_requested" => Change::CorrectionRequested {
+                note: self.note.unwrap_or_default(),
+                at_ms: self.at_ms,
+            },
+            _ => Change::Corrected {
+                previous_body: self.previous_body.unwrap_or_default(),
+                body: self.body.unwrap_or_default(),
+                at_ms: self.at_ms,
+            },
+        }
+    }
+}
+
+/// `GET /api/messages/{id}/history?after=&limit=` (its sender or its recipient): the message's
+/// changes, oldest first, [`HISTORY_PAGE_MAX`] at most a page.
+pub async fn history(
+    State(Reads(db)): State<Reads>,
+    Mailbox(reader): Mailbox,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<ApiJson<HistoryPage>> {
+    let limit = query.limit.unwrap_or(HISTORY_PAGE_MAX);
+    if !(1..=HISTORY_PAGE_MAX).contains(&limit) {
+        return Err(ApiError::Validation(format!(
+            "`limit` is a whole number from 1 to {HISTORY_PAGE_MAX}."
+        )));
+    }
+    let visible: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM messages WHERE id = ? AND (sender = ? OR recipient = ?)",
+    )
+    .bind(id)
+    .bind(&reader)
+    .bind(&reader)
+    .fetch_optional(&db)
+    .await?;
+    if visible.is_none() {
+        return Err(ApiError::NotFound(format!(
+            "There is no message {id} in your inbox or outbox."
+        )));
+    }
+    let rows: Vec<ChangeRow> = sqlx::query_as(&format!(
+        "SELECT {CHANGE_COLUMNS} FROM message_changes c WHERE c.message_id = ? AND c.id > ?
+         ORDER BY c.id LIMIT ?"
+    ))
+    .bind(id)
+    .bind(query.after.unwrap_or(0))
+    .bind(i64::from(limit))
+    .fetch_all(&db)
+    .await?;
+    let next_after = (rows.len() == limit as usize)
+        .then(|| rows.last().map(|row| row.id))
+        .flatten();
+    Ok(ApiJson(HistoryPage {
+        changes: rows.into_iter().map(ChangeRow::into_change).collect(),
+        next_after,
+    }))
 }

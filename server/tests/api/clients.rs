@@ -282,3 +282,213 @@ async fn one_address_cannot_hold_more_streams_than_its_share() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Sends the head of a JSON POST promising `length` bytes, then the body a byte every `every`,
+/// until the server answers; returns the answer and how long after the head it came.
+async fn trickle(app: &TestApp, length: usize, every: Duration) -> (String, Duration) {
+    let mut stream = idle_connection(app, IpAddr::V4(Ipv4Addr::LOCALHOST)).await;
+    let head = format!(
+        "POST /api/mailboxes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: {length}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("head sent");
+    let sent = Instant::now();
+    let (mut reader, mut writer) = stream.into_split();
+    let writing = tokio::spawn(async move {
+        for _ in 0..length {
+            if writer.write_all(b" ").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), reader.read_to_end(&mut answer));
+    read.await.expect("answered within 10 s").expect("read");
+    writing.abort();
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        sent.elapsed(),
+    )
+}
+
+/// A body trickled at a byte a second was held until the 60 s request deadline, and held a
+/// shutdown for the whole grace. Now the body has its own deadline from the request's head: a
+/// 408 envelope, and the server stops without waiting for the trickler.
+#[tokio::test]
+async fn a_body_trickled_in_is_cut_at_its_deadline_with_the_envelope() {
+    let mut app = spawn_app_with(|state| state.body_timeout = Duration::from_millis(500)).await;
+    let (answer, after) = trickle(&app, 60, Duration::from_millis(100)).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
+    assert!(answer.contains("too slowly"), "{answer}");
+    assert!(after < Duration::from_secs(3), "{after:?}");
+
+    // A whole body sent at once is not held back by it.
+    let response = app
+        .post_json("/api/mailboxes", &json!({"name": "quick"}))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+
+    let trickler = {
+        let address = app.address.clone();
+        tokio::spawn(async move {
+            let mut stream = TcpStream::connect(address.trim_start_matches("http://"))
+                .await
+                .expect("connects");
+            let head = "POST /api/mailboxes HTTP/1.1\r\nHost: x\r\n\
+                        Content-Type: application/json\r\nContent-Length: 600\r\n\r\n";
+            stream.write_all(head.as_bytes()).await.expect("head sent");
+            for _ in 0..600 {
+                if stream.write_all(b" ").await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let asked = Instant::now();
+    app.shut_down().await.expect("stopped");
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "the shutdown waited {:?} for a trickled body",
+        asked.elapsed()
+    );
+    trickler.abort();
+}
+
+/// What the database holds of a message's text, in bytes: the message, its changes, its events.
+async fn stored_text(app: &TestApp) -> i64 {
+    sqlx::query_scalar(
+        "SELECT (SELECT coalesce(sum(length(body)), 0) FROM messages)
+              + (SELECT coalesce(sum(length(coalesce(previous_body, ''))
+                                     + length(coalesce(body, ''))), 0) FROM message_changes)
+              + (SELECT coalesce(sum(length(data)), 0) FROM events)",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .expect("measured")
+}
+
+/// 500 corrections of 10 000 characters made a 270 MB database and a 10 MB first inbox page: each
+/// `corrected` event stored the whole history. Now a correction is stored once and its event
+/// carries it alone, so storage grows linearly; a page carries the newest few changes (the rest
+/// on request); a message takes so many corrections; and they count against the minute.
+#[tokio::test]
+async fn corrections_grow_storage_linearly_and_are_bounded() {
+    use protocol::mail::{CORRECTIONS_MAX, HISTORY_MAX, HistoryPage, Sent};
+    let app = spawn_app_with(|_| {}).await;
+    let alice = mailbox(&app, "alice").await;
+    let bob = mailbox(&app, "bob").await;
+    let sent: Sent = app.send(&alice, "bob", "first", "Draft").await;
+    let revision = |n: u32| format!("{n:05}").repeat(2_000); // 10 000 characters each
+    let correct = async |n: u32| {
+        app.post_as(
+            &alice.token,
+            &format!("/api/messages/{}/corrections", sent.id),
+            None,
+            &json!({"body": revision(n)}),
+        )
+        .await
+    };
+    let start = stored_text(&app).await;
+    for n in 1..=10 {
+        assert_eq!(correct(n).await.status(), StatusCode::CREATED);
+    }
+    let after_ten = stored_text(&app).await;
+    for n in 11..=CORRECTIONS_MAX {
+        assert_eq!(correct(n).await.status(), StatusCode::CREATED);
+    }
+    let after_all = stored_text(&app).await;
+    let first = (after_ten - start) / 10;
+    let later = (after_all - after_ten) / i64::from(CORRECTIONS_MAX - 10);
+    println!("stored per correction: {first} bytes over the first 10, {later} over the next");
+    assert!(
+        later <= first + first / 10,
+        "linear: {first} then {later} bytes a correction"
+    );
+    assert!(
+        later < 5 * 10_000,
+        "{later} bytes for a 10 000-character correction"
+    );
+
+    let refused = correct(CORRECTIONS_MAX + 1).await;
+    assert_error(refused, StatusCode::CONFLICT, "conflict").await;
+
+    // The recipient's first page: the current text and the newest few changes.
+    let page = app.get_as(&bob.token, "/api/inbox").await;
+    let bytes = page.bytes().await.expect("a page");
+    assert!(
+        bytes.len() < (2 * HISTORY_MAX + 2) * 10_000,
+        "{} bytes",
+        bytes.len()
+    );
+    let inbox: protocol::mail::MessagePage = serde_json::from_slice(&bytes).expect("JSON");
+    let message = &inbox.messages[0];
+    assert_eq!(message.body, revision(CORRECTIONS_MAX));
+    assert_eq!(message.history.len(), HISTORY_MAX);
+    assert_eq!(
+        (message.changes, message.corrections),
+        (CORRECTIONS_MAX, CORRECTIONS_MAX)
+    );
+
+    // The whole history on request, a page at a time, each correction after the one before.
+    let mut after = 0;
+    let mut bodies = vec!["Draft".to_owned()];
+    loop {
+        let path = format!("/api/messages/{}/history?after={after}", sent.id);
+        let page: HistoryPage = app
+            .get_as(&bob.token, &path)
+            .await
+            .json()
+            .await
+            .expect("JSON");
+        for change in page.changes {
+            let protocol::mail::Change::Corrected {
+                previous_body,
+                body,
+                ..
+            } = change
+            else {
+                panic!("only corrections were made");
+            };
+            assert_eq!(&previous_body, bodies.last().expect("one before"));
+            bodies.push(body);
+        }
+        match page.next_after {
+            Some(next) => after = next,
+            None => break,
+        }
+    }
+    assert_eq!(bodies.len() as u32, CORRECTIONS_MAX + 1);
+    let stranger = mailbox(&app, "carol").await;
+    let path = format!("/api/messages/{}/history", sent.id);
+    let hidden = app.get_as(&stranger.token, &path).await;
+    assert_error(hidden, StatusCode::NOT_FOUND, "not_found").await;
+
+    // Corrections count against the sender's minute: with them, this minute is nearly used up.
+    let earlier = i64::from(SENDS_PER_MINUTE) - 1 - 1 - i64::from(CORRECTIONS_MAX);
+    let now = server::db::now_ms();
+    for i in 0..earlier {
+        sqlx::query(
+            "INSERT INTO messages (sender, recipient, subject, body, sent_at_ms)
+             VALUES ('alice', 'bob', 's', 'b', ?)",
+        )
+        .bind(now - 10_000 + i)
+        .execute(&app.state.db)
+        .await
+        .expect("inserted");
+    }
+    app.send(&alice, "bob", "last-one", "The last of the minute")
+        .await;
+    let over = app
+        .post_as(
+            &alice.token,
+            "/api/messages",
+            Some("one-too-many"),
+            &json!({"to": "bob", "subject": "s", "body": "b"}),
+        )
+        .await;
+    assert_error(over, StatusCode::TOO_MANY_REQUESTS, "too_many_requests").await;
+}

@@ -587,10 +587,17 @@ async fn reading_sends_one_receipt_and_corrections_reach_each_side_with_the_hist
     let now: Message = serde_json::from_str(&pushed[0].data).expect("a message");
     assert_eq!(now.body, "The meeting is at 3 on Friday.");
     assert_eq!(now.correction_requested, None);
-    assert_eq!(now.history.len(), 2);
+    assert_eq!((now.changes, now.corrections), (2, 1));
+    assert_eq!(
+        now.history.len(),
+        1,
+        "the event carries this correction only"
+    );
     let inbox = app.inbox(&bob).await;
-    assert_eq!(inbox[0], now);
-    let history = serde_json::to_value(&now.history).expect("JSON");
+    assert_eq!(inbox[0].body, now.body);
+    assert_eq!(inbox[0].history.len(), 2, "a page carries the newest few");
+    assert_eq!(inbox[0].history[1], now.history[0]);
+    let history = serde_json::to_value(&inbox[0].history).expect("JSON");
     assert_eq!(history[0]["kind"], "correction_requested");
     assert_eq!(history[1]["kind"], "corrected");
     assert_eq!(history[1]["previous_body"], "The meeting is at 3.");
