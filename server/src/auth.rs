@@ -140,9 +140,8 @@ impl Ticket {
         Ok((ticket, expires_at_ms))
     }
 
-    /// Whose stream `ticket` opens, if it is known and not expired; it is not spent yet, so a
-    /// stream refused for now keeps it for the retry.
-    pub async fn holder(self, db: &SqlitePool, ticket: &str) -> Result<String> {
+    /// Whose stream `ticket` opens, if it is known and not expired (it is not spent).
+    async fn holder(self, db: &SqlitePool, ticket: &str) -> Result<String> {
         let (table, column) = self.table();
         let holder: Option<String> = sqlx::query_scalar(&format!(
             "SELECT {column} FROM {table} WHERE ticket_hash = ? AND expires_at_ms > ?"
@@ -154,8 +153,23 @@ impl Ticket {
         holder.ok_or_else(|| self.unknown())
     }
 
+    /// Opens a stream with `ticket`: whose it is, then the places `take_places` takes for the
+    /// stream (a client's and a key's, given back when the stream ends), and only then the ticket
+    /// is spent — so a stream refused for now (`429`) keeps its ticket for the retry.
+    pub async fn redeem<P>(
+        self,
+        db: &SqlitePool,
+        ticket: &str,
+        take_places: impl FnOnce(&str) -> Result<P>,
+    ) -> Result<(String, P)> {
+        let holder = self.holder(db, ticket).await?;
+        let places = take_places(&holder)?;
+        self.spend(db, ticket).await?;
+        Ok((holder, places))
+    }
+
     /// Uses `ticket` up; `401` if another request used it in the meantime.
-    pub async fn spend(self, db: &SqlitePool, ticket: &str) -> Result<()> {
+    async fn spend(self, db: &SqlitePool, ticket: &str) -> Result<()> {
         let (table, _) = self.table();
         let spent = sqlx::query(&format!("DELETE FROM {table} WHERE ticket_hash = ?"))
             .bind(hash(ticket))

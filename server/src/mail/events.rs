@@ -91,20 +91,21 @@ pub async fn stream(
     let resume = streams::last_event_id::<u64>(&headers, "the id of the last event received")?
         .map(|id| i64::try_from(id).unwrap_or(i64::MAX))
         .or(query.last_event_id);
-    let mailbox = Ticket::Mail.holder(&db, &query.ticket).await?;
-    // The places first: a stream refused for too many open keeps its ticket for the retry.
-    let held = clients.open_stream(client)?;
-    let slot = hub
-        .open(&mailbox, STREAMS_PER_MAILBOX)
-        .map_err(|Full| ApiError::TooManyRequests {
-            message: format!(
-                "A mailbox may have {STREAMS_PER_MAILBOX} event streams open; close one, or try again \
-                 with the same ticket when one has ended."
-            ),
-            retry_after: streams::KEEP_ALIVE,
-        })?
-        .holding(held);
-    Ticket::Mail.spend(&db, &query.ticket).await?;
+    let (mailbox, slot) = Ticket::Mail
+        .redeem(&db, &query.ticket, |mailbox| {
+            let held = clients.open_stream(client)?;
+            let slot = hub.open(mailbox, STREAMS_PER_MAILBOX).map_err(|Full| {
+                ApiError::TooManyRequests {
+                    message: format!(
+                        "A mailbox may have {STREAMS_PER_MAILBOX} event streams open; close one, \
+                         or try again with the same ticket when one has ended."
+                    ),
+                    retry_after: streams::KEEP_ALIVE,
+                }
+            })?;
+            Ok(slot.holding(held))
+        })
+        .await?;
     let after = match resume {
         Some(id) => id,
         None => {

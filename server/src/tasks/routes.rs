@@ -243,19 +243,20 @@ pub async fn events(
     let resume = streams::last_event_id::<u64>(&headers, "the id of the last event received")?
         .map(|id| i64::try_from(id).unwrap_or(i64::MAX))
         .or(query.last_event_id);
-    let owner = Ticket::Jobs.holder(&db, &query.ticket).await?;
-    // The places first: a stream refused for too many open keeps its ticket for the retry.
-    let held = clients.open_stream(client)?;
-    let slot = hub
-        .open(&store::stream_key(&owner), STREAMS_PER_OWNER)
-        .map_err(|Full| ApiError::TooManyRequests {
-            message: format!(
-                "One owner may have {STREAMS_PER_OWNER} job streams open; close one first."
-            ),
-            retry_after: streams::KEEP_ALIVE,
-        })?
-        .holding(held);
-    Ticket::Jobs.spend(&db, &query.ticket).await?;
+    let (owner, slot) = Ticket::Jobs
+        .redeem(&db, &query.ticket, |owner| {
+            let held = clients.open_stream(client)?;
+            let slot = hub
+                .open(&store::stream_key(owner), STREAMS_PER_OWNER)
+                .map_err(|Full| ApiError::TooManyRequests {
+                    message: format!(
+                        "One owner may have {STREAMS_PER_OWNER} job streams open; close one first."
+                    ),
+                    retry_after: streams::KEEP_ALIVE,
+                })?;
+            Ok(slot.holding(held))
+        })
+        .await?;
     let after = match resume {
         Some(id) => id,
         None => store::last_event_id(&mut *reads.acquire().await?, &owner).await?,

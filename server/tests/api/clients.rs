@@ -54,17 +54,7 @@ async fn a_burst_of_sends_at_once_stops_at_the_limit_exactly() {
     let alice = mailbox(&app, "alice").await;
     let _bob = mailbox(&app, "bob").await;
     let earlier = i64::from(SENDS_PER_MINUTE) - 40;
-    let now = server::db::now_ms();
-    for i in 0..earlier {
-        sqlx::query(
-            "INSERT INTO messages (sender, recipient, subject, body, sent_at_ms)
-             VALUES ('alice', 'bob', 's', 'b', ?)",
-        )
-        .bind(now - 20_000 + i)
-        .execute(&app.state.db)
-        .await
-        .expect("inserted");
-    }
+    app.sent_earlier("alice", "bob", earlier, 20_000).await;
     let message = json!({"to": "bob", "subject": "s", "body": "b"});
     let keys: Vec<String> = (0..120).map(|i| format!("burst-{i}")).collect();
     let burst = futures::future::join_all(
@@ -469,17 +459,7 @@ async fn corrections_grow_storage_linearly_and_are_bounded() {
 
     // Corrections count against the sender's minute: with them, this minute is nearly used up.
     let earlier = i64::from(SENDS_PER_MINUTE) - 1 - 1 - i64::from(CORRECTIONS_MAX);
-    let now = server::db::now_ms();
-    for i in 0..earlier {
-        sqlx::query(
-            "INSERT INTO messages (sender, recipient, subject, body, sent_at_ms)
-             VALUES ('alice', 'bob', 's', 'b', ?)",
-        )
-        .bind(now - 10_000 + i)
-        .execute(&app.state.db)
-        .await
-        .expect("inserted");
-    }
+    app.sent_earlier("alice", "bob", earlier, 10_000).await;
     app.send(&alice, "bob", "last-one", "The last of the minute")
         .await;
     let over = app

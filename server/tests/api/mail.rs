@@ -63,6 +63,24 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// `count` messages from `from` to `to` written straight into the database, the first
+    /// `ago_ms` ago and one a millisecond after another: a minute already partly used.
+    pub(crate) async fn sent_earlier(&self, from: &str, to: &str, count: i64, ago_ms: i64) {
+        let now = server::db::now_ms();
+        for i in 0..count {
+            sqlx::query(
+                "INSERT INTO messages (sender, recipient, subject, body, sent_at_ms)
+                 VALUES (?, ?, 's', 'b', ?)",
+            )
+            .bind(from)
+            .bind(to)
+            .bind(now - ago_ms + i)
+            .execute(&self.state.db)
+            .await
+            .expect("inserted");
+        }
+    }
+
     pub(crate) async fn send(&self, from: &Mailbox, to: &str, key: &str, body: &str) -> Sent {
         let response = self
             .post_as(
@@ -743,17 +761,8 @@ async fn past_the_sends_a_minute_a_mailbox_is_told_when_to_come_back() {
     let alice = mailbox(&app, "alice").await;
     let _bob = mailbox(&app, "bob").await;
     // A minute's worth of sends, written directly, the oldest 30 s ago.
-    let now = server::db::now_ms();
-    for i in 0..i64::from(SENDS_PER_MINUTE) {
-        sqlx::query(
-            "INSERT INTO messages (sender, recipient, subject, body, sent_at_ms)
-             VALUES ('alice', 'bob', 's', 'b', ?)",
-        )
-        .bind(now - 30_000 + i)
-        .execute(&app.state.db)
-        .await
-        .expect("inserted");
-    }
+    app.sent_earlier("alice", "bob", i64::from(SENDS_PER_MINUTE), 30_000)
+        .await;
     let response = app
         .post_as(
             &alice.token,
