@@ -17,6 +17,13 @@ pub fn InspectorDrawer() -> impl IntoView {
         let (recorded, in_flight) = inspector::counts();
         format!("{recorded} recorded · {in_flight} in flight")
     };
+    // Escape closes it, wherever the focus is.
+    let escape = window_event_listener(leptos::ev::keydown, move |event| {
+        if event.key() == "Escape" && open.get_untracked() {
+            open.set(false);
+        }
+    });
+    on_cleanup(move || escape.remove());
     // Rows are copied only while the drawer is open.
     let rows = move || {
         if !open.get() {

@@ -19,26 +19,32 @@ use crate::lab::waterfall::{Layout, Phase, PixelRects};
 struct Palette(Vec<(&'static str, String)>);
 
 impl Palette {
-    fn read(element: &web_sys::Element) -> Self {
-        let style = web_sys::window().and_then(|w| w.get_computed_style(element).ok().flatten());
+    /// The colours as the page's styles give them to `element`; `None` while they do not reach
+    /// it yet (it is not in the document, or the stylesheet has not applied), so the caller draws
+    /// this frame in grey and reads them again at the next, instead of keeping grey for good.
+    fn read(element: &web_sys::Element) -> Option<Self> {
+        if !element.is_connected() {
+            return None;
+        }
+        let style = web_sys::window()?.get_computed_style(element).ok()??;
         let names = PHASES
             .iter()
             .map(|phase| phase.colour_var())
             .chain(OUTCOMES.iter().map(|outcome| outcome.colour_var()))
             .chain([SELECTED_ROW]);
-        Self(
-            names
-                .map(|name| {
-                    let value = style
-                        .as_ref()
-                        .and_then(|style| style.get_property_value(name).ok())
-                        .map(|value| value.trim().to_owned())
-                        .filter(|value| !value.is_empty())
-                        .unwrap_or_else(|| "gray".to_owned());
-                    (name, value)
-                })
-                .collect(),
-        )
+        names
+            .map(|name| {
+                let value = style.get_property_value(name).ok()?;
+                let value = value.trim();
+                (!value.is_empty()).then(|| (name, value.to_owned()))
+            })
+            .collect::<Option<Vec<_>>>()
+            .map(Self)
+    }
+
+    /// What a frame is drawn in while the page's colours cannot be read.
+    fn grey() -> Self {
+        Self(Vec::new())
     }
 
     fn colour(&self, name: &str) -> &str {
@@ -169,6 +175,9 @@ pub fn Waterfall(
 struct Drawn {
     context: Option<CanvasRenderingContext2d>,
     palette: Option<Palette>,
+    /// The last frame was drawn in grey (the palette could not be read yet): its settled rows
+    /// are drawn again once it can.
+    in_grey: bool,
     height: f64,
     bars: Option<usize>,
     settled: Option<Settled>,
@@ -254,7 +263,19 @@ fn draw(
     let Some(context) = drawn.context.as_ref() else {
         return;
     };
-    let palette = drawn.palette.get_or_insert_with(|| Palette::read(canvas));
+    if drawn.palette.is_none() {
+        drawn.palette = Palette::read(canvas);
+    }
+    let coloured = drawn.palette.is_some();
+    if coloured && drawn.in_grey {
+        drawn.picture = None;
+        if let Some(settled) = drawn.settled.as_mut() {
+            settled.forget();
+        }
+    }
+    drawn.in_grey = !coloured;
+    let grey = Palette::grey();
+    let palette = drawn.palette.as_ref().unwrap_or(&grey);
     let now = now_ms();
     let layout = Layout::fit(model.requests(), now, width);
     let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());

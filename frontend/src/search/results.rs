@@ -106,7 +106,10 @@ pub fn SearchStatus(shown: RwSignal<Shown>, retry: Callback<String>) -> impl Int
                     <p>"No character's name has all of “" {query} "”."</p>
                 }.into_any(),
                 Shown::Results { query, total, took_us, .. } => view! {
-                    <p>{format!("{total} characters for “{query}” · {took_us} µs on the server")}</p>
+                    <p>{format!(
+                        "{total} {} for “{query}” · {took_us} µs on the server",
+                        if total == 1 { "character" } else { "characters" }
+                    )}</p>
                 }.into_any(),
                 Shown::Failed { query, message } => view! {
                     <p class="error" role="alert">{message}</p>

@@ -6,6 +6,25 @@ use std::time::Duration;
 
 use crate::browser::Session;
 
+/// How many of the waterfall's pixels are in colour (not a shade of grey): the bars are drawn in
+/// the legend's colours, read from the page's CSS.
+async fn colourful_pixels(session: &Session) -> u64 {
+    session
+        .eval(
+            "const canvas = document.querySelector('[data-testid=waterfall]'); \
+             const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data; \
+             let colourful = 0; \
+             for (let i = 0; i < data.length; i += 4) { \
+               const [r, g, b] = [data[i], data[i + 1], data[i + 2]]; \
+               if (data[i + 3] > 0 && Math.max(r, g, b) - Math.min(r, g, b) > 40) colourful++; \
+             } \
+             return colourful",
+        )
+        .await
+        .as_u64()
+        .expect("a count")
+}
+
 async fn open_lab(session: &Session) {
     session.open("/lab").await;
     session
@@ -99,6 +118,9 @@ async fn twenty_requests_arrive_out_of_order_while_the_heartbeat_ticks() {
     );
     // The server's own account of its time, from its Server-Timing header.
     assert!(details.contains("wait;dur="), "{details}");
+    // The bars are in the legend's colours (they were all the canvas's grey fallback).
+    let colourful = colourful_pixels(&session).await;
+    assert!(colourful > 1000, "{colourful} pixels in colour");
     // The middle request could not leave before one of the browser's 6 connections was free: the
     // browser's resource timing says when it really did.
     assert!(!details.contains("waited for a connection\n—"), "{details}");

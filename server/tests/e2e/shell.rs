@@ -183,3 +183,47 @@ async fn a_rooms_files_are_fetched_ahead_when_its_link_gets_focus() {
     assert_eq!(fetched().await, 1, "fetched once");
     session.close().await;
 }
+
+/// The open inspector covered the end of the page (the Overview's experiment buttons could not
+/// be scrolled out from under it), and Escape did not close it.
+#[tokio::test]
+async fn the_open_inspector_leaves_the_whole_page_reachable_and_escape_closes_it() {
+    let session = Session::start().await;
+    session.open_started("/").await;
+    session.click(".inspector-toggle").await;
+    let expanded = async || {
+        session
+            .eval(
+                "return document.querySelector('.inspector-toggle').getAttribute('aria-expanded')",
+            )
+            .await
+    };
+    assert_eq!(expanded().await, "true");
+    let reachable = session
+        .eval(
+            "window.scrollTo({ top: document.documentElement.scrollHeight, behavior: 'instant' }); \
+             const last = [...document.querySelectorAll('main button')].pop(); \
+             const drawer = document.querySelector('.inspector').getBoundingClientRect(); \
+             return String(last.getBoundingClientRect().bottom <= drawer.top)",
+        )
+        .await;
+    assert_eq!(
+        reachable, "true",
+        "the page's last button is out from under the drawer"
+    );
+    session.screenshot("inspector-open").await;
+    session.assert_accessible("the open inspector").await;
+    // Escape closes it, wherever the focus is (here: the page's heading).
+    session
+        .eval(
+            "document.querySelector('main h1').dispatchEvent(\
+               new KeyboardEvent('keydown', { key: 'Escape', bubbles: true })); return null",
+        )
+        .await;
+    session
+        .wait_until("the inspector closes", Duration::from_secs(5), async || {
+            expanded().await == "false"
+        })
+        .await;
+    session.close().await;
+}

@@ -66,6 +66,24 @@ async fn each_technique_runs_shows_its_own_source_and_the_combinators_give_sum_m
             SOON,
         )
         .await;
+    // The reactive resource, cancelled: it says so, and its late answer never shows.
+    let at = "[data-testid=technique-resource]";
+    session
+        .click(&format!("{at} [data-testid=technique-run]"))
+        .await;
+    session
+        .click(&format!("{at} [data-testid=technique-cancel]"))
+        .await;
+    let result = format!("{at} [data-testid=technique-result]");
+    session
+        .wait_for_text(&result, "cancelled", Duration::from_secs(3))
+        .await;
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    let after = session.text(&result).await;
+    assert!(
+        after.contains("cancelled") && !after.contains("waited 5000 ms"),
+        "{after}"
+    );
 
     session
         .type_into("[data-testid=combine-delay-1]", "300")
