@@ -534,11 +534,13 @@ fn two_in_flight() -> Vec<LabEvent> {
             seq: 1,
             run: 1,
             at: 0.0,
+            race: false,
         },
         LabEvent::Queued {
             seq: 2,
             run: 1,
             at: 0.0,
+            race: false,
         },
         started(1, 1, 0.0),
         started(2, 1, 0.0),
@@ -570,6 +572,7 @@ fn each_phase_of_a_request_is_a_segment_in_time_order() {
             seq: 1,
             run: 1,
             at: 0.0,
+            race: false,
         },
         started(1, 1, 100.0),
         ended(1, 1, 900.0, Outcome::Retried, Some(300.0), Some(800.0)),
@@ -624,11 +627,13 @@ fn a_bar_in_flight_grows_to_now_and_a_click_finds_its_row() {
             seq: 7,
             run: 1,
             at: 1_000.0,
+            race: false,
         },
         LabEvent::Queued {
             seq: 8,
             run: 1,
             at: 1_000.0,
+            race: false,
         },
         started(7, 1, 1_000.0),
     ]);
@@ -662,6 +667,7 @@ fn in_flight_the_axis_grows_in_steps_and_fits_the_run_once_it_is_over() {
             seq: 1,
             run: 1,
             at: 500.0,
+            race: false,
         },
         started(1, 1, 500.0),
     ]);
@@ -690,6 +696,7 @@ fn in_flight_the_axis_grows_in_steps_and_fits_the_run_once_it_is_over() {
         seq: 2,
         run: 1,
         at: 500.0,
+        race: false,
     });
     model.apply(started(2, 1, 600.0));
     model.apply(ended(
@@ -815,6 +822,7 @@ fn beyond_six_in_flight_a_request_waits_for_a_connection_until_one_is_free() {
             seq,
             run: 1,
             at: 0.0,
+            race: false,
         });
         events.push(started(seq, 1, seq as f64));
     }
@@ -937,6 +945,49 @@ fn the_summary_shows_the_gain_from_concurrency() {
         "only successes count for latency"
     );
     assert_eq!(model.arrivals(), [2, 1]);
+}
+
+/// Eight requests of 1 s each, all at once: the last two wait 1 s for one of the six
+/// connections. One by one takes 8 s of time on a connection, not the 10 s their latencies add
+/// up to; and a race claims no gain, nor a run where nothing succeeded.
+#[wasm_bindgen_test]
+fn the_gain_counts_time_on_a_connection_not_waiting_for_one_and_a_race_claims_none() {
+    let events = |race: bool, outcome: Outcome| -> Vec<LabEvent> {
+        let mut events = Vec::new();
+        for seq in 1..=8u64 {
+            events.push(LabEvent::Queued {
+                seq,
+                run: 1,
+                at: 0.0,
+                race,
+            });
+            events.push(started(seq, 1, 0.0));
+        }
+        for seq in 1..=8u64 {
+            // The browser's account: the last two got a connection at 1 s.
+            let (sent, end) = if seq <= 6 {
+                (0.0, 1_000.0)
+            } else {
+                (1_000.0, 2_000.0)
+            };
+            events.push(ended(seq, 1, end, outcome, Some(sent), None));
+            events.push(LabEvent::Finished {
+                seq,
+                at: end,
+                outcome,
+            });
+        }
+        events
+    };
+    let summary = model_from(events(false, Outcome::Applied)).summary(5_000.0);
+    assert_eq!((summary.wall_ms, summary.sum_ms), (2_000.0, 8_000.0));
+    assert_eq!(summary.gain(), Some(4.0));
+    assert_eq!(summary.connection_wait(100.0), Some(1_000.0));
+
+    let raced = model_from(events(true, Outcome::Applied)).summary(5_000.0);
+    assert_eq!(raced.gain(), None, "a race's requests are alternatives");
+    let failed = model_from(events(false, Outcome::Failed)).summary(5_000.0);
+    assert_eq!(failed.gain(), None, "nothing succeeded");
 }
 
 // ---- Pacing: a time budget per animation frame ----------------------------------------------

@@ -72,7 +72,13 @@ pub type Sink = Rc<dyn Fn(LabEvent)>;
 #[derive(Debug, Clone, PartialEq)]
 pub enum LabEvent {
     /// The request exists and waits for its strategy to send it.
-    Queued { seq: u64, run: u32, at: f64 },
+    /// `race`: its run is a race, whose requests are alternatives (only one answer is used).
+    Queued {
+        seq: u64,
+        run: u32,
+        at: f64,
+        race: bool,
+    },
     AttemptStarted {
         seq: u64,
         attempt: u32,
@@ -149,6 +155,7 @@ pub async fn run(run: Run, env: Env, cancel: CancellationToken) {
             seq,
             run: run.id,
             at: (env.now)(),
+            race: settings.strategy == Strategy::Race,
         });
     }
     let context = Rc::new(RequestContext {

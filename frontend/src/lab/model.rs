@@ -34,6 +34,8 @@ pub struct Attempt {
 pub struct Request {
     pub seq: u64,
     pub run: u32,
+    /// One of a race's alternatives: its time is not work one-by-one would have had to do.
+    pub race: bool,
     pub queued_at: f64,
     pub attempts: Vec<Attempt>,
     /// `InFlight` until it is over (also while it waits to be sent).
@@ -45,6 +47,22 @@ impl Request {
     /// From leaving (the first attempt) to the end, in milliseconds; `None` until it is over.
     pub fn latency_ms(&self) -> Option<f64> {
         Some(self.finished_at? - self.attempts.first()?.started_at)
+    }
+
+    /// How long its attempts waited for one of the browser's connections after they left: the
+    /// browser's own account when it has given one, else the page's estimate, else none.
+    pub fn connection_wait_ms(&self) -> f64 {
+        self.attempts
+            .iter()
+            .map(|attempt| {
+                let sent = attempt
+                    .report
+                    .as_ref()
+                    .and_then(|report| report.sent_at)
+                    .or(attempt.slot_at);
+                sent.map_or(0.0, |sent| (sent - attempt.started_at).max(0.0))
+            })
+            .sum()
     }
 
     /// Still waiting for its strategy to send it.
@@ -86,10 +104,15 @@ pub struct Summary {
     pub retries: usize,
     /// From the first request queued to the last one over (or now, while some are not).
     pub wall_ms: f64,
-    /// The sum of every finished request's own latency: the time one-by-one would have taken.
+    /// The sum of every finished request's own time — its latency less the time it waited for
+    /// a connection: what one-by-one would have taken.
     pub sum_ms: f64,
     /// Latencies of the successful requests, sorted.
     pub latencies: Vec<f64>,
+    /// How long each successful request waited for a connection, sorted.
+    pub connection_waits: Vec<f64>,
+    /// Requests of races: alternatives, whose times add up to no work.
+    pub racing: usize,
 }
 
 impl Summary {
@@ -102,9 +125,16 @@ impl Summary {
         percentile(&self.latencies, p)
     }
 
-    /// How many times longer one-by-one would have taken.
+    /// How many times longer one-by-one would have taken; none for a race (its requests are
+    /// alternatives) or when nothing succeeded.
     pub fn gain(&self) -> Option<f64> {
-        (self.wall_ms > 0.0 && self.sum_ms > 0.0).then(|| self.sum_ms / self.wall_ms)
+        (self.wall_ms > 0.0 && self.sum_ms > 0.0 && self.ok > 0 && self.racing == 0)
+            .then(|| self.sum_ms / self.wall_ms)
+    }
+
+    /// Nearest-rank percentile of the successful requests' waits for a connection.
+    pub fn connection_wait(&self, p: f64) -> Option<f64> {
+        percentile(&self.connection_waits, p)
     }
 }
 
@@ -150,11 +180,12 @@ impl LabModel {
     pub fn apply(&mut self, event: LabEvent) {
         self.revision += 1;
         match event {
-            LabEvent::Queued { seq, run, at } => {
+            LabEvent::Queued { seq, run, at, race } => {
                 self.index.insert(seq, self.requests.len());
                 self.requests.push(Request {
                     seq,
                     run,
+                    race,
                     queued_at: at,
                     attempts: Vec::new(),
                     outcome: Outcome::InFlight,
@@ -287,10 +318,13 @@ impl LabModel {
                 Outcome::StaleDiscarded => summary.discarded += 1,
                 Outcome::Failed | Outcome::Retried => summary.failed += 1,
             }
+            summary.racing += usize::from(request.race);
             if let Some(latency) = request.latency_ms() {
-                summary.sum_ms += latency;
+                let waited = request.connection_wait_ms().min(latency);
+                summary.sum_ms += latency - waited;
                 if request.outcome == Outcome::Applied {
                     summary.latencies.push(latency);
+                    summary.connection_waits.push(waited);
                 }
             }
         }
@@ -298,6 +332,7 @@ impl LabModel {
             summary.wall_ms = (last_end - first_queued).max(0.0);
         }
         summary.latencies.sort_by(f64::total_cmp);
+        summary.connection_waits.sort_by(f64::total_cmp);
         summary
     }
 

@@ -24,17 +24,35 @@ pub fn LabSummary(summary: Memo<Summary>) -> impl IntoView {
                 <div class="stale"><dt>"discarded"</dt><dd data-testid="sum-discarded">{move || summary.with(|s| s.discarded)}</dd></div>
                 <div class="retried"><dt>"retries"</dt><dd data-testid="sum-retries">{move || summary.with(|s| s.retries)}</dd></div>
             </dl>
-            <p class="timing">
+            <p class="timing" data-testid="sum-wall">
                 {move || {
                     let s = summary.get();
-                    let gain = s.gain().map(|g| format!(" — concurrency made it {g:.1}× faster")).unwrap_or_default();
-                    format!("Wall time {:.0} ms against {:.0} ms for the requests one by one{gain}.", s.wall_ms, s.sum_ms)
+                    let gain = match s.gain() {
+                        Some(g) => format!(" — concurrency made it {g:.1}× faster"),
+                        None if s.racing > 0 => " — a race's requests are alternatives, so no speed-up is claimed".to_owned(),
+                        None => String::new(),
+                    };
+                    format!(
+                        "Wall time {:.0} ms against {:.0} ms for the requests one by one (their time on a connection){gain}.",
+                        s.wall_ms, s.sum_ms
+                    )
                 }}
             </p>
             <p class="timing" data-testid="sum-latency">
                 {move || {
                     let s = summary.get();
-                    format!("Latency of the successful: p50 {} · p95 {} · max {}", ms(s.percentile(50.0)), ms(s.percentile(95.0)), ms(s.percentile(100.0)))
+                    let waiting = match (s.percentile(50.0), s.connection_wait(50.0)) {
+                        (Some(p50), Some(wait)) if wait > p50 / 2.0 => format!(
+                            " — mostly waiting for one of the browser's connections (median wait {wait:.0} ms)"
+                        ),
+                        _ => String::new(),
+                    };
+                    format!(
+                        "Latency of the successful: p50 {} · p95 {} · max {}{waiting}",
+                        ms(s.percentile(50.0)),
+                        ms(s.percentile(95.0)),
+                        ms(s.percentile(100.0))
+                    )
                 }}
             </p>
             <p class="timing" data-testid="sum-frame-work">

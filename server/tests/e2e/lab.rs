@@ -99,6 +99,16 @@ async fn twenty_requests_arrive_out_of_order_while_the_heartbeat_ticks() {
     assert_ne!(arrivals, sorted, "answers arrive out of order");
     assert_eq!(session.state.lab.stats().served, 20);
 
+    // No more than six times faster: the browser carries six at a time, and the time a request
+    // spent waiting for one of them is not work one by one would have done (it said 9–78×).
+    let wall = session.text("[data-testid=sum-wall]").await;
+    let gain: f64 = wall
+        .split("made it ")
+        .nth(1)
+        .and_then(|rest| rest.split('×').next())
+        .and_then(|number| number.parse().ok())
+        .unwrap_or_else(|| panic!("a speed-up in {wall}"));
+    assert!((1.0..=6.5).contains(&gain), "{wall}");
     let latency = session.text("[data-testid=sum-latency]").await;
     assert!(
         latency.contains("p50") && !latency.contains('—'),
@@ -262,6 +272,12 @@ async fn in_a_race_the_first_success_wins_and_the_rest_are_aborted() {
     assert!(
         aborted >= 1,
         "the slowest were still waiting: aborted {aborted}"
+    );
+    // A race's requests are alternatives: no speed-up is claimed for it.
+    let wall = session.text("[data-testid=sum-wall]").await;
+    assert!(
+        wall.contains("no speed-up is claimed") && !wall.contains("faster"),
+        "{wall}"
     );
     session.close().await;
 }
