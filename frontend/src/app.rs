@@ -68,7 +68,7 @@ pub fn App() -> impl IntoView {
                     </RoomLink>
                     <RoomLink href="/techniques" preload=rooms::techniques::preload>"Techniques"</RoomLink>
                 </nav>
-                <ServerStatus/>
+                <ServerStatus watch=vec![mail.connection, tasks.connection]/>
                 <Heartbeat/>
             </header>
             <main>

@@ -7,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 use protocol::jobs::{Job, JobResult, JobState};
 
 use super::board::timing;
-use super::session::{describe, grouped, use_tasks};
+use super::session::{Connection, describe, grouped, use_tasks};
 use crate::frame;
 
 #[component]
@@ -74,6 +74,13 @@ fn JobCard(
             });
         }
     };
+    // Whether what the card shows is what the server says now.
+    let following = move || {
+        matches!(
+            tasks.connection.get(),
+            Connection::Live | Connection::Polling
+        )
+    };
     let card_id = format!("job-{id}");
     let is_highlighted = {
         let id = id.clone();
@@ -105,6 +112,11 @@ fn JobCard(
                         {left.map(|ms| format!(" · about {} left", seconds(ms)))}
                         {(job.attempts > 1).then(|| format!(" · attempt {} (ran again after a restart)", job.attempts))}
                     </p>
+                    {(!state.is_finished() && !following()).then(|| view! {
+                        <p class="job-timing warn" data-testid="job-unsure">
+                            "The server is not answering: this is the last it said, and the job may have moved on."
+                        </p>
+                    })}
                     {(!state.is_finished()).then(|| view! {
                         <button type="button" class="quiet" data-testid="job-cancel" on:click=cancel.clone()>
                             "Cancel"

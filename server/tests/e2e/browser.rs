@@ -36,7 +36,7 @@ pub struct Session {
     pub state: AppState,
     pub browser: Client,
     _driver: Driver,
-    _shutdown: oneshot::Sender<()>,
+    shutdown: Option<oneshot::Sender<()>>,
     _folder: TempDir,
 }
 
@@ -153,8 +153,16 @@ impl Session {
             state,
             browser,
             _driver: driver,
-            _shutdown: shutdown,
+            shutdown: Some(shutdown),
             _folder: folder,
+        }
+    }
+
+    /// Stops the page's server, as a crash or a deploy would: open streams end, new connections
+    /// are refused.
+    pub fn stop_server(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
         }
     }
 

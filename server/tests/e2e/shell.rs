@@ -227,3 +227,61 @@ async fn the_open_inspector_leaves_the_whole_page_reachable_and_escape_closes_it
         .await;
     session.close().await;
 }
+
+/// A server that went away was not shown: the header stayed "Server up" and a job's card kept
+/// "running". Now the header says the server does not answer (and is back when it is), a card
+/// says it may have moved on, and a browser that is offline is told apart from a server that is
+/// gone.
+#[tokio::test]
+async fn a_server_that_goes_away_is_shown_and_an_offline_browser_is_told_apart() {
+    let mut session = Session::start().await;
+    session.open_started("/tasks").await;
+    session.type_into("[data-testid=wait-seconds]", "600").await;
+    session.click("[data-testid=start-wait]").await;
+    session
+        .wait_for_text(
+            "[data-testid=job-state]",
+            "running",
+            Duration::from_secs(20),
+        )
+        .await;
+    session
+        .wait_for_text(".tasks-connection", "live", Duration::from_secs(20))
+        .await;
+
+    session.set_offline(true).await;
+    session
+        .wait_for_text(
+            "[data-testid=server-status]",
+            "Offline",
+            Duration::from_secs(10),
+        )
+        .await;
+    session.set_offline(false).await;
+    session
+        .wait_for_text(
+            "[data-testid=server-status]",
+            "Server up",
+            Duration::from_secs(20),
+        )
+        .await;
+
+    session.stop_server();
+    session
+        .wait_for_text(
+            "[data-testid=server-status]",
+            "Server unreachable",
+            Duration::from_secs(20),
+        )
+        .await;
+    session
+        .wait_for_text(
+            "[data-testid=job-unsure]",
+            "not answering",
+            Duration::from_secs(20),
+        )
+        .await;
+    session.screenshot("server-gone").await;
+    session.assert_accessible("the server gone").await;
+    session.close().await;
+}
