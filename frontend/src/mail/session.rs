@@ -72,7 +72,8 @@ fn wall_ms() -> f64 {
 }
 
 impl MailSession {
-    /// Creates the session, provides it as context, and resumes this tab's mailbox if it has one.
+    /// Creates the session, provides it as context, and resumes this tab's mailbox if it has one
+    /// (and its "offline" switch: a reload keeps the queued messages waiting).
     pub fn provide() -> Self {
         let online = web_sys::window().is_none_or(|w| w.navigator().on_line());
         let live = Live::new(Follow::Push);
@@ -82,7 +83,11 @@ impl MailSession {
             sent: RwSignal::new(Vec::new()),
             outbox: RwSignal::new(Outbox::default()),
             connection: live.connection,
-            offline_switch: RwSignal::new(false),
+            offline_switch: RwSignal::new(
+                tab_storage()
+                    .and_then(|s| s.get_item(OFFLINE_SWITCH).ok().flatten())
+                    .is_some(),
+            ),
             browser_online: RwSignal::new(online),
             lose_share: RwSignal::new(0.0),
             problem: live.problem,
@@ -91,6 +96,15 @@ impl MailSession {
         };
         provide_context(session);
         session.follow_the_network();
+        Effect::new(move |_| {
+            let on = session.offline_switch.get();
+            if let Some(storage) = tab_storage() {
+                let _ = match on {
+                    true => storage.set_item(OFFLINE_SWITCH, "on"),
+                    false => storage.remove_item(OFFLINE_SWITCH),
+                };
+            }
+        });
         // Going offline stops the stream; coming back loads again and drains the outbox.
         Effect::new(move |was_offline: Option<bool>| {
             let offline = session.is_offline();
@@ -509,4 +523,11 @@ fn upsert(list: &mut Vec<Message>, message: Message) {
         Ok(at) => list[at] = message,
         Err(at) => list.insert(at, message),
     }
+}
+
+/// Where this tab keeps its "offline" switch (sessionStorage: the tab's own, kept by a reload).
+const OFFLINE_SWITCH: &str = "meanwhile.mail.offline";
+
+fn tab_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok().flatten()
 }

@@ -244,6 +244,16 @@ async fn two_tabs_write_to_each_other_live_with_receipts_and_an_outbox_that_surv
         "{kept}"
     );
     session.screenshot("mail-offline").await;
+    // A reload keeps the switch on: the queued messages wait (they used to leave at once).
+    session.browser.refresh().await.expect("reloaded");
+    session
+        .wait_for_text("[data-testid=mail-connection]", "offline", LIVE)
+        .await;
+    assert_eq!(session.text("[data-testid=mail-pending]").await, "2");
+    let switch = session
+        .eval("return document.querySelector('[data-testid=mail-offline]').checked")
+        .await;
+    assert_eq!(switch, true, "the switch is still on");
     session.click("[data-testid=mail-offline]").await;
     session
         .wait_for_text("[data-testid=mail-pending]", "0", LIVE)
@@ -318,10 +328,14 @@ async fn two_tabs_of_one_mailbox_write_offline_and_every_message_arrives_once_an
         .wait_for_text("[data-testid=mail-outbox]", "Tab two, second", LIVE)
         .await;
 
-    // The second tab reloads (its switch goes with the page) and sends what is due; then the
-    // first comes back online.
+    // The second tab reloads (its switch stays on: nothing leaves), goes online and sends what is
+    // due; then the first comes back online.
     to_tab(&session, &second).await;
     session.open_started("/mail").await;
+    session
+        .wait_for_text("[data-testid=mail-connection]", "offline", LIVE)
+        .await;
+    session.click("[data-testid=mail-offline]").await;
     live_and_sent(&session).await;
     to_tab(&session, &first).await;
     session.click("[data-testid=mail-offline]").await;
