@@ -156,14 +156,42 @@ pub fn Waterfall(
             selected.set(clicked);
         }
     };
+    // The keyboard's way to the same details: Up and Down move from request to request, Home
+    // and End go to the first and the last.
+    let on_key = move |event: web_sys::KeyboardEvent| {
+        let key = event.key();
+        if !matches!(key.as_str(), "ArrowDown" | "ArrowUp" | "Home" | "End") {
+            return;
+        }
+        event.prevent_default();
+        let next = model.with_value(|model| {
+            let requests = model.requests();
+            let last = requests.len().checked_sub(1)?;
+            let at = selected
+                .get_untracked()
+                .and_then(|seq| requests.iter().position(|r| r.seq == seq));
+            let row = match (key.as_str(), at) {
+                ("Home", _) | (_, None) => 0,
+                ("End", _) => last,
+                ("ArrowDown", Some(at)) => (at + 1).min(last),
+                (_, Some(at)) => at.saturating_sub(1),
+            };
+            Some(requests[row].seq)
+        });
+        if next.is_some() {
+            selected.set(next);
+        }
+    };
     view! {
         <div class="waterfall-frame">
             <canvas
                 node_ref=canvas
                 class="waterfall"
                 data-testid="waterfall"
+                tabindex="0"
                 on:click=on_click
-                aria-label="Waterfall: one bar per request, time running left to right"
+                on:keydown=on_key
+                aria-label="Waterfall: one bar per request, time running left to right. Up and Down choose a request; its details show below."
             ></canvas>
         </div>
     }

@@ -254,7 +254,7 @@ pub fn Search() -> impl IntoView {
                 "Each keystroke is a request; answers can come back out of order. Pick a strategy and watch "
                 "what the list shows."
             </p>
-            <SearchSettings typeahead=typeahead/>
+            <SearchSettings typeahead=typeahead counts=counts/>
             <input
                 type="search"
                 class="search-box"

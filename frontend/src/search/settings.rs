@@ -3,13 +3,17 @@
 
 use leptos::prelude::*;
 
-use crate::search::typeahead::{Strategy, Typeahead};
+use crate::search::typeahead::{Counts, Strategy, Typeahead};
 
 /// Largest debounce the form takes, in milliseconds.
 pub const DEBOUNCE_MAX_MS: u32 = 500;
 
 #[component]
-pub fn SearchSettings(typeahead: StoredValue<Typeahead, LocalStorage>) -> impl IntoView {
+pub fn SearchSettings(
+    typeahead: StoredValue<Typeahead, LocalStorage>,
+    /// What the answers came to; a new strategy starts a count of its own.
+    counts: RwSignal<Counts>,
+) -> impl IntoView {
     let (debounce_ms, strategy_now) = typeahead.with_value(|t| (t.debounce_ms, t.strategy));
     let debounce = RwSignal::new(debounce_ms.to_string());
     let debounce_error = move || {
@@ -48,7 +52,11 @@ pub fn SearchSettings(typeahead: StoredValue<Typeahead, LocalStorage>) -> impl I
                     data-testid="search-strategy"
                     on:change=move |e| {
                         let strategy = Strategy::from_key(&event_target_value(&e));
-                        typeahead.update_value(|t| t.strategy = strategy);
+                        typeahead.update_value(|t| {
+                            t.strategy = strategy;
+                            t.counts = Counts::default();
+                        });
+                        counts.set(Counts::default());
                     }
                 >
                     {Strategy::ALL.into_iter().map(|strategy| view! {

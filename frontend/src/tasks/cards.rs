@@ -15,17 +15,6 @@ pub fn JobList() -> impl IntoView {
     let tasks = use_tasks();
     let query = use_query_map();
     let highlighted = move || query.with(|q| q.get("job"));
-    // Follows a toast's link to its card.
-    Effect::new(move |_| {
-        if let Some(id) = highlighted() {
-            let element = web_sys::window()
-                .and_then(|w| w.document())
-                .and_then(|d| d.get_element_by_id(&format!("job-{id}")));
-            if let Some(element) = element {
-                element.scroll_into_view();
-            }
-        }
-    });
     view! {
         <h2 class="tasks-heading">"Your jobs"</h2>
         <Show
@@ -74,6 +63,15 @@ fn JobCard(
             });
         }
     };
+    // This browser's jobs running now: what a queued one waits for, as far as it can tell.
+    let running = move || {
+        tasks.board.with(|b| {
+            b.jobs()
+                .iter()
+                .filter(|j| j.state == JobState::Running)
+                .count()
+        })
+    };
     // Whether what the card shows is what the server says now.
     let following = move || {
         matches!(
@@ -86,8 +84,18 @@ fn JobCard(
         let id = id.clone();
         move || highlighted().as_deref() == Some(id.as_str())
     };
+    // A toast's link leads here: the card scrolls into view and takes the focus (a keyboard or
+    // screen reader user goes on from the card, not from the top of the page) — once the card
+    // is in the page, which may be after the link was followed.
+    let card = NodeRef::<leptos::html::Li>::new();
+    let followed = is_highlighted.clone();
+    Effect::new(move |_| {
+        if followed() {
+            focus_once_in_page(card, 120);
+        }
+    });
     view! {
-        <li class="tasks-job" id=card_id class:highlight=is_highlighted data-testid="job">
+        <li node_ref=card class="tasks-job" id=card_id tabindex="-1" class:highlight=is_highlighted data-testid="job">
             {move || job.get().map(|job| {
                 let state = job.state;
                 let title = describe(&job.spec);
@@ -112,6 +120,9 @@ fn JobCard(
                         {left.map(|ms| format!(" · about {} left", seconds(ms)))}
                         {(job.attempts > 1).then(|| format!(" · attempt {} (ran again after a restart)", job.attempts))}
                     </p>
+                    {(state == JobState::Queued).then(|| view! {
+                        <p class="job-timing" data-testid="job-reason">{waiting_reason(running())}</p>
+                    })}
                     {(!state.is_finished() && !following()).then(|| view! {
                         <p class="job-timing warn" data-testid="job-unsure">
                             "The server is not answering: this is the last it said, and the job may have moved on."
@@ -129,6 +140,33 @@ fn JobCard(
             })}
         </li>
     }
+}
+
+/// Scrolls to `card` and gives it the focus at the first frame it is in the document (a room's
+/// view is built before it is attached), looking for at most `frames` frames.
+fn focus_once_in_page(card: NodeRef<leptos::html::Li>, frames: u8) {
+    request_animation_frame(move || {
+        let Some(element) = card.get_untracked() else {
+            return;
+        };
+        if element.is_connected() {
+            element.scroll_into_view();
+            let _ = element.focus();
+        } else if frames > 0 {
+            focus_once_in_page(card, frames - 1);
+        }
+    });
+}
+
+/// Why a queued job waits, as far as this browser can tell: the workers are busy, with its own
+/// jobs or with others'.
+fn waiting_reason(own_running: usize) -> String {
+    let holding = match own_running {
+        0 => "other people's jobs hold them now".to_owned(),
+        1 => "your running job holds one, other people's jobs may hold the rest".to_owned(),
+        n => format!("your {n} running jobs hold one each, other people's jobs may hold the rest"),
+    };
+    format!("Waiting for a free worker: {holding}. Jobs start in the order they came.")
 }
 
 fn seconds(ms: f64) -> String {

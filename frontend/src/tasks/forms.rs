@@ -192,7 +192,7 @@ pub fn WaitForm() -> impl IntoView {
     view! {
         <form class="tasks-card" on:submit=prevent aria-labelledby="form-wait">
             <h2 id="form-wait">"Just wait"</h2>
-            <p class="hint">"Takes time and no CPU: to watch the queue, cancel, and restart."</p>
+            <p class="hint">"Uses no CPU, but holds one of the server's workers for its whole wait, as any job does: to watch the queue, cancel, and restart."</p>
             <label class="field">
                 <span>"Seconds"</span>
                 <input inputmode="numeric" data-testid="wait-seconds" bind:value=seconds/>

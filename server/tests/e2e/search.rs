@@ -189,6 +189,17 @@ async fn with_slow_early_requests_naive_shows_a_stale_list_and_the_other_strateg
     assert_eq!(session.number("search-applied").await, 5);
     session.screenshot("search-naive-stale").await;
     session.assert_accessible("search-naive-stale").await;
+    // Another strategy starts a count of its own, to compare with.
+    session
+        .choose("[data-testid=search-strategy]", "latest-wins")
+        .await;
+    session
+        .wait_until(
+            "the counts start again",
+            Duration::from_secs(5),
+            async || session.number("search-applied").await == 0,
+        )
+        .await;
 
     let latest = race(&session, "latest-wins").await;
     assert!(latest.contains("for “snowm”"), "{latest}");

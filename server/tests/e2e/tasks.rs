@@ -34,6 +34,15 @@ async fn a_job_finishing_in_another_room_leaves_a_toast_that_leads_to_its_pictur
     session
         .wait_for_text("[data-testid=job-state]", "queued", SOON)
         .await;
+    // The queued picture says why it waits: the count holds the one worker.
+    let reason = session.text("[data-testid=job-reason]").await;
+    assert!(
+        reason.contains("Waiting for a free worker: your running job holds one"),
+        "{reason}"
+    );
+    // Waiting uses no CPU, but it holds a worker as any job does.
+    let hint = session.text("#form-wait + .hint").await;
+    assert!(hint.contains("holds one of the server's workers"), "{hint}");
     let title = session.eval("return document.title").await;
     assert_eq!(title, "Meanwhile · 2 jobs running");
     session.screenshot("tasks-running").await;
@@ -61,6 +70,16 @@ async fn a_job_finishing_in_another_room_leaves_a_toast_that_leads_to_its_pictur
     // A cancelled job has no result to see, only its card.
     assert!(toasts.contains("See the job"), "{toasts}");
     session.click("[data-testid=toast]:last-child a").await;
+    // The focus goes to the card the toast leads to.
+    session
+        .wait_until("the card has the focus", SOON, async || {
+            session
+                .eval("return document.activeElement?.dataset?.testid === 'job' && document.activeElement.textContent.includes('Mandelbrot')")
+                .await
+                .as_bool()
+                .unwrap_or(false)
+        })
+        .await;
     session
         .wait_until("the picture is shown", SOON, async || {
             session
