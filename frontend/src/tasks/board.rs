@@ -42,6 +42,14 @@ impl Board {
             .count()
     }
 
+    /// Jobs running now.
+    pub fn running(&self) -> usize {
+        self.jobs
+            .iter()
+            .filter(|job| job.state == JobState::Running)
+            .count()
+    }
+
     /// Applies the pushed event `id`; returns the job when this event finished it. An event
     /// already applied (a replay after a reconnect) changes nothing.
     pub fn apply(&mut self, id: i64, event: JobEvent) -> Option<Job> {

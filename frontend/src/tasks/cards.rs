@@ -6,7 +6,7 @@ use leptos::task::spawn_local;
 use leptos_router::hooks::use_query_map;
 use protocol::jobs::{Job, JobResult, JobState};
 
-use super::board::timing;
+use super::board::{Board, timing};
 use super::session::{Connection, describe, grouped, use_tasks};
 use crate::frame;
 
@@ -64,14 +64,7 @@ fn JobCard(
         }
     };
     // This browser's jobs running now: what a queued one waits for, as far as it can tell.
-    let running = move || {
-        tasks.board.with(|b| {
-            b.jobs()
-                .iter()
-                .filter(|j| j.state == JobState::Running)
-                .count()
-        })
-    };
+    let running = move || tasks.board.with(Board::running);
     // Whether what the card shows is what the server says now.
     let following = move || {
         matches!(

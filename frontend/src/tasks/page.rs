@@ -4,8 +4,8 @@
 //! busy.
 
 use leptos::prelude::*;
-use protocol::jobs::JobState;
 
+use super::board::Board;
 use super::cards::JobList;
 use super::forms::{HashchainForm, MandelbrotForm, PrimesForm, WaitForm};
 use super::session::{Connection, Follow, use_tasks};
@@ -124,14 +124,7 @@ fn DeliveryChoice() -> impl IntoView {
 fn Responsiveness() -> impl IntoView {
     let tasks = use_tasks();
     let answered = RwSignal::new(None::<f64>);
-    let running = move || {
-        tasks.board.with(|b| {
-            b.jobs()
-                .iter()
-                .filter(|j| j.state == JobState::Running)
-                .count()
-        })
-    };
+    let running = move || tasks.board.with(Board::running);
     let room = api::Room::here();
     let timer = gloo_timers::callback::Interval::new(2_000, move || {
         if running() == 0 {
