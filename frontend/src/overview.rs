@@ -41,7 +41,8 @@ pub fn Overview() -> impl IntoView {
                 <li>
                     <a href="/search">"Search"</a> ": find any named Unicode character as you type, "
                     "and see what a list does when answers come back out of order. "
-                    <em>"Try first: turn on slow early requests with the naive strategy, type "
+                    <em>"Try first: set the debounce to 0 ms (at 150 ms, typing at a normal pace "
+                    "sends one request), turn on slow early requests with the naive strategy, type "
                     "“snowman”, and watch a stale list win."</em>
                 </li>
             </ul>
@@ -61,7 +62,8 @@ pub fn Overview() -> impl IntoView {
                     <a href="/tasks">"Tasks"</a> ": the server counts primes or draws the Mandelbrot "
                     "set while you do something else, and tells you when it is done, in whatever "
                     "room you are. "
-                    <em>"Try first: start a Mandelbrot of 2048×2048, then go to the Lab."</em>
+                    <em>"Try first: count the primes up to 10 000 000 000 (most of a minute), then "
+                    "go to the Lab: a toast tells you when it is done."</em>
                 </li>
             </ul>
             <h2>"The techniques underneath"</h2>

@@ -29,6 +29,19 @@ async fn send_the_slow_request(session: &Session) {
 async fn waiting_for_an_answer_does_not_block_but_a_busy_loop_does() {
     let session = Session::start().await;
     send_the_slow_request(&session).await;
+    // The hints work with the defaults: Search's says to take the debounce away (at 150 ms one
+    // request leaves per word typed at a normal pace, so no list goes stale), Tasks' picks a job
+    // long enough to reach another room before it ends (a 2048² Mandelbrot took 2.2 s).
+    let hints = session.text("main .map").await;
+    assert!(hints.contains("set the debounce to 0 ms"), "{hints}");
+    let all = session
+        .eval("return [...document.querySelectorAll('main .map em')].map(e => e.textContent).join(' | ')")
+        .await;
+    let all = all.as_str().unwrap_or_default();
+    assert!(
+        all.contains("primes up to 10 000 000 000") && !all.contains("2048×2048"),
+        "{all}"
+    );
     session
         .assert_frames_flow(
             Duration::from_millis(1000),
