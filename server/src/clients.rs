@@ -69,10 +69,6 @@ impl Clients {
         }
     }
 
-    pub fn limits(&self) -> ClientLimits {
-        self.limits
-    }
-
     /// One more credential for `client`, or `429` with how long until the next may be made.
     pub fn new_credential(&self, ClientAddress(client): ClientAddress) -> Result<(), ApiError> {
         self.credentials.check_key(&client).map_err(|not_until| {
@@ -170,12 +166,6 @@ impl PerAddress {
             of: self.clone(),
             client,
         })
-    }
-
-    /// How many `client` holds now.
-    pub fn held_by(&self, client: IpAddr) -> usize {
-        let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        held.get(&client).copied().unwrap_or(0)
     }
 }
 

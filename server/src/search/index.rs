@@ -433,21 +433,6 @@ mod tests {
         }
     }
 
-    /// Where a query's time goes (`cargo test --release -p server --lib timing -- --ignored
-    /// --nocapture`); the figures that count are `cargo xtask bench`'s.
-    #[test]
-    #[ignore]
-    fn timing() {
-        let index = Index::build();
-        for query in ["a", "snow", "a e i o u a e i o u", "e e e e", "er er er"] {
-            let started = std::time::Instant::now();
-            for _ in 0..100 {
-                std::hint::black_box(index.search(query, 0, 20));
-            }
-            println!("{query:?}: {:?} a search", started.elapsed() / 100);
-        }
-    }
-
     #[test]
     fn matched_ranges_prefer_word_starts_and_merge() {
         let words = |text: &'static str| -> Vec<Finder<'static>> {

@@ -456,6 +456,26 @@ async fn corrections_grow_storage_linearly_and_are_bounded() {
     let path = format!("/api/messages/{}/history", sent.id);
     let hidden = app.get_as(&stranger.token, &path).await;
     assert_error(hidden, StatusCode::NOT_FOUND, "not_found").await;
+    for (bad, status, code) in [
+        (
+            "?limit=0",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            "?limit=21",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        ("?limit=many", StatusCode::BAD_REQUEST, "bad_request"),
+    ] {
+        let response = app.get_as(&bob.token, &format!("{path}{bad}")).await;
+        assert_error(response, status, code).await;
+    }
+    let unknown = app.get_as(&bob.token, "/api/messages/abc/history").await;
+    assert_error(unknown, StatusCode::NOT_FOUND, "not_found").await;
+    let anonymous = app.get(&path).await;
+    assert_error(anonymous, StatusCode::UNAUTHORIZED, "unauthorized").await;
 
     // Corrections count against the sender's minute: with them, this minute is nearly used up.
     let earlier = i64::from(SENDS_PER_MINUTE) - 1 - 1 - i64::from(CORRECTIONS_MAX);
