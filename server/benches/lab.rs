@@ -305,7 +305,7 @@ async fn start_hello() -> SocketAddr {
 }
 
 async fn start_meanwhile(folder: &std::path::Path) -> SocketAddr {
-    let db = server::db::connect(&folder.join("bench.db"))
+    let db = server::db::connect(&server::db::Address::Sqlite(folder.join("bench.db")))
         .await
         .expect("database");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

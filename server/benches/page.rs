@@ -287,7 +287,7 @@ fn sorted(values: impl Iterator<Item = f64>) -> Vec<f64> {
 /// and `dist` folder); returns its address and what keeps it running.
 async fn serve_plain(dist: &std::path::Path) -> (String, (tempfile::TempDir, server::AppState)) {
     let folder = tempfile::tempdir().expect("a folder");
-    let db = server::db::connect(&folder.path().join("plain.db"))
+    let db = server::db::connect(&server::db::Address::Sqlite(folder.path().join("plain.db")))
         .await
         .expect("database");
     let state = server::AppState::new(db, server::page::PageFiles::new(dist));

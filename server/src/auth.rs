@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::db::{Reads, now_ms};
 use crate::error::{ApiError, Result};
@@ -29,7 +29,7 @@ pub fn hash(secret: &str) -> Vec<u8> {
 /// `401` saying `needs` when there is no token, `unknown` when it opens nothing.
 async fn holder(
     parts: &Parts,
-    reads: &SqlitePool,
+    reads: &AnyPool,
     lookup: &'static str,
     needs: &str,
     unknown: &str,
@@ -67,7 +67,7 @@ where
         holder(
             parts,
             &reads,
-            "SELECT name FROM mailboxes WHERE token_hash = ?",
+            "SELECT name FROM mailboxes WHERE token_hash = $1",
             "This needs your mailbox's token: `Authorization: Bearer <token>`.",
             "That token opens no mailbox.",
         )
@@ -93,7 +93,7 @@ where
         holder(
             parts,
             &reads,
-            "SELECT owner FROM job_owners WHERE token_hash = ?",
+            "SELECT owner FROM job_owners WHERE token_hash = $1",
             "Jobs need their owner's token: `Authorization: Bearer <token>` \
              (a new one from POST /api/jobs/owners).",
             "That token is no owner's: ask for a new one (POST /api/jobs/owners).",
@@ -125,12 +125,12 @@ impl Ticket {
 
     /// A new ticket for `holder`'s stream, and when it expires. Used tickets are deleted when
     /// used ([`Ticket::spend`]), expired ones by the pruning (`retention.rs`).
-    pub async fn issue(self, db: &SqlitePool, holder: &str) -> Result<(String, i64)> {
+    pub async fn issue(self, db: &AnyPool, holder: &str) -> Result<(String, i64)> {
         let (table, column) = self.table();
         let ticket = new_secret();
         let expires_at_ms = now_ms() + Self::TTL_MS;
         sqlx::query(&format!(
-            "INSERT INTO {table} (ticket_hash, {column}, expires_at_ms) VALUES (?, ?, ?)"
+            "INSERT INTO {table} (ticket_hash, {column}, expires_at_ms) VALUES ($1, $2, $3)"
         ))
         .bind(hash(&ticket))
         .bind(holder)
@@ -141,10 +141,10 @@ impl Ticket {
     }
 
     /// Whose stream `ticket` opens, if it is known and not expired (it is not spent).
-    async fn holder(self, db: &SqlitePool, ticket: &str) -> Result<String> {
+    async fn holder(self, db: &AnyPool, ticket: &str) -> Result<String> {
         let (table, column) = self.table();
         let holder: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT {column} FROM {table} WHERE ticket_hash = ? AND expires_at_ms > ?"
+            "SELECT {column} FROM {table} WHERE ticket_hash = $1 AND expires_at_ms > $2"
         ))
         .bind(hash(ticket))
         .bind(now_ms())
@@ -158,7 +158,7 @@ impl Ticket {
     /// is spent — so a stream refused for now (`429`) keeps its ticket for the retry.
     pub async fn redeem<P>(
         self,
-        db: &SqlitePool,
+        db: &AnyPool,
         ticket: &str,
         take_places: impl FnOnce(&str) -> Result<P>,
     ) -> Result<(String, P)> {
@@ -169,9 +169,9 @@ impl Ticket {
     }
 
     /// Uses `ticket` up; `401` if another request used it in the meantime.
-    async fn spend(self, db: &SqlitePool, ticket: &str) -> Result<()> {
+    async fn spend(self, db: &AnyPool, ticket: &str) -> Result<()> {
         let (table, _) = self.table();
-        let spent = sqlx::query(&format!("DELETE FROM {table} WHERE ticket_hash = ?"))
+        let spent = sqlx::query(&format!("DELETE FROM {table} WHERE ticket_hash = $1"))
             .bind(hash(ticket))
             .execute(db)
             .await?;

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use axum::http::HeaderValue;
 use clap::Parser;
 
 use crate::clients::{ClientLimits, Clients};
@@ -25,9 +26,16 @@ pub struct Config {
     #[arg(long, env = "MEANWHILE_DIST", default_value = "dist")]
     pub dist: PathBuf,
 
-    /// SQLite database file; it and its folder are created when missing.
+    /// The database: a SQLite file (created with its folder when missing; `sqlite:PATH` too), or
+    /// a PostgreSQL address, `postgres://USER[:PASSWORD]@HOST:PORT/DATABASE`, which several
+    /// instances may share.
     #[arg(long, env = "MEANWHILE_DATABASE", default_value = "data/meanwhile.db")]
-    pub database: PathBuf,
+    pub database: crate::db::Address,
+
+    /// This instance's name, sent with every answer as `X-Served-By` (the page's inspector shows
+    /// it): letters, digits and `.`, `_`, `:`, `-`. By default the machine's name and the port.
+    #[arg(long, env = "MEANWHILE_NAME", value_parser = instance_name)]
+    pub name: Option<HeaderValue>,
 
     /// What to log, as a tracing filter (e.g. `info`, `server=debug,sqlx=info`).
     #[arg(long, env = "MEANWHILE_LOG", default_value = "info,sqlx=warn")]
@@ -143,4 +151,15 @@ impl Config {
             half_close: self.half_close,
         }
     }
+}
+
+/// An instance's name, checked: 1 to 64 of the characters a header shows as they are.
+pub fn instance_name(name: &str) -> Result<HeaderValue, String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-');
+    if name.is_empty() || name.len() > 64 || !name.chars().all(allowed) {
+        return Err(format!(
+            "`{name}`: an instance's name is 1 to 64 letters, digits, `.`, `_`, `:` or `-`"
+        ));
+    }
+    HeaderValue::from_str(name).map_err(|e| e.to_string())
 }

@@ -362,7 +362,6 @@ fn generic_message(status: StatusCode) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use sqlx::SqlitePool;
 
     use super::*;
 
@@ -381,7 +380,13 @@ mod tests {
     /// doing (a name taken): a server bug never reads as the client's fault.
     #[tokio::test]
     async fn a_database_error_is_the_servers_unless_its_query_says_otherwise() {
-        let db = SqlitePool::connect("sqlite::memory:").await.expect("opens");
+        sqlx::any::install_default_drivers();
+        // One connection: each opens an in-memory database of its own.
+        let db = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .expect("opens");
         sqlx::query("CREATE TABLE names (name TEXT PRIMARY KEY CHECK (length(name) < 5))")
             .execute(&db)
             .await
@@ -393,7 +398,7 @@ mod tests {
         let insert = |name: &'static str| {
             let db = db.clone();
             async move {
-                sqlx::query("INSERT INTO names VALUES (?)")
+                sqlx::query("INSERT INTO names VALUES ($1)")
                     .bind(name)
                     .execute(&db)
                     .await

@@ -4,7 +4,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use protocol::{ComponentStatus, Health, HealthStatus};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::error::{ApiError, ApiJson, Result};
 use crate::state::AppState;
@@ -15,7 +15,7 @@ pub fn router() -> Router<AppState> {
 
 /// 200 with [`Health`] while everything answers; `503 unavailable` when the database does not,
 /// so a monitor or a load balancer sees it from the status alone.
-async fn health_show(State(db): State<SqlitePool>) -> Result<ApiJson<Health>> {
+async fn health_show(State(db): State<AnyPool>) -> Result<ApiJson<Health>> {
     if !crate::db::is_up(&db).await {
         return Err(ApiError::Unavailable(
             "The server is running but its database is not answering; try again in a moment."

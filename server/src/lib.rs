@@ -47,11 +47,15 @@ pub use crate::state::AppState;
 const DEFAULT_POLICY: HeaderValue =
     HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'");
 
+/// The header that names the instance which answered (`--name`): behind a proxy that spreads
+/// requests over several, a person sees which one served each.
+pub const SERVED_BY: header::HeaderName = header::HeaderName::from_static("x-served-by");
+
 /// Builds everything the server answers from the state:
 /// - the API ([`api`]): each room's router merged at its full `/api/…` paths;
 /// - the built page for every other path ([`page::router`]);
-/// - around both, one log line per request and the security headers: every answer is `nosniff`
-///   and gets a default Content-Security-Policy unless it brings its own.
+/// - around both, one log line per request and the headers of every answer: `nosniff`, a default
+///   Content-Security-Policy unless it brings its own, and [`SERVED_BY`].
 pub fn app(state: AppState) -> Router {
     let rooms = Router::new()
         .merge(health::router())
@@ -76,6 +80,10 @@ pub fn app(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             DEFAULT_POLICY,
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            SERVED_BY,
+            state.served_by.clone(),
         ));
     api(rooms, state.request_timeout, state.body_timeout)
         .fallback_service(page::router(state.page.clone()))
@@ -123,6 +131,14 @@ pub async fn serve(
     let tasks = state.tasks.clone();
     search::warm_up();
     tasks::start(&state);
+    if db::Backend::of(&state.db) == db::Backend::Postgres {
+        let url = state.db.connect_options().database_url.to_string();
+        tasks.spawn(streams::listen(
+            url,
+            state.hub.clone(),
+            state.shutdown.clone(),
+        ));
+    }
     tasks.spawn(retention::run(
         state.db.clone(),
         state.retention,
@@ -174,7 +190,12 @@ pub async fn run(config: Config) -> startup::Result<()> {
         );
     }
     let connections = config.connections();
-    tracing::info!("Meanwhile is serving on http://{addr}");
+    let name = config
+        .name
+        .clone()
+        .unwrap_or_else(|| default_name(addr.port()));
+    let shown = name.to_str().unwrap_or_default();
+    tracing::info!(name = shown, database = %config.database, "Meanwhile is serving on http://{addr}");
     println!("Meanwhile is serving on http://{addr}");
     serve(
         listener,
@@ -184,6 +205,7 @@ pub async fn run(config: Config) -> startup::Result<()> {
             jobs: Arc::new(config.jobs()),
             retention: config.retention(),
             clients: Arc::new(config.clients()),
+            served_by: name,
             ..AppState::new(db, PageFiles::new(config.dist))
         },
         connections,
@@ -193,6 +215,25 @@ pub async fn run(config: Config) -> startup::Result<()> {
     .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// An instance's name when none is given: the machine's name and the port (`web-1:3000`), each
+/// character a header cannot show as it is replaced by `-`.
+fn default_name(port: u16) -> HeaderValue {
+    let host: String = gethostname::gethostname()
+        .to_string_lossy()
+        .chars()
+        .take(50)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    config::instance_name(&format!("{host}:{port}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("meanwhile"))
 }
 
 /// Completes on Ctrl-C (SIGINT) or SIGTERM.
@@ -256,7 +297,11 @@ mod tests {
         H: axum::handler::Handler<T, AppState>,
         T: 'static,
     {
-        let db = sqlx::SqlitePool::connect("sqlite::memory:")
+        sqlx::any::install_default_drivers();
+        // One connection: each opens an in-memory database of its own.
+        let db = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
             .await
             .expect("database");
         let state = AppState::new(db, PageFiles::new("no-page"));

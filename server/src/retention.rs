@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::clients::Clients;
@@ -65,7 +65,7 @@ impl Pruned {
 
 /// Deletes, as of `now_ms`, every row `retention` no longer keeps. Each table is one statement
 /// on its own, so the writer is never held long.
-pub async fn prune(db: &SqlitePool, retention: &Retention, now_ms: i64) -> sqlx::Result<Pruned> {
+pub async fn prune(db: &AnyPool, retention: &Retention, now_ms: i64) -> sqlx::Result<Pruned> {
     let before = |kept: Duration| now_ms - i64::try_from(kept.as_millis()).unwrap_or(i64::MAX);
     let keys = before(retention.keys);
     let events = before(retention.events);
@@ -80,24 +80,28 @@ pub async fn prune(db: &SqlitePool, retention: &Retention, now_ms: i64) -> sqlx:
         // A key still in progress is kept while its lease runs: its request may yet finish.
         idempotency_keys: sqlx::query(
             "DELETE FROM idempotency_keys
-             WHERE created_at_ms < ? AND (state = 'done' OR lease_until_ms < ?)",
+             WHERE created_at_ms < $1 AND (state = 'done' OR lease_until_ms < $2)",
         )
         .bind(keys)
         .bind(now_ms)
         .execute(db)
         .await?
         .rows_affected(),
-        job_keys: delete("DELETE FROM job_keys WHERE created_at_ms < ?", keys).await?,
-        tickets: delete("DELETE FROM event_tickets WHERE expires_at_ms <= ?", now_ms).await?
+        job_keys: delete("DELETE FROM job_keys WHERE created_at_ms < $1", keys).await?,
+        tickets: delete(
+            "DELETE FROM event_tickets WHERE expires_at_ms <= $1",
+            now_ms,
+        )
+        .await?
             + delete(
-                "DELETE FROM job_event_tickets WHERE expires_at_ms <= ?",
+                "DELETE FROM job_event_tickets WHERE expires_at_ms <= $1",
                 now_ms,
             )
             .await?,
-        mail_events: delete("DELETE FROM events WHERE at_ms < ?", events).await?,
-        job_events: delete("DELETE FROM job_events WHERE at_ms < ?", events).await?,
+        mail_events: delete("DELETE FROM events WHERE at_ms < $1", events).await?,
+        job_events: delete("DELETE FROM job_events WHERE at_ms < $1", events).await?,
         jobs: delete(
-            "DELETE FROM jobs WHERE finished_at_ms IS NOT NULL AND finished_at_ms < ?",
+            "DELETE FROM jobs WHERE finished_at_ms IS NOT NULL AND finished_at_ms < $1",
             before(retention.finished_jobs),
         )
         .await?,
@@ -107,7 +111,7 @@ pub async fn prune(db: &SqlitePool, retention: &Retention, now_ms: i64) -> sqlx:
 /// Prunes at start and then every `retention.every`, until shutdown; the limits per client
 /// forget the addresses that have been quiet.
 pub async fn run(
-    db: SqlitePool,
+    db: AnyPool,
     retention: Retention,
     clients: Arc<Clients>,
     shutdown: CancellationToken,

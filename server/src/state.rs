@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::FromRef;
-use sqlx::SqlitePool;
+use axum::http::HeaderValue;
+use sqlx::AnyPool;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -17,12 +18,12 @@ use crate::retention::Retention;
 use crate::streams::Hub;
 use crate::tasks::Jobs;
 
-/// Handlers take only the part they need (`State<Arc<Lab>>`, `State<SqlitePool>`), through
+/// Handlers take only the part they need (`State<Arc<Lab>>`, `State<AnyPool>`), through
 /// `FromRef`. Every field is a handle, cheap to clone.
 #[derive(Debug, Clone, FromRef)]
 pub struct AppState {
     /// The database's one writer (and reads that must see what this request just wrote).
-    pub db: SqlitePool,
+    pub db: AnyPool,
     /// Read-only connections for everything else.
     pub reads: Reads,
     /// The built page, served for every path outside `/api`.
@@ -46,10 +47,13 @@ pub struct AppState {
     pub retention: Retention,
     /// The limits per client address (new credentials, open streams).
     pub clients: Arc<Clients>,
+    /// This instance's name, sent with every answer as `X-Served-By`.
+    #[from_ref(skip)]
+    pub served_by: HeaderValue,
 }
 
 impl AppState {
-    pub fn new(db: SqlitePool, page: PageFiles) -> Self {
+    pub fn new(db: AnyPool, page: PageFiles) -> Self {
         Self {
             reads: Reads::beside(&db),
             db,
@@ -63,6 +67,7 @@ impl AppState {
             body_timeout: Duration::from_secs(10),
             retention: Retention::default(),
             clients: Arc::new(Clients::default()),
+            served_by: HeaderValue::from_static("meanwhile"),
         }
     }
 }

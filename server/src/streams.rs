@@ -24,7 +24,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -127,9 +127,9 @@ where
 
 /// Wakes a durable stream's open connections when an event is committed for its key, and counts
 /// them (to cap how many one key holds). Keys are a mailbox's name, or `jobs/` and a job owner.
-/// One process's view: with several server processes each would hear of the others' writes
-/// through the database (PostgreSQL's `LISTEN`), not through this; the streams' re-read
-/// (`rescan`, every keep-alive by default) is what makes a missed wake cost only latency.
+/// One process's view: its writers wake it after they commit, and on PostgreSQL [`listen`] wakes
+/// it with the other instances' writes; the streams' re-read (`rescan`, every keep-alive by
+/// default) is what makes a missed wake cost only latency.
 #[derive(Debug)]
 pub struct Hub {
     keys: Mutex<HashMap<String, Listeners>>,
@@ -163,6 +163,15 @@ impl Hub {
     pub fn nudge(&self, key: &str) {
         let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(listeners) = keys.get(key) {
+            listeners.newest.send_modify(|_| {});
+        }
+    }
+
+    /// Tells every open stream to read its rows again: this process may have missed wakes (the
+    /// connection that hears other instances' writes was lost for a while).
+    pub fn nudge_all(&self) {
+        let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        for listeners in keys.values() {
             listeners.newest.send_modify(|_| {});
         }
     }
@@ -266,7 +275,7 @@ pub struct Full;
 pub fn replay(
     feed: Feed,
     after: i64,
-    reads: SqlitePool,
+    reads: AnyPool,
     slot: Slot,
     shutdown: CancellationToken,
 ) -> Response {
@@ -288,7 +297,7 @@ pub fn replay(
 /// One stream's state: what it has sent up to, and what it has read but not sent yet.
 struct Pump {
     feed: Feed,
-    db: SqlitePool,
+    db: AnyPool,
     slot: Slot,
     after: i64,
     pending: VecDeque<(i64, String, String)>,
@@ -333,6 +342,58 @@ impl Pump {
                 }
             }
             self.pending.extend(rows);
+        }
+    }
+}
+
+/// Wakes this instance's streams with the events other instances commit: one connection per
+/// instance `LISTEN`s on [`crate::db::EVENTS_CHANNEL`] (the writers `NOTIFY` in their
+/// transactions, see [`crate::db::notify`]) and hands each `<key> <id>` to the [`Hub`]. When the
+/// connection is lost, what was notified meanwhile is gone: once it is back, every open stream
+/// reads its rows again. PostgreSQL only; runs until `shutdown`.
+pub async fn listen(url: String, hub: Arc<Hub>, shutdown: CancellationToken) {
+    let connect = async || {
+        let mut listener = sqlx::postgres::PgListener::connect(&url).await?;
+        listener.listen(crate::db::EVENTS_CHANNEL).await?;
+        Ok::<_, sqlx::Error>(listener)
+    };
+    loop {
+        let connected = tokio::select! {
+            () = shutdown.cancelled() => return,
+            connected = connect() => connected,
+        };
+        let mut listener = match connected {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for other instances' events; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        // Whatever was notified while no connection listened is gone: read the rows again.
+        hub.nudge_all();
+        loop {
+            let received = tokio::select! {
+                () = shutdown.cancelled() => return,
+                received = listener.try_recv() => received,
+            };
+            match received {
+                Ok(Some(notification)) => {
+                    if let Some((key, id)) = notification.payload().rsplit_once(' ')
+                        && let Ok(id) = id.parse()
+                    {
+                        hub.wake(key, id);
+                    }
+                }
+                Ok(None) => {
+                    tracing::warn!("lost the connection that hears other instances' events");
+                    break;
+                }
+                Err(error) => {
+                    tracing::error!(%error, "listening for other instances' events failed");
+                    break;
+                }
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 
 mod names;
 mod page;
+mod postgres;
 mod report;
 mod setup;
 mod shell;
@@ -128,8 +129,17 @@ fn test() -> Result<()> {
     let tools = setup::page_tools(&root)?;
     let browser = setup::browser_tools(&root)?;
 
-    shell::step("Test layer 1 and 2: protocol and server (cargo test)");
+    shell::step("Test layer 1 and 2: protocol and server (cargo test), the server on SQLite");
     shell::cargo(&root, &["test", "--workspace", "--exclude", "frontend"])?;
+    {
+        let postgres = postgres::Postgres::start(&root, "test", true)?;
+        shell::step("Test layer 2 again: the server's storage and API on PostgreSQL");
+        let mut on_postgres = shell::cargo_command(&root);
+        on_postgres
+            .args(["test", "--package", "server", "--test", "api"])
+            .env("MEANWHILE_TEST_POSTGRES", postgres.url("postgres"));
+        shell::status(on_postgres, "the server's tests on PostgreSQL")?;
+    }
 
     shell::step("Test layer 3: the frontend in headless Chromium (wasm-pack test)");
     // Each test file's browser leaves its profile (~150 MB) in the temporary folder when the

@@ -358,7 +358,7 @@ fn cargo_install(root: &Path, args: &[&str]) -> Result<()> {
 }
 
 /// Installs Debian/Ubuntu packages when running as root; otherwise says which to install.
-fn apt_install(packages: &[&str]) -> Result<()> {
+pub fn apt_install(packages: &[&str]) -> Result<()> {
     if !is_root_on_debian() {
         bail!(
             "missing packages: install {} (e.g. `sudo apt-get install {}`), then run this again",
@@ -378,11 +378,15 @@ fn apt_install(packages: &[&str]) -> Result<()> {
 }
 
 fn is_root_on_debian() -> bool {
-    let root = Command::new("id")
+    is_root() && on_path("apt-get").is_some()
+}
+
+/// Whether this process runs as root.
+pub fn is_root() -> bool {
+    Command::new("id")
         .arg("-u")
         .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    root && on_path("apt-get").is_some()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 /// The first `name` on PATH.

@@ -35,6 +35,22 @@ pub fn status(mut command: Command, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// Runs `command` to completion with its output kept, shown only when it fails.
+pub fn quiet(mut command: Command, what: &str) -> Result<()> {
+    let output = command
+        .output()
+        .with_context(|| format!("cannot start {what} ({:?})", command.get_program()))?;
+    if !output.status.success() {
+        bail!(
+            "{what} failed ({}):\n{}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}
+
 /// Whether `program --version` (or the given args) runs and prints something containing `want`.
 pub fn prints(program: &Path, args: &[&str], want: &str) -> bool {
     Command::new(program)

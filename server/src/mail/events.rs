@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use protocol::mail::{EventTicket, EventsQuery, MailEvent, STREAMS_PER_MAILBOX};
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::{AnyConnection, AnyPool};
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Mailbox, Ticket};
@@ -20,15 +20,16 @@ use crate::error::{ApiError, ApiJson, ApiQuery, Result};
 use crate::streams::{self, Feed, Full, Hub};
 
 /// Writes `event` for `mailbox` in the caller's transaction and returns its id (the mailbox's
-/// next number). Wake the mailbox's streams with it after the transaction commits.
+/// next number). Other instances hear of it when the transaction commits ([`crate::db::notify`]);
+/// wake this one's streams with it after the commit.
 pub async fn append(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     mailbox: &str,
     event: &MailEvent,
     at_ms: i64,
 ) -> Result<i64> {
     let id: i64 = sqlx::query_scalar(
-        "UPDATE mailboxes SET last_event_id = last_event_id + 1 WHERE name = ?
+        "UPDATE mailboxes SET last_event_id = last_event_id + 1 WHERE name = $1
          RETURNING last_event_id",
     )
     .bind(mailbox)
@@ -42,7 +43,7 @@ pub async fn append(
         MailEvent::CorrectionRequested(asked) => serde_json::to_string(asked),
     }
     .unwrap_or_default();
-    sqlx::query("INSERT INTO events (mailbox, id, kind, data, at_ms) VALUES (?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO events (mailbox, id, kind, data, at_ms) VALUES ($1, $2, $3, $4, $5)")
         .bind(mailbox)
         .bind(id)
         .bind(event.name())
@@ -50,17 +51,18 @@ pub async fn append(
         .bind(at_ms)
         .execute(&mut *conn)
         .await?;
+    crate::db::notify(conn, mailbox, id).await?;
     Ok(id)
 }
 
 /// `POST /api/events/ticket`: a pass for one `GET /api/events`, valid for a minute.
 pub async fn ticket(
-    State(db): State<SqlitePool>,
+    State(db): State<AnyPool>,
     Mailbox(mailbox): Mailbox,
 ) -> Result<(StatusCode, ApiJson<EventTicket>)> {
     let (ticket, expires_at_ms) = Ticket::Mail.issue(&db, &mailbox).await?;
     let last_event_id: i64 =
-        sqlx::query_scalar("SELECT last_event_id FROM mailboxes WHERE name = ?")
+        sqlx::query_scalar("SELECT last_event_id FROM mailboxes WHERE name = $1")
             .bind(&mailbox)
             .fetch_one(&db)
             .await?;
@@ -79,7 +81,7 @@ pub async fn ticket(
 /// server shuts down.
 #[allow(clippy::too_many_arguments)]
 pub async fn stream(
-    State(db): State<SqlitePool>,
+    State(db): State<AnyPool>,
     State(Reads(reads)): State<Reads>,
     State(hub): State<Arc<Hub>>,
     State(clients): State<Arc<Clients>>,
@@ -109,7 +111,7 @@ pub async fn stream(
     let after = match resume {
         Some(id) => id,
         None => {
-            sqlx::query_scalar("SELECT last_event_id FROM mailboxes WHERE name = ?")
+            sqlx::query_scalar("SELECT last_event_id FROM mailboxes WHERE name = $1")
                 .bind(&mailbox)
                 .fetch_one(&db)
                 .await?
@@ -117,7 +119,7 @@ pub async fn stream(
     };
     let feed = Feed {
         name: "mail events",
-        sql: "SELECT id, kind, data FROM events WHERE mailbox = ? AND id > ? ORDER BY id LIMIT ?",
+        sql: "SELECT id, kind, data FROM events WHERE mailbox = $1 AND id > $2 ORDER BY id LIMIT $3",
         of: mailbox.clone(),
         key: mailbox,
     };

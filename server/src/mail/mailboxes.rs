@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use protocol::mail::{
     DIRECTORY_MAX, Directory, DirectoryQuery, MailboxCreated, NAME_MAX, NewMailbox, is_mailbox_name,
 };
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::auth;
 use crate::clients::{ClientAddress, Clients};
@@ -17,7 +17,7 @@ use crate::db::now_ms;
 use crate::error::{ApiError, ApiJson, ApiQuery, Result, is_unique_violation};
 
 pub async fn create(
-    State(db): State<SqlitePool>,
+    State(db): State<AnyPool>,
     State(clients): State<Arc<Clients>>,
     client: ClientAddress,
     ApiJson(new): ApiJson<NewMailbox>,
@@ -26,7 +26,7 @@ pub async fn create(
         .map_err(|e| ApiError::Validation(e.to_string()))?;
     clients.new_credential(client)?;
     let token = auth::new_secret();
-    sqlx::query("INSERT INTO mailboxes (name, token_hash, created_at_ms) VALUES (?, ?, ?)")
+    sqlx::query("INSERT INTO mailboxes (name, token_hash, created_at_ms) VALUES ($1, $2, $3)")
         .bind(&new.name)
         .bind(auth::hash(&token))
         .bind(now_ms())
@@ -58,7 +58,7 @@ pub async fn directory(
         None | Some("") => {
             sqlx::query_scalar(
                 "SELECT name FROM mailboxes
-                 ORDER BY coalesce(active_at_ms, 0) DESC, created_at_ms DESC, name LIMIT ?",
+                 ORDER BY coalesce(active_at_ms, 0) DESC, created_at_ms DESC, name LIMIT $1",
             )
             .bind(limit)
             .fetch_all(&db)
@@ -68,7 +68,7 @@ pub async fn directory(
             // Every character a name may have sorts before `~`: the names that begin with
             // `start` are a range of the primary key.
             sqlx::query_scalar(
-                "SELECT name FROM mailboxes WHERE name >= ? AND name < ? ORDER BY name LIMIT ?",
+                "SELECT name FROM mailboxes WHERE name >= $1 AND name < $2 ORDER BY name LIMIT $3",
             )
             .bind(start)
             .bind(format!("{start}~"))

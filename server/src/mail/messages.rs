@@ -13,7 +13,7 @@ use protocol::mail::{
     HISTORY_PAGE_MAX, HistoryPage, MailEvent, Message, MessagePage, MessageStatus, NewMessage,
     PageQuery, Receipt, SENDS_PER_MINUTE, Sent,
 };
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::{AnyConnection, AnyPool};
 use tokio_util::task::TaskTracker;
 
 use super::events;
@@ -33,7 +33,7 @@ const CLAIM_LEASE_MS: i64 = 10_000;
 /// with a key is still being processed, another with it is `409` (retry in a moment).
 pub async fn send(
     State(tasks): State<TaskTracker>,
-    State(db): State<SqlitePool>,
+    State(db): State<AnyPool>,
     State(hub): State<Arc<Hub>>,
     Mailbox(sender): Mailbox,
     headers: HeaderMap,
@@ -62,7 +62,7 @@ pub async fn send(
                 // Nothing was sent: free the key, so a corrected retry can use it.
                 sqlx::query(
                     "DELETE FROM idempotency_keys
-                     WHERE sender = ? AND key = ? AND claim = ? AND state = 'in_progress'",
+                     WHERE sender = $1 AND key = $2 AND claim = $3 AND state = 'in_progress'",
                 )
                 .bind(&sender)
                 .bind(&key)
@@ -94,18 +94,13 @@ enum Claimed {
 }
 
 /// Claims `(sender, key)` for this request, or finds out what became of an earlier one.
-async fn claim_key(
-    db: &SqlitePool,
-    sender: &str,
-    key: &str,
-    request_hash: &[u8],
-) -> Result<Claimed> {
+async fn claim_key(db: &AnyPool, sender: &str, key: &str, request_hash: &[u8]) -> Result<Claimed> {
     let claim = rand::random::<i64>();
     let now = now_ms();
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys
            (sender, key, request_hash, state, claim, lease_until_ms, created_at_ms)
-         VALUES (?, ?, ?, 'in_progress', ?, ?, ?)
+         VALUES ($1, $2, $3, 'in_progress', $4, $5, $6)
          ON CONFLICT (sender, key) DO NOTHING",
     )
     .bind(sender)
@@ -121,7 +116,7 @@ async fn claim_key(
     }
     let earlier: Option<KeyRow> = sqlx::query_as(
         "SELECT request_hash, state, claim, lease_until_ms, response
-         FROM idempotency_keys WHERE sender = ? AND key = ?",
+         FROM idempotency_keys WHERE sender = $1 AND key = $2",
     )
     .bind(sender)
     .bind(key)
@@ -159,8 +154,8 @@ async fn claim_key(
     }
     // The request that claimed it never finished (the server stopped): take the claim over.
     let taken = sqlx::query(
-        "UPDATE idempotency_keys SET claim = ?, lease_until_ms = ?
-         WHERE sender = ? AND key = ? AND state = 'in_progress' AND claim = ?",
+        "UPDATE idempotency_keys SET claim = $1, lease_until_ms = $2
+         WHERE sender = $3 AND key = $4 AND state = 'in_progress' AND claim = $5",
     )
     .bind(claim)
     .bind(now + CLAIM_LEASE_MS)
@@ -179,7 +174,7 @@ async fn claim_key(
 /// Writes the message, the recipient's event and the key's answer in one transaction. Returns
 /// the answer, the recipient and the event's id.
 async fn deliver(
-    db: &SqlitePool,
+    db: &AnyPool,
     sender: &str,
     key: &str,
     claim: i64,
@@ -190,7 +185,7 @@ async fn deliver(
     act(&mut tx, sender, now).await?;
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO messages (sender, recipient, subject, body, sent_at_ms)
-         SELECT ?, name, ?, ?, ? FROM mailboxes WHERE name = ?
+         SELECT $1, name, $2, $3, $4 FROM mailboxes WHERE name = $5
          RETURNING id",
     )
     .bind(sender)
@@ -214,8 +209,8 @@ async fn deliver(
         sent_at_ms: now,
     };
     let finished = sqlx::query(
-        "UPDATE idempotency_keys SET state = 'done', message_id = ?, response = ?
-         WHERE sender = ? AND key = ? AND claim = ? AND state = 'in_progress'",
+        "UPDATE idempotency_keys SET state = 'done', message_id = $1, response = $2
+         WHERE sender = $3 AND key = $4 AND claim = $5 AND state = 'in_progress'",
     )
     .bind(id)
     .bind(serde_json::to_string(&sent).unwrap_or_default())
@@ -239,8 +234,8 @@ async fn deliver(
 /// limit together, and any number of server processes see the same count. It begins with a
 /// write, so the transaction holds SQLite's write lock from its first statement (a read first
 /// could not be upgraded while another writer commits).
-async fn act(tx: &mut SqliteConnection, mailbox: &str, now: i64) -> Result<()> {
-    sqlx::query("UPDATE mailboxes SET active_at_ms = ? WHERE name = ?")
+async fn act(tx: &mut AnyConnection, mailbox: &str, now: i64) -> Result<()> {
+    sqlx::query("UPDATE mailboxes SET active_at_ms = $1 WHERE name = $2")
         .bind(now)
         .bind(mailbox)
         .execute(&mut *tx)
@@ -248,9 +243,9 @@ async fn act(tx: &mut SqliteConnection, mailbox: &str, now: i64) -> Result<()> {
     let since = now - 60_000;
     let (count, oldest): (i64, Option<i64>) = sqlx::query_as(
         "SELECT count(*), min(at_ms) FROM (
-             SELECT sent_at_ms AS at_ms FROM messages WHERE sender = ? AND sent_at_ms > ?
+             SELECT sent_at_ms AS at_ms FROM messages WHERE sender = $1 AND sent_at_ms > $2
              UNION ALL
-             SELECT at_ms FROM message_changes WHERE by_mailbox = ? AND at_ms > ?
+             SELECT at_ms FROM message_changes WHERE by_mailbox = $3 AND at_ms > $4
          ) AS recent",
     )
     .bind(mailbox)
@@ -296,7 +291,7 @@ enum Side {
     Outbox,
 }
 
-async fn page(db: &SqlitePool, side: Side, owner: &str, query: &PageQuery) -> Result<MessagePage> {
+async fn page(db: &AnyPool, side: Side, owner: &str, query: &PageQuery) -> Result<MessagePage> {
     let limit = query
         .limit()
         .map_err(|e| ApiError::Validation(e.to_string()))?;
@@ -305,11 +300,11 @@ async fn page(db: &SqlitePool, side: Side, owner: &str, query: &PageQuery) -> Re
         Side::Outbox => "sender",
     };
     let rows: Vec<MessageRow> = sqlx::query_as(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE {column} = ? AND id > ? ORDER BY id LIMIT ?"
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE {column} = $1 AND id > $2 ORDER BY id LIMIT $3"
     ))
     .bind(owner)
     .bind(query.after.unwrap_or(0))
-    .bind(limit)
+    .bind(i64::from(limit))
     .fetch_all(db)
     .await?;
     let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
@@ -323,8 +318,8 @@ async fn page(db: &SqlitePool, side: Side, owner: &str, query: &PageQuery) -> Re
         "SELECT {CHANGE_COLUMNS} FROM (
              SELECT c.*, row_number() OVER (PARTITION BY c.message_id ORDER BY c.id DESC) AS newest
              FROM message_changes c JOIN messages m ON m.id = c.message_id
-             WHERE m.{column} = ? AND c.message_id BETWEEN ? AND ?
-         ) AS c WHERE c.newest <= ? ORDER BY c.id"
+             WHERE m.{column} = $1 AND c.message_id BETWEEN $2 AND $3
+         ) AS c WHERE c.newest <= $4 ORDER BY c.id"
     ))
     .bind(owner)
     .bind(first.id)
@@ -350,7 +345,7 @@ async fn page(db: &SqlitePool, side: Side, owner: &str, query: &PageQuery) -> Re
 /// sender a receipt.
 pub async fn mark_read(
     State(tasks): State<TaskTracker>,
-    State(db): State<SqlitePool>,
+    State(db): State<AnyPool>,
     State(hub): State<Arc<Hub>>,
     Mailbox(reader): Mailbox,
     ApiPath(id): ApiPath<i64>,
@@ -359,8 +354,8 @@ pub async fn mark_read(
         let now = now_ms();
         let mut tx = db.begin().await?;
         let sender: Option<String> = sqlx::query_scalar(
-            "UPDATE messages SET read_at_ms = ?
-             WHERE id = ? AND recipient = ? AND read_at_ms IS NULL RETURNING sender",
+            "UPDATE messages SET read_at_ms = $1
+             WHERE id = $2 AND recipient = $3 AND read_at_ms IS NULL RETURNING sender",
         )
         .bind(now)
         .bind(id)
@@ -396,7 +391,7 @@ pub async fn mark_read(
 /// `POST /api/messages/{id}/correction-requests` (the recipient): tells the sender what is wrong.
 pub async fn ask_correction(
     State(tasks): State<TaskTracker>,
-    State(db): State<SqlitePool>,
+    State(db): State<AnyPool>,
     State(hub): State<Arc<Hub>>,
     Mailbox(recipient): Mailbox,
     ApiPath(id): ApiPath<i64>,
@@ -410,8 +405,8 @@ pub async fn ask_correction(
         let mut tx = db.begin().await?;
         act(&mut tx, &recipient, now).await?;
         let sender: String = sqlx::query_scalar(
-            "UPDATE messages SET correction_requested = ?, changes = changes + 1
-             WHERE id = ? AND recipient = ? RETURNING sender",
+            "UPDATE messages SET correction_requested = $1, changes = changes + 1
+             WHERE id = $2 AND recipient = $3 RETURNING sender",
         )
         .bind(&request.note)
         .bind(id)
@@ -421,7 +416,7 @@ pub async fn ask_correction(
         .ok_or_else(|| not_in("inbox", id))?;
         sqlx::query(
             "INSERT INTO message_changes (message_id, kind, note, at_ms, by_mailbox)
-             VALUES (?, 'correction_requested', ?, ?, ?)",
+             VALUES ($1, 'correction_requested', $2, $3, $4)",
         )
         .bind(id)
         .bind(&request.note)
@@ -449,7 +444,7 @@ pub async fn ask_correction(
 /// [`CORRECTIONS_MAX`] times a message.
 pub async fn correct(
     State(tasks): State<TaskTracker>,
-    State(db): State<SqlitePool>,
+    State(db): State<AnyPool>,
     State(hub): State<Arc<Hub>>,
     Mailbox(sender): Mailbox,
     ApiPath(id): ApiPath<i64>,
@@ -466,8 +461,8 @@ pub async fn correct(
         // correction's body, already stored.
         let recorded = sqlx::query(
             "INSERT INTO message_changes (message_id, kind, previous_body, body, at_ms, by_mailbox)
-             SELECT id, 'corrected', CASE WHEN corrections = 0 THEN body END, ?, ?, sender
-             FROM messages WHERE id = ? AND sender = ? AND corrections < ?",
+             SELECT id, 'corrected', CASE WHEN corrections = 0 THEN body END, $1, $2, sender
+             FROM messages WHERE id = $3 AND sender = $4 AND corrections < $5",
         )
         .bind(&correction.body)
         .bind(now)
@@ -477,12 +472,13 @@ pub async fn correct(
         .execute(&mut *tx)
         .await?;
         if recorded.rows_affected() == 0 {
-            let corrections: Option<i64> =
-                sqlx::query_scalar("SELECT corrections FROM messages WHERE id = ? AND sender = ?")
-                    .bind(id)
-                    .bind(&sender)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let corrections: Option<i64> = sqlx::query_scalar(
+                "SELECT corrections FROM messages WHERE id = $1 AND sender = $2",
+            )
+            .bind(id)
+            .bind(&sender)
+            .fetch_optional(&mut *tx)
+            .await?;
             return Err(match corrections {
                 None => not_in("outbox", id),
                 Some(_) => ApiError::Conflict(format!(
@@ -492,9 +488,9 @@ pub async fn correct(
             });
         }
         let recipient: String = sqlx::query_scalar(
-            "UPDATE messages SET body = ?, correction_requested = NULL,
+            "UPDATE messages SET body = $1, correction_requested = NULL,
                  changes = changes + 1, corrections = corrections + 1
-             WHERE id = ? RETURNING recipient",
+             WHERE id = $2 RETURNING recipient",
         )
         .bind(&correction.body)
         .bind(id)
@@ -538,16 +534,16 @@ const CHANGE_COLUMNS: &str = "c.id, c.message_id, c.kind, c.note, \
      c.body, c.at_ms";
 
 /// One message with its history, as it is in this transaction; it must exist.
-async fn load(conn: &mut SqliteConnection, id: i64) -> Result<Message> {
+async fn load(conn: &mut AnyConnection, id: i64) -> Result<Message> {
     find(conn, id)
         .await?
         .ok_or_else(|| ApiError::Internal(format!("message {id} vanished in its transaction")))
 }
 
 /// One message with its history, as it is in this transaction, if there is one.
-async fn find(conn: &mut SqliteConnection, id: i64) -> Result<Option<Message>> {
+async fn find(conn: &mut AnyConnection, id: i64) -> Result<Option<Message>> {
     let row: Option<MessageRow> = sqlx::query_as(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?"
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1"
     ))
     .bind(id)
     .fetch_optional(&mut *conn)
@@ -556,8 +552,8 @@ async fn find(conn: &mut SqliteConnection, id: i64) -> Result<Option<Message>> {
         return Ok(None);
     };
     let mut changes: Vec<ChangeRow> = sqlx::query_as(&format!(
-        "SELECT {CHANGE_COLUMNS} FROM message_changes c WHERE c.message_id = ?
-         ORDER BY c.id DESC LIMIT ?"
+        "SELECT {CHANGE_COLUMNS} FROM message_changes c WHERE c.message_id = $1
+         ORDER BY c.id DESC LIMIT $2"
     ))
     .bind(id)
     .bind(HISTORY_MAX as i64)
@@ -647,7 +643,7 @@ pub async fn history(
         )));
     }
     let visible: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM messages WHERE id = ? AND (sender = ? OR recipient = ?)",
+        "SELECT id FROM messages WHERE id = $1 AND (sender = $2 OR recipient = $3)",
     )
     .bind(id)
     .bind(&reader)
@@ -660,8 +656,8 @@ pub async fn history(
         )));
     }
     let rows: Vec<ChangeRow> = sqlx::query_as(&format!(
-        "SELECT {CHANGE_COLUMNS} FROM message_changes c WHERE c.message_id = ? AND c.id > ?
-         ORDER BY c.id LIMIT ?"
+        "SELECT {CHANGE_COLUMNS} FROM message_changes c WHERE c.message_id = $1 AND c.id > $2
+         ORDER BY c.id LIMIT $3"
     ))
     .bind(id)
     .bind(query.after.unwrap_or(0))

@@ -12,7 +12,7 @@ use protocol::jobs::{
     EventTicket, Job, JobAccepted, JobEventsQuery, JobList, JobOwnerCreated, JobResult, JobState,
     LIST_MAX, NewJob, QUEUE_MAX, QUEUE_PER_OWNER,
 };
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -33,7 +33,7 @@ const QUEUE_FULL_RETRY: Duration = Duration::from_secs(5);
 /// `POST /api/jobs/owners`: a new owner of jobs and its token (shown this once; so many an hour
 /// per client address, as mailboxes).
 pub async fn new_owner(
-    State(db): State<SqlitePool>,
+    State(db): State<AnyPool>,
     State(clients): State<Arc<Clients>>,
     client: ClientAddress,
 ) -> Result<(StatusCode, ApiJson<JobOwnerCreated>)> {
@@ -41,7 +41,7 @@ pub async fn new_owner(
     let token = auth::new_secret();
     sqlx::query(
         "INSERT INTO job_owners (owner, last_event_id, token_hash, created_at_ms)
-         VALUES (?, 0, ?, ?)",
+         VALUES ($1, 0, $2, $3)",
     )
     .bind(super::new_id())
     .bind(auth::hash(&token))
@@ -56,7 +56,7 @@ pub async fn new_owner(
 /// first attempt queued; the same key with another body is `422`.
 pub async fn submit(
     State(tasks): State<TaskTracker>,
-    State(db): State<SqlitePool>,
+    State(db): State<AnyPool>,
     State(hub): State<Arc<Hub>>,
     State(jobs): State<Arc<Jobs>>,
     JobOwner(owner): JobOwner,
@@ -171,7 +171,7 @@ pub async fn result(
 /// finished.
 pub async fn cancel(
     State(tasks): State<TaskTracker>,
-    State(db): State<SqlitePool>,
+    State(db): State<AnyPool>,
     State(hub): State<Arc<Hub>>,
     State(jobs): State<Arc<Jobs>>,
     JobOwner(owner): JobOwner,
@@ -212,7 +212,7 @@ pub async fn list(
 
 /// `POST /api/jobs/events/ticket`: a pass for one `GET /api/jobs/events`, valid for a minute.
 pub async fn ticket(
-    State(db): State<SqlitePool>,
+    State(db): State<AnyPool>,
     JobOwner(owner): JobOwner,
 ) -> Result<(StatusCode, ApiJson<EventTicket>)> {
     let (ticket, expires_at_ms) = Ticket::Jobs.issue(&db, &owner).await?;
@@ -231,7 +231,7 @@ pub async fn ticket(
 /// client has (`Last-Event-ID` or the query), then each new one as it is committed.
 #[allow(clippy::too_many_arguments)]
 pub async fn events(
-    State(db): State<SqlitePool>,
+    State(db): State<AnyPool>,
     State(Reads(reads)): State<Reads>,
     State(hub): State<Arc<Hub>>,
     State(clients): State<Arc<Clients>>,
@@ -263,7 +263,7 @@ pub async fn events(
     };
     let feed = Feed {
         name: "job events",
-        sql: "SELECT id, kind, data FROM job_events WHERE owner = ? AND id > ? ORDER BY id LIMIT ?",
+        sql: "SELECT id, kind, data FROM job_events WHERE owner = $1 AND id > $2 ORDER BY id LIMIT $3",
         key: store::stream_key(&owner),
         of: owner,
     };

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use protocol::jobs::PROGRESS_INTERVAL_MS;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -79,7 +79,7 @@ pub fn start(state: &AppState) {
     }
 }
 
-async fn worker(db: SqlitePool, hub: Arc<Hub>, jobs: Arc<Jobs>, shutdown: CancellationToken) {
+async fn worker(db: AnyPool, hub: Arc<Hub>, jobs: Arc<Jobs>, shutdown: CancellationToken) {
     while !shutdown.is_cancelled() {
         if let Err(error) = store::sweep(&db, &hub).await {
             tracing::error!(%error, "jobs: sweeping cancelled jobs failed");
@@ -107,7 +107,7 @@ async fn worker(db: SqlitePool, hub: Arc<Hub>, jobs: Arc<Jobs>, shutdown: Cancel
 /// Runs one claimed job to its end, renewing its lease with the claim's token; a worker whose
 /// lease was taken over stops the work and writes nothing.
 async fn run(
-    db: &SqlitePool,
+    db: &AnyPool,
     hub: &Hub,
     jobs: &Jobs,
     shutdown: &CancellationToken,
@@ -190,7 +190,7 @@ async fn run(
 }
 
 async fn write(
-    db: &SqlitePool,
+    db: &AnyPool,
     hub: &Hub,
     id: &str,
     lease: &str,

@@ -1,6 +1,6 @@
 //! The jobs table: every change of a job is one statement (or one transaction with its event),
-//! so several workers — later several server processes on one PostgreSQL database — never run a
-//! job twice at once and never lose one. A claim is a lease held by a token drawn for that claim
+//! so several workers — of one process, or of several server instances on one PostgreSQL
+//! database — never run a job twice at once and never lose one. A claim is a lease held by a token drawn for that claim
 //! alone and timed by the database's clock: a worker whose lease ran out and was claimed again
 //! (by another process or by the next worker of its own) can renew nothing and write no end.
 
@@ -9,9 +9,9 @@ use std::time::Duration;
 use protocol::jobs::{
     Job, JobEvent, JobProgress, JobResult, JobSpec, JobState, QUEUE_MAX, QUEUE_PER_OWNER,
 };
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::{AnyConnection, AnyPool};
 
-use crate::db::{NOW_MS_SQL, now_ms};
+use crate::db::{Backend, now_ms};
 use crate::error::{ApiError, Result};
 use crate::streams::Hub;
 
@@ -102,7 +102,7 @@ pub struct Keyed<'a> {
 /// transaction: a retry of a submission whose answer was lost gets the job it queued, never a
 /// second one.
 pub async fn submit(
-    db: &SqlitePool,
+    db: &AnyPool,
     hub: &Hub,
     id: &str,
     spec: &JobSpec,
@@ -119,7 +119,7 @@ pub async fn submit(
         let scope = owner;
         let claimed = sqlx::query(
             "INSERT INTO job_keys (owner, key, request_hash, job_id, created_at_ms)
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (owner, key) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (owner, key) DO NOTHING",
         )
         .bind(scope)
         .bind(keyed.key)
@@ -130,7 +130,7 @@ pub async fn submit(
         .await?;
         if claimed.rows_affected() == 0 {
             let (hash, earlier): (Vec<u8>, String) = sqlx::query_as(
-                "SELECT request_hash, job_id FROM job_keys WHERE owner = ? AND key = ?",
+                "SELECT request_hash, job_id FROM job_keys WHERE owner = $1 AND key = $2",
             )
             .bind(scope)
             .bind(keyed.key)
@@ -149,7 +149,7 @@ pub async fn submit(
                 return Ok(Submitted::Again(row.job()?));
             }
             // The job was pruned long ago, the key not yet: the key now names the new job.
-            sqlx::query("UPDATE job_keys SET job_id = ? WHERE owner = ? AND key = ?")
+            sqlx::query("UPDATE job_keys SET job_id = $1 WHERE owner = $2 AND key = $3")
                 .bind(id)
                 .bind(scope)
                 .bind(keyed.key)
@@ -157,12 +157,18 @@ pub async fn submit(
                 .await?;
         }
     }
+    // Holds the owner's row until the commit, so two submissions of one owner at once count one
+    // after the other (PostgreSQL locks the row; SQLite's one writer holds everything anyway).
+    sqlx::query("UPDATE job_owners SET last_event_id = last_event_id WHERE owner = $1")
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?;
     let row: Option<JobRow> = sqlx::query_as(&format!(
         "INSERT INTO jobs (id, owner, kind, params, state, created_at_ms)
-         SELECT ?, ?, ?, ?, 'queued', ?
-         WHERE (SELECT count(*) FROM jobs WHERE state = 'queued') < ?
+         SELECT $1, $2, $3, $4, 'queued', $5
+         WHERE (SELECT count(*) FROM jobs WHERE state = 'queued') < $6
            AND (SELECT count(*) FROM jobs
-                WHERE owner = ? AND state IN ('queued', 'running')) < ?
+                WHERE owner = $7 AND state IN ('queued', 'running')) < $8
          RETURNING {JOB_COLUMNS}"
     ))
     .bind(id)
@@ -179,7 +185,7 @@ pub async fn submit(
         // Which limit it was, read in the same transaction; dropped, it rolls back: the key is
         // not kept, so a retry may queue.
         let mine: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM jobs WHERE owner = ? AND state IN ('queued', 'running')",
+            "SELECT count(*) FROM jobs WHERE owner = $1 AND state IN ('queued', 'running')",
         )
         .bind(owner)
         .fetch_one(&mut *tx)
@@ -198,9 +204,9 @@ pub async fn submit(
 }
 
 /// `owner`'s job `id`; `None` when there is none, or it is another owner's.
-pub async fn find(db: &SqlitePool, owner: &str, id: &str) -> Result<Option<JobRow>> {
+pub async fn find(db: &AnyPool, owner: &str, id: &str) -> Result<Option<JobRow>> {
     Ok(sqlx::query_as(&format!(
-        "SELECT {JOB_COLUMNS} FROM jobs WHERE id = ? AND owner = ?"
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1 AND owner = $2"
     ))
     .bind(id)
     .bind(owner)
@@ -209,8 +215,8 @@ pub async fn find(db: &SqlitePool, owner: &str, id: &str) -> Result<Option<JobRo
 }
 
 /// A succeeded mandelbrot job's picture (its owner checked with [`find`]).
-pub async fn image(db: &SqlitePool, id: &str) -> Result<Option<Vec<u8>>> {
-    Ok(sqlx::query_scalar("SELECT image FROM jobs WHERE id = ?")
+pub async fn image(db: &AnyPool, id: &str) -> Result<Option<Vec<u8>>> {
+    Ok(sqlx::query_scalar("SELECT image FROM jobs WHERE id = $1")
         .bind(id)
         .fetch_optional(db)
         .await?
@@ -218,11 +224,11 @@ pub async fn image(db: &SqlitePool, id: &str) -> Result<Option<Vec<u8>>> {
 }
 
 /// The owner's newest jobs, newest first, and the newest event id of the owner's stream.
-pub async fn list(db: &SqlitePool, owner: &str, limit: usize) -> Result<(Vec<Job>, i64)> {
+pub async fn list(db: &AnyPool, owner: &str, limit: usize) -> Result<(Vec<Job>, i64)> {
     // Both in one read transaction, so no event falls between the list and the id.
     let mut tx = db.begin().await?;
     let rows: Vec<JobRow> = sqlx::query_as(&format!(
-        "SELECT {JOB_COLUMNS} FROM jobs WHERE owner = ? ORDER BY seq DESC LIMIT ?"
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE owner = $1 ORDER BY seq DESC LIMIT $2"
     ))
     .bind(owner)
     .bind(limit as i64)
@@ -235,9 +241,9 @@ pub async fn list(db: &SqlitePool, owner: &str, limit: usize) -> Result<(Vec<Job
 }
 
 /// The newest event id of `owner`'s stream (0 before its first event).
-pub async fn last_event_id(conn: &mut SqliteConnection, owner: &str) -> Result<i64> {
+pub async fn last_event_id(conn: &mut AnyConnection, owner: &str) -> Result<i64> {
     let id: Option<i64> =
-        sqlx::query_scalar("SELECT last_event_id FROM job_owners WHERE owner = ?")
+        sqlx::query_scalar("SELECT last_event_id FROM job_owners WHERE owner = $1")
             .bind(owner)
             .fetch_optional(conn)
             .await?;
@@ -257,15 +263,15 @@ pub enum Cancel {
 }
 
 /// Cancels `owner`'s job `id` ([`Cancel::NotFound`] for another owner's).
-pub async fn cancel(db: &SqlitePool, hub: &Hub, owner: &str, id: &str) -> Result<Cancel> {
+pub async fn cancel(db: &AnyPool, hub: &Hub, owner: &str, id: &str) -> Result<Cancel> {
     let now = now_ms();
     let mut tx = db.begin().await?;
     // Every SET expression reads the row as it was, so `state = 'queued'` is the old state.
     let row: Option<JobRow> = sqlx::query_as(&format!(
         "UPDATE jobs SET cancel_requested = 1,
-             finished_at_ms = CASE WHEN state = 'queued' THEN ? ELSE finished_at_ms END,
+             finished_at_ms = CASE WHEN state = 'queued' THEN $1 ELSE finished_at_ms END,
              state = CASE WHEN state = 'queued' THEN 'cancelled' ELSE state END
-         WHERE id = ? AND owner = ? AND state IN ('queued', 'running')
+         WHERE id = $2 AND owner = $3 AND state IN ('queued', 'running')
          RETURNING {JOB_COLUMNS}"
     ))
     .bind(now)
@@ -304,20 +310,25 @@ pub struct Claim {
 
 /// Claims the oldest job that waits, or whose lease ran out (its worker died or stalled), until
 /// `lease` from now by the database's clock, in one statement. On PostgreSQL the inner SELECT
-/// takes `FOR UPDATE SKIP LOCKED`; the outer WHERE checks the state again either way.
-pub async fn claim(db: &SqlitePool, hub: &Hub, lease: Duration) -> Result<Option<Claim>> {
+/// takes `FOR UPDATE SKIP LOCKED`: two instances claiming at once take the two oldest jobs, not
+/// one of them each in turn; the outer WHERE checks the state again either way.
+pub async fn claim(db: &AnyPool, hub: &Hub, lease: Duration) -> Result<Option<Claim>> {
     let now = now_ms();
     let token = super::new_id();
+    let backend = Backend::of(db);
+    let (clock, skip_locked) = (backend.now_ms(), backend.skip_locked());
+    // `now` may be read before a job submitted meanwhile was created: it never starts before it.
     let mut tx = db.begin().await?;
     let row: Option<JobRow> = sqlx::query_as(&format!(
-        "UPDATE jobs SET state = 'running', lease_owner = ?1, lease_until_ms = {NOW_MS_SQL} + ?2,
-             started_at_ms = ?3, attempts = attempts + 1, progress = 0
+        "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until_ms = {clock} + $2,
+             started_at_ms = CASE WHEN created_at_ms > $3 THEN created_at_ms ELSE $3 END,
+             attempts = attempts + 1, progress = 0
          WHERE seq = (SELECT seq FROM jobs
                       WHERE cancel_requested = 0 AND (state = 'queued'
-                          OR (state = 'running' AND lease_until_ms < {NOW_MS_SQL}))
-                      ORDER BY seq LIMIT 1)
+                          OR (state = 'running' AND lease_until_ms < {clock}))
+                      ORDER BY seq LIMIT 1 {skip_locked})
            AND cancel_requested = 0
-           AND (state = 'queued' OR (state = 'running' AND lease_until_ms < {NOW_MS_SQL}))
+           AND (state = 'queued' OR (state = 'running' AND lease_until_ms < {clock}))
          RETURNING {JOB_COLUMNS}"
     ))
     .bind(&token)
@@ -364,7 +375,7 @@ pub enum Renewal {
 /// (which replaces the job's previous progress event: a stream resumed later gets where the job
 /// is, not every step it took).
 pub async fn renew(
-    db: &SqlitePool,
+    db: &AnyPool,
     hub: &Hub,
     id: &str,
     token: &str,
@@ -373,10 +384,11 @@ pub async fn renew(
     announce: bool,
 ) -> Result<Renewal> {
     let now = now_ms();
+    let clock = Backend::of(db).now_ms();
     let mut tx = db.begin().await?;
     let row: Option<(i64, Option<String>)> = sqlx::query_as(&format!(
-        "UPDATE jobs SET lease_until_ms = {NOW_MS_SQL} + ?, progress = ?
-         WHERE id = ? AND lease_owner = ? AND state = 'running'
+        "UPDATE jobs SET lease_until_ms = {clock} + $1, progress = $2
+         WHERE id = $3 AND lease_owner = $4 AND state = 'running'
          RETURNING cancel_requested, owner"
     ))
     .bind(lease.as_millis() as i64)
@@ -403,15 +415,15 @@ pub async fn renew(
 }
 
 /// The job `id`, which must exist in this transaction.
-async fn find_in(conn: &mut SqliteConnection, id: &str) -> Result<JobRow> {
+async fn find_in(conn: &mut AnyConnection, id: &str) -> Result<JobRow> {
     find_optional(conn, id)
         .await?
         .ok_or_else(|| ApiError::Internal(format!("job {id} vanished in its transaction")))
 }
 
-async fn find_optional(conn: &mut SqliteConnection, id: &str) -> Result<Option<JobRow>> {
+async fn find_optional(conn: &mut AnyConnection, id: &str) -> Result<Option<JobRow>> {
     Ok(
-        sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
+        sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
             .bind(id)
             .fetch_optional(conn)
             .await?,
@@ -433,7 +445,7 @@ pub enum End {
 
 /// Writes how the run ended, only while `token` holds the lease; `None` when it does not.
 pub async fn finish(
-    db: &SqlitePool,
+    db: &AnyPool,
     hub: &Hub,
     id: &str,
     token: &str,
@@ -456,9 +468,9 @@ pub async fn finish(
         End::Stopped => unreachable!("written by `stopped`"),
     };
     let statement = format!(
-        "UPDATE jobs SET state = ?, progress = coalesce(?, progress), result = ?, image = ?,
-             error = ?, finished_at_ms = ?, lease_owner = NULL, lease_until_ms = NULL
-         WHERE id = ? AND lease_owner = ? AND state = 'running'
+        "UPDATE jobs SET state = $1, progress = coalesce($2, progress), result = $3, image = $4,
+             error = $5, finished_at_ms = $6, lease_owner = NULL, lease_until_ms = NULL
+         WHERE id = $7 AND lease_owner = $8 AND state = 'running'
          RETURNING {JOB_COLUMNS}"
     );
     let query = sqlx::query_as(&statement)
@@ -474,20 +486,14 @@ pub async fn finish(
 }
 
 /// [`End::Stopped`]: cancelled when asked for, otherwise queued again.
-async fn stopped(
-    db: &SqlitePool,
-    hub: &Hub,
-    id: &str,
-    token: &str,
-    now: i64,
-) -> Result<Option<Job>> {
+async fn stopped(db: &AnyPool, hub: &Hub, id: &str, token: &str, now: i64) -> Result<Option<Job>> {
     let statement = format!(
         "UPDATE jobs SET
              state = CASE WHEN cancel_requested = 1 THEN 'cancelled' ELSE 'queued' END,
-             finished_at_ms = CASE WHEN cancel_requested = 1 THEN ? ELSE NULL END,
+             finished_at_ms = CASE WHEN cancel_requested = 1 THEN $1 ELSE NULL END,
              progress = CASE WHEN cancel_requested = 1 THEN progress ELSE 0 END,
              lease_owner = NULL, lease_until_ms = NULL
-         WHERE id = ? AND lease_owner = ? AND state = 'running'
+         WHERE id = $2 AND lease_owner = $3 AND state = 'running'
          RETURNING {JOB_COLUMNS}"
     );
     let query = sqlx::query_as(&statement).bind(now).bind(id).bind(token);
@@ -497,9 +503,9 @@ async fn stopped(
 /// Runs the UPDATE … RETURNING that ends a run and, when the job finished, its event, in one
 /// transaction.
 async fn write_end<'q>(
-    db: &SqlitePool,
+    db: &AnyPool,
     hub: &Hub,
-    query: sqlx::query::QueryAs<'q, sqlx::Sqlite, JobRow, sqlx::sqlite::SqliteArguments<'q>>,
+    query: sqlx::query::QueryAs<'q, sqlx::Any, JobRow, sqlx::any::AnyArguments<'q>>,
     now: i64,
 ) -> Result<Option<Job>> {
     let mut tx = db.begin().await?;
@@ -521,13 +527,14 @@ async fn write_end<'q>(
 }
 
 /// Jobs asked to cancel whose worker died before it could stop them: cancelled.
-pub async fn sweep(db: &SqlitePool, hub: &Hub) -> Result<()> {
+pub async fn sweep(db: &AnyPool, hub: &Hub) -> Result<()> {
     let now = now_ms();
+    let clock = Backend::of(db).now_ms();
     let mut tx = db.begin().await?;
     let rows: Vec<JobRow> = sqlx::query_as(&format!(
-        "UPDATE jobs SET state = 'cancelled', finished_at_ms = ?1,
+        "UPDATE jobs SET state = 'cancelled', finished_at_ms = $1,
              lease_owner = NULL, lease_until_ms = NULL
-         WHERE state = 'running' AND cancel_requested = 1 AND lease_until_ms < {NOW_MS_SQL}
+         WHERE state = 'running' AND cancel_requested = 1 AND lease_until_ms < {clock}
          RETURNING {JOB_COLUMNS}"
     ))
     .bind(now)
@@ -551,7 +558,7 @@ pub async fn sweep(db: &SqlitePool, hub: &Hub) -> Result<()> {
 /// one `progress` row, its newest: a new one replaces it, and the job's end removes it (the
 /// `finished` event carries the whole job).
 async fn append(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     owner: &str,
     event: &JobEvent,
     at_ms: i64,
@@ -562,14 +569,14 @@ async fn append(
     };
     let data = data.map_err(corrupt)?;
     if !matches!(event, JobEvent::Submitted(_)) {
-        sqlx::query("DELETE FROM job_events WHERE owner = ? AND job = ? AND kind = 'progress'")
+        sqlx::query("DELETE FROM job_events WHERE owner = $1 AND job = $2 AND kind = 'progress'")
             .bind(owner)
             .bind(job)
             .execute(&mut *conn)
             .await?;
     }
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO job_owners (owner, last_event_id) VALUES (?, 1)
+        "INSERT INTO job_owners (owner, last_event_id) VALUES ($1, 1)
          ON CONFLICT (owner) DO UPDATE SET last_event_id = job_owners.last_event_id + 1
          RETURNING last_event_id",
     )
@@ -577,7 +584,7 @@ async fn append(
     .fetch_one(&mut *conn)
     .await?;
     sqlx::query(
-        "INSERT INTO job_events (owner, id, job, kind, data, at_ms) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO job_events (owner, id, job, kind, data, at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(owner)
     .bind(id)
@@ -587,6 +594,7 @@ async fn append(
     .bind(at_ms)
     .execute(&mut *conn)
     .await?;
+    crate::db::notify(conn, &stream_key(owner), id).await?;
     Ok(id)
 }
 
@@ -611,7 +619,7 @@ mod tests {
     #[tokio::test]
     async fn a_lease_belongs_to_its_claim_not_to_its_process() {
         let folder = tempfile::tempdir().expect("a folder");
-        let db = crate::db::connect(&folder.path().join("jobs.db"))
+        let db = crate::db::connect(&crate::db::Address::Sqlite(folder.path().join("jobs.db")))
             .await
             .expect("the database opens");
         let hub = Hub::default();

@@ -1,4 +1,6 @@
-//! `spawn_app()`: the server on a free port with its own database and a small built page.
+//! `spawn_app()`: the server on a free port with its own database and a small built page. The
+//! database is a SQLite file, or, when `MEANWHILE_TEST_POSTGRES` is set, a PostgreSQL database of
+//! the test's own.
 
 use std::path::Path;
 use std::time::Duration;
@@ -27,6 +29,8 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
     folder: TempDir,
+    /// The database, as `--database` takes it.
+    pub database: String,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -47,27 +51,69 @@ pub async fn spawn_app_serving(
         server::telemetry::init(&filter);
     }
     let folder = tempfile::tempdir().expect("temporary folder");
-    let database = folder.path().join("data").join("test.db");
-    spawn_app_on(folder, &database, configure, connections).await
+    let database = new_database(folder.path()).await;
+    spawn_app_on(folder, database, configure, connections).await
 }
 
-/// A second server on `first`'s database, as another process of one deployment would be: it
+/// A second server on `first`'s database, as another instance of one deployment would be: it
 /// shares the rows, not the memory (its own hub, its own workers).
 pub async fn spawn_app_beside(first: &TestApp, configure: impl FnOnce(&mut AppState)) -> TestApp {
     let folder = tempfile::tempdir().expect("temporary folder");
-    let database = first.folder().join("data").join("test.db");
-    spawn_app_on(folder, &database, configure, Connections::default()).await
+    spawn_app_on(
+        folder,
+        first.database.clone(),
+        configure,
+        Connections::default(),
+    )
+    .await
+}
+
+/// The PostgreSQL server the tests run on instead of SQLite files, as an address of a database
+/// on it that they may create others from (`cargo xtask test` sets it for its second run).
+const POSTGRES: &str = "MEANWHILE_TEST_POSTGRES";
+
+/// A connection to the PostgreSQL server's first database, outside any test's own, for what a
+/// test does to the server itself; `None` on SQLite.
+pub async fn postgres_admin() -> Option<sqlx::PgConnection> {
+    use sqlx::Connection;
+    let server = std::env::var(POSTGRES).ok()?;
+    Some(
+        sqlx::PgConnection::connect(&server)
+            .await
+            .expect("connects"),
+    )
+}
+
+/// A new, empty database for one test, as `--database` takes it: a SQLite file in `folder`, or a
+/// database of its own on the PostgreSQL server of [`POSTGRES`].
+pub async fn new_database(folder: &Path) -> String {
+    use sqlx::Connection;
+    let Ok(server) = std::env::var(POSTGRES) else {
+        return folder.join("data").join("test.db").display().to_string();
+    };
+    let name = format!("test_{}_{:016x}", std::process::id(), rand::random::<u64>());
+    let mut admin = sqlx::PgConnection::connect(&server)
+        .await
+        .unwrap_or_else(|e| panic!("{POSTGRES}={server} does not answer: {e}"));
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("a database is created");
+    let mut address = url::Url::parse(&server).expect("an address");
+    address.set_path(&name);
+    address.to_string()
 }
 
 async fn spawn_app_on(
     folder: TempDir,
-    database: &Path,
+    database: String,
     configure: impl FnOnce(&mut AppState),
     connections: Connections,
 ) -> TestApp {
     let dist = folder.path().join("dist");
     write_fixture_page(&dist);
-    let db = server::db::open_for_start(database)
+    let address: server::db::Address = database.parse().expect("a database address");
+    let db = server::db::open_for_start(&address)
         .await
         .expect("database opens");
     let mut state = AppState::new(db, PageFiles::new(dist));
@@ -92,6 +138,7 @@ async fn spawn_app_on(
         shutdown: Some(shutdown),
         server: Some(server),
         folder,
+        database,
     }
 }
 
@@ -199,20 +246,20 @@ pub async fn assert_error(response: Response, status: StatusCode, code: &str) ->
     body.error.message
 }
 
-/// The server as a separate process (the real binary) on the database in `folder`, on a port of
-/// its own, logging at `log`; what it prints is kept in `output`. Killed when dropped.
+/// The server as a separate process (the real binary) on `database` ([`new_database`]), with its
+/// page folder in `folder`, on a port of its own, logging at `log`; what it prints is kept in
+/// `output`. Killed when dropped.
 pub struct Process {
     pub child: tokio::process::Child,
     pub address: String,
     pub output: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
-pub async fn start_process(folder: &Path, log: &str) -> Process {
+pub async fn start_process(database: &str, folder: &Path, log: &str) -> Process {
     use tokio::io::AsyncBufReadExt;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_meanwhile"))
         .args(["--addr", "127.0.0.1:0", "--log", log])
-        .arg("--database")
-        .arg(folder.join("data.db"))
+        .args(["--database", database])
         .arg("--dist")
         .arg(folder.join("dist"))
         .env("NO_COLOR", "1")

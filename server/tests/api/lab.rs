@@ -7,7 +7,9 @@ use protocol::lab::{EchoResponse, LabStats};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_app, spawn_app_with, sse_field, start_process};
+use crate::helpers::{
+    assert_error, new_database, spawn_app, spawn_app_with, sse_field, start_process,
+};
 use crate::shutdown::{wait_until, wait_until_within};
 
 #[tokio::test]
@@ -260,7 +262,8 @@ async fn a_client_that_goes_away_is_counted_as_abandoned() {
 #[tokio::test]
 async fn an_abandoned_request_is_logged_like_an_answered_one() {
     let folder = tempfile::tempdir().expect("a folder");
-    let server = start_process(folder.path(), "info").await;
+    let database = new_database(folder.path()).await;
+    let server = start_process(&database, folder.path(), "info").await;
     let impatient = reqwest::Client::builder()
         .timeout(Duration::from_millis(200))
         .build()

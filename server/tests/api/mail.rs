@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{
-    Events, TestApp, assert_error, spawn_app, spawn_app_beside, spawn_app_with, start_process,
+    Events, TestApp, assert_error, new_database, spawn_app, spawn_app_beside, spawn_app_with,
+    start_process,
 };
 use server::streams::Hub;
 
@@ -70,7 +71,7 @@ impl TestApp {
         for i in 0..count {
             sqlx::query(
                 "INSERT INTO messages (sender, recipient, subject, body, sent_at_ms)
-                 VALUES (?, ?, 's', 'b', ?)",
+                 VALUES ($1, $2, 's', 'b', $3)",
             )
             .bind(from)
             .bind(to)
@@ -308,9 +309,10 @@ async fn a_key_still_in_progress_is_409_until_its_lease_runs_out_then_a_retry_se
     // A first request claimed the key and is still working (or died working).
     let claim = |lease_until_ms: i64| {
         sqlx::query(
-            "INSERT OR REPLACE INTO idempotency_keys
+            "INSERT INTO idempotency_keys
                (sender, key, request_hash, state, claim, lease_until_ms, created_at_ms)
-             VALUES ('alice', 'busy', ?, 'in_progress', 1, ?, 0)",
+             VALUES ('alice', 'busy', $1, 'in_progress', 1, $2, 0)
+             ON CONFLICT (sender, key) DO UPDATE SET lease_until_ms = excluded.lease_until_ms",
         )
         .bind(hash.clone())
         .bind(lease_until_ms)
@@ -869,8 +871,9 @@ async fn open_streams_end_cleanly_when_the_server_shuts_down() {
 #[tokio::test]
 async fn every_acknowledged_message_survives_a_sigkill_right_after_its_202_exactly_once() {
     let folder = tempfile::tempdir().expect("a folder");
+    let database = new_database(folder.path()).await;
     let client = reqwest::Client::new();
-    let mut first = start_process(folder.path(), "warn").await;
+    let mut first = start_process(&database, folder.path(), "warn").await;
     let create = async |address: &str, name: &str| -> String {
         let created: MailboxCreated = client
             .post(format!("{address}/api/mailboxes"))
@@ -930,7 +933,7 @@ async fn every_acknowledged_message_survives_a_sigkill_right_after_its_202_exact
     let acknowledged = acknowledged.into_inner().expect("not poisoned");
     assert!(acknowledged.len() >= 100);
 
-    let second = start_process(folder.path(), "warn").await;
+    let second = start_process(&database, folder.path(), "warn").await;
     let mut inbox = Vec::new();
     let mut after = 0;
     loop {

@@ -6,6 +6,7 @@ mod connections;
 mod errors;
 mod health;
 mod helpers;
+mod instances;
 mod lab;
 mod mail;
 mod page;

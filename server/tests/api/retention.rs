@@ -71,33 +71,33 @@ async fn each_kind_of_row_is_pruned_once_it_has_served_its_purpose_and_no_sooner
     // Age what the defaults no longer keep: the first message's key (25 h) and event (8 days),
     // one ticket, and the job with its key and its events (8 days).
     app.age(
-        "UPDATE idempotency_keys SET created_at_ms = created_at_ms - ? WHERE key = 'old-key'",
+        "UPDATE idempotency_keys SET created_at_ms = created_at_ms - $1 WHERE key = 'old-key'",
         25 * HOUR_MS,
     )
     .await;
-    sqlx::query("UPDATE events SET at_ms = at_ms - ? WHERE data LIKE ?")
+    sqlx::query("UPDATE events SET at_ms = at_ms - $1 WHERE data LIKE $2")
         .bind(8 * DAY_MS)
         .bind(format!("%\"id\":{}%", old.id))
         .execute(&app.state.db)
         .await
         .expect("aged");
     app.age(
-        "UPDATE event_tickets SET expires_at_ms = ?
-         WHERE rowid = (SELECT MIN(rowid) FROM event_tickets)",
+        "UPDATE event_tickets SET expires_at_ms = $1
+         WHERE ticket_hash = (SELECT ticket_hash FROM event_tickets ORDER BY ticket_hash LIMIT 1)",
         now_ms() - 1,
     )
     .await;
     app.age(
-        "UPDATE job_keys SET created_at_ms = created_at_ms - ?",
+        "UPDATE job_keys SET created_at_ms = created_at_ms - $1",
         25 * HOUR_MS,
     )
     .await;
     app.age(
-        "UPDATE jobs SET finished_at_ms = finished_at_ms - ?",
+        "UPDATE jobs SET finished_at_ms = finished_at_ms - $1",
         8 * DAY_MS,
     )
     .await;
-    app.age("UPDATE job_events SET at_ms = at_ms - ?", 8 * DAY_MS)
+    app.age("UPDATE job_events SET at_ms = at_ms - $1", 8 * DAY_MS)
         .await;
     let job_events = app.count("job_events").await;
     assert_eq!(
@@ -152,7 +152,7 @@ async fn the_server_prunes_on_its_own_schedule() {
     let bob = mailbox(&app, "bob").await;
     let _ticket = app.ticket(&bob).await;
     assert_eq!(app.count("event_tickets").await, 1);
-    app.age("UPDATE event_tickets SET expires_at_ms = ?", now_ms() - 1)
+    app.age("UPDATE event_tickets SET expires_at_ms = $1", now_ms() - 1)
         .await;
     for _ in 0..100 {
         if app.count("event_tickets").await == 0 {

@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use server::tasks::Jobs;
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{Events, TestApp, assert_error, spawn_app, spawn_app_with, start_process};
+use crate::helpers::{
+    Events, TestApp, assert_error, new_database, spawn_app, spawn_app_with, start_process,
+};
 
 /// An owner of jobs, as a client holds it: its token goes on every call.
 pub struct Owner<'a> {
@@ -618,8 +620,9 @@ async fn an_owner_lists_its_jobs_and_its_stream_tells_each_change_and_resumes() 
 #[tokio::test]
 async fn a_job_running_when_the_server_is_killed_runs_again_after_the_restart() {
     let folder = tempfile::tempdir().expect("a folder");
+    let database = new_database(folder.path()).await;
     let client = reqwest::Client::new();
-    let mut first = start_process(folder.path(), "warn").await;
+    let mut first = start_process(&database, folder.path(), "warn").await;
     let owner: JobOwnerCreated = client
         .post(format!("{}/api/jobs/owners", first.address))
         .send()
@@ -664,7 +667,7 @@ async fn a_job_running_when_the_server_is_killed_runs_again_after_the_restart() 
     }
     first.child.kill().await.expect("SIGKILL");
 
-    let second = start_process(folder.path(), "warn").await;
+    let second = start_process(&database, folder.path(), "warn").await;
     let started = Instant::now();
     let job = loop {
         let job = job_at(&second.address).await;

@@ -82,7 +82,7 @@ impl Session {
         );
 
         let folder = tempfile::tempdir().expect("temporary folder");
-        let db = server::db::connect(&folder.path().join("e2e.db"))
+        let db = server::db::connect(&server::db::Address::Sqlite(folder.path().join("e2e.db")))
             .await
             .expect("database");
         // One job at a time, so a test knows what waits and what runs.
