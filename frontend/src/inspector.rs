@@ -87,6 +87,8 @@ pub struct Entry {
     /// When the answer was read completely (or the request ended otherwise).
     pub done_ms: Option<f64>,
     pub status: Option<u16>,
+    /// The server instance that answered (its `X-Served-By`), or that holds the stream.
+    pub served_by: Option<String>,
     pub outcome: Outcome,
     /// Counts the changes to this entry, so a view can tell a changed entry from the same one.
     pub revision: u32,
@@ -129,13 +131,26 @@ pub fn begin(method: &'static str, path: &str) -> EntryId {
     id
 }
 
-/// The answer's status and headers arrived.
-pub fn first_byte(id: EntryId, status: u16) {
+/// The answer's status and headers arrived, from the instance `served_by` names (its
+/// `X-Served-By` header; none when the answer came from elsewhere, a proxy's error say).
+pub fn first_byte(id: EntryId, status: u16, served_by: Option<String>) {
     update(id, |entry| {
         entry.first_byte_ms = Some(now_ms());
         entry.status = Some(status);
+        if served_by.is_some() {
+            entry.served_by = served_by;
+        }
     });
 }
+
+/// The instance holding a stream said its name (a stream cannot read headers: the server sends
+/// it as the stream's first event).
+pub fn served_by(id: EntryId, name: String) {
+    update(id, |entry| entry.served_by = Some(name));
+}
+
+/// The header that names the instance which answered.
+pub const SERVED_BY_HEADER: &str = "x-served-by";
 
 /// The request ended with `outcome`.
 pub fn finish(id: EntryId, outcome: Outcome) {
@@ -151,11 +166,12 @@ pub fn reclassify(id: EntryId, outcome: Outcome) {
     update(id, |entry| entry.outcome = outcome);
 }
 
-/// Records a pushed event as a marker.
-pub fn event(name: &str) {
+/// Records a pushed event as a marker, with the instance whose stream brought it when known.
+pub fn event(name: &str, served_by: Option<String>) {
     let id = push(EntryKind::Event {
         name: name.to_owned(),
     });
+    update(id, |entry| entry.served_by = served_by);
     finish(id, Outcome::Applied);
 }
 
@@ -206,6 +222,7 @@ fn push(kind: EntryKind) -> EntryId {
             first_byte_ms: None,
             done_ms: None,
             status: None,
+            served_by: None,
             outcome: Outcome::InFlight,
             revision: 0,
         });

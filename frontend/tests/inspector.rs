@@ -25,13 +25,18 @@ fn a_request_is_recorded_from_sending_to_its_outcome() {
     assert_eq!(sent.outcome, Outcome::InFlight);
     assert_eq!(inspector::counts(), (1, 1));
 
-    inspector::first_byte(id, 200);
+    inspector::first_byte(id, 200, Some("web-2:3000".into()));
     inspector::finish(id, Outcome::Applied);
     // A newer request made this answer irrelevant: the caller says so afterwards.
     inspector::reclassify(id, Outcome::StaleDiscarded);
 
     let done = inspector::get(id).expect("kept");
     assert_eq!(done.status, Some(200));
+    assert_eq!(
+        done.served_by.as_deref(),
+        Some("web-2:3000"),
+        "who answered"
+    );
     assert_eq!(done.outcome, Outcome::StaleDiscarded);
     assert_eq!(done.outcome.label(), "stale — discarded");
     let (sent, first, end) = (
@@ -83,9 +88,9 @@ async fn the_drawer_shows_requests_and_pushed_events_as_markers() {
     inspector::clear();
     let page = support::mount(InspectorDrawer);
     let answered = inspector::begin("GET", "/api/health");
-    inspector::first_byte(answered, 200);
+    inspector::first_byte(answered, 200, None);
     inspector::finish(answered, Outcome::Applied);
-    inspector::event("mail: a new message arrived");
+    inspector::event("mail: a new message arrived", None);
     let waiting = inspector::begin("POST", "/api/lab/echo");
 
     // Closed, it shows the counts only; they follow within a frame.
@@ -119,7 +124,7 @@ async fn the_drawer_shows_requests_and_pushed_events_as_markers() {
 
     // Live while it is open: its status and first byte show as soon as they arrive (a long poll or
     // an event stream stays open for minutes)...
-    inspector::first_byte(waiting, 202);
+    inspector::first_byte(waiting, 202, None);
     let answered_headers = support::until(2_000, || {
         page.texts(".inspector-table tbody tr")
             .first()

@@ -163,3 +163,19 @@ pub fn instance_name(name: &str) -> Result<HeaderValue, String> {
     }
     HeaderValue::from_str(name).map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instance_name_is_what_a_header_shows_as_it_is() {
+        for name in ["a", "web-1:3000", "eu_west.2"] {
+            assert_eq!(instance_name(name).expect(name), name);
+        }
+        let long = "x".repeat(65);
+        for refused in ["", "a b", "ä", "a\r\nb", long.as_str()] {
+            assert!(instance_name(refused).is_err(), "{refused:?}");
+        }
+    }
+}

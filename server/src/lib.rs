@@ -83,7 +83,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(SetResponseHeaderLayer::overriding(
             SERVED_BY,
-            state.served_by.clone(),
+            state.served_by.0.clone(),
         ));
     api(rooms, state.request_timeout, state.body_timeout)
         .fallback_service(page::router(state.page.clone()))
@@ -205,7 +205,7 @@ pub async fn run(config: Config) -> startup::Result<()> {
             jobs: Arc::new(config.jobs()),
             retention: config.retention(),
             clients: Arc::new(config.clients()),
-            served_by: name,
+            served_by: state::ServedBy(name),
             ..AppState::new(db, PageFiles::new(config.dist))
         },
         connections,

@@ -48,9 +48,13 @@ pub struct AppState {
     /// The limits per client address (new credentials, open streams).
     pub clients: Arc<Clients>,
     /// This instance's name, sent with every answer as `X-Served-By`.
-    #[from_ref(skip)]
-    pub served_by: HeaderValue,
+    pub served_by: ServedBy,
 }
+
+/// An instance's name (`--name`), as every answer's `X-Served-By` header gives it and every
+/// durable stream's first event.
+#[derive(Debug, Clone)]
+pub struct ServedBy(pub HeaderValue);
 
 impl AppState {
     pub fn new(db: AnyPool, page: PageFiles) -> Self {
@@ -67,7 +71,7 @@ impl AppState {
             body_timeout: Duration::from_secs(10),
             retention: Retention::default(),
             clients: Arc::new(Clients::default()),
-            served_by: HeaderValue::from_static("meanwhile"),
+            served_by: ServedBy(HeaderValue::from_static("meanwhile")),
         }
     }
 }

@@ -31,6 +31,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::clients::Held;
 use crate::error::{ApiError, Result};
+use crate::state::ServedBy;
 
 /// Writes the stream's one log line when dropped: hyper drops a response body when it is done
 /// with it, whatever the reason, so this sees every end.
@@ -269,7 +270,8 @@ pub struct Feed {
 #[derive(Debug)]
 pub struct Full;
 
-/// The SSE answer of a durable stream in `slot`: a `retry:` hint, the rows of `feed` after
+/// The SSE answer of a durable stream in `slot`: a `retry:` hint with the instance's name
+/// ([`protocol::SERVED_BY_EVENT`]), the rows of `feed` after
 /// `after`, then each new one as it is committed (or found by the re-read); a keep-alive comment
 /// every 15 s; ends at shutdown. `reads` is a read-only pool: the stream only reads.
 pub fn replay(
@@ -277,9 +279,11 @@ pub fn replay(
     after: i64,
     reads: AnyPool,
     slot: Slot,
+    served_by: ServedBy,
     shutdown: CancellationToken,
 ) -> Response {
     let pump = Pump {
+        served_by,
         end: StreamEnd::new(feed.name, &shutdown),
         feed,
         db: reads,
@@ -296,6 +300,7 @@ pub fn replay(
 
 /// One stream's state: what it has sent up to, and what it has read but not sent yet.
 struct Pump {
+    served_by: ServedBy,
     feed: Feed,
     db: AnyPool,
     slot: Slot,
@@ -309,7 +314,12 @@ impl Pump {
     async fn next(mut self) -> Option<(std::result::Result<Event, Infallible>, Self)> {
         if !self.hinted {
             self.hinted = true;
-            return Some((Ok(Event::default().retry(RECONNECT)), self));
+            let name = self.served_by.0.to_str().unwrap_or_default();
+            let opening = Event::default()
+                .retry(RECONNECT)
+                .event(protocol::SERVED_BY_EVENT)
+                .data(name);
+            return Some((Ok(opening), self));
         }
         loop {
             if let Some((id, kind, data)) = self.pending.pop_front() {

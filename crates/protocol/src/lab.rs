@@ -95,9 +95,13 @@ pub struct EchoResponse {
     pub padding: String,
 }
 
-/// Body of `GET /api/lab/stats`: what the echo endpoint has done since the server started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// Body of `GET /api/lab/stats`: what the echo endpoint has done since the server started. Each
+/// instance counts its own: with several behind one address, the answer is the one that served it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct LabStats {
+    /// The instance that counted (its `X-Served-By`).
+    #[serde(default)]
+    pub instance: String,
     /// Echoes answered with 200.
     pub served: u64,
     /// Echoes answered with `503 injected_failure`.

@@ -12,5 +12,11 @@ pub mod limits;
 pub mod mail;
 pub mod search;
 
+/// The event that opens each of Mail's and Tasks' event streams, with the `retry:` hint: its data
+/// is the name of the server instance holding the stream (what the `X-Served-By` header says of
+/// an ordinary answer, which an `EventSource` cannot read). It has no id: it never moves
+/// `Last-Event-ID`.
+pub const SERVED_BY_EVENT: &str = "served-by";
+
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use health::{ComponentStatus, Health, HealthStatus};

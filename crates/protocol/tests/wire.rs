@@ -276,12 +276,13 @@ mod lab {
         );
         check(
             LabStats {
+                instance: "web-1:3000".into(),
                 served: 1,
                 failed_injected: 2,
                 abandoned: 3,
                 in_flight: 4,
             },
-            json!({"served": 1, "failed_injected": 2, "abandoned": 3, "in_flight": 4}),
+            json!({"instance": "web-1:3000", "served": 1, "failed_injected": 2, "abandoned": 3, "in_flight": 4}),
         );
     }
 }

@@ -2,9 +2,11 @@
 //!
 //! - `run`  installs what is missing, builds the page (release) and the server, and serves both.
 //! - `dev`  runs the server and `trunk serve` together: edit, save, the page reloads.
+//! - `cluster` the same page on two servers: PostgreSQL, two instances, nginx in front.
 //! - `test` the same setup, then every test layer: protocol, server, in-browser wasm, end-to-end.
 //! - `bench` the performance targets of the issues, measured in Chromium and under real load.
 
+mod cluster;
 mod names;
 mod page;
 mod postgres;
@@ -40,12 +42,19 @@ enum Command {
         #[arg(last = true)]
         server_args: Vec<String>,
     },
+    /// Like `run`, on two servers: starts PostgreSQL (installed with apt-get when missing; its
+    /// data kept in target/postgres/cluster), two instances of the server on it, and nginx in front
+    /// on http://127.0.0.1:3000. Arguments after `--` go to both instances.
+    Cluster {
+        #[arg(last = true)]
+        server_args: Vec<String>,
+    },
     /// Install what is missing (Chromium and ChromeDriver included), then run every test layer.
     Test,
     /// Measure the performance targets and write them to target/bench/report.md and report.json:
     /// the page's weight and start-up, frame gaps in Chromium during a Lab run (also with the CPU
-    /// slowed 4×), echo throughput against a bare hyper server, memory per waiting request, and
-    /// each room's own figures (Search, Mail, Tasks).
+    /// slowed 4×), echo throughput against a bare hyper server, memory per waiting request, each
+    /// room's own figures (Search, Mail, Tasks), and several instances on one database.
     Bench,
 }
 
@@ -54,6 +63,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Run { server_args } => run(&server_args),
         Command::Dev { server_args } => dev(&server_args),
+        Command::Cluster { server_args } => cluster(&server_args),
         Command::Test => test(),
         Command::Bench => bench(),
     };
@@ -75,13 +85,13 @@ fn root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-fn run(server_args: &[String]) -> Result<()> {
-    let root = root();
-    let tools = setup::page_tools(&root)?;
-    let dist = page::build_release(&root, &tools)?;
+/// Builds the release page and server; returns the page's folder and the server's binary.
+fn build_release(root: &Path) -> Result<(PathBuf, PathBuf)> {
+    let tools = setup::page_tools(root)?;
+    let dist = page::build_release(root, &tools)?;
     shell::step("Building the server (release)");
     shell::cargo(
-        &root,
+        root,
         &[
             "build",
             "--release",
@@ -91,8 +101,13 @@ fn run(server_args: &[String]) -> Result<()> {
             "meanwhile",
         ],
     )?;
+    Ok((dist, root.join("target/release/meanwhile")))
+}
+
+fn run(server_args: &[String]) -> Result<()> {
+    let root = root();
+    let (dist, binary) = build_release(&root)?;
     shell::step("Starting the server");
-    let binary = root.join("target/release/meanwhile");
     let mut command = std::process::Command::new(binary);
     command
         .current_dir(&root)
@@ -100,6 +115,12 @@ fn run(server_args: &[String]) -> Result<()> {
         .arg(&dist)
         .args(server_args);
     shell::replace_process(command)
+}
+
+fn cluster(server_args: &[String]) -> Result<()> {
+    let root = root();
+    let (dist, binary) = build_release(&root)?;
+    cluster::run(&root, &binary, &dist, server_args)
 }
 
 fn dev(server_args: &[String]) -> Result<()> {
@@ -131,15 +152,23 @@ fn test() -> Result<()> {
 
     shell::step("Test layer 1 and 2: protocol and server (cargo test), the server on SQLite");
     shell::cargo(&root, &["test", "--workspace", "--exclude", "frontend"])?;
-    {
-        let postgres = postgres::Postgres::start(&root, "test", true)?;
-        shell::step("Test layer 2 again: the server's storage and API on PostgreSQL");
-        let mut on_postgres = shell::cargo_command(&root);
-        on_postgres
-            .args(["test", "--package", "server", "--test", "api"])
-            .env("MEANWHILE_TEST_POSTGRES", postgres.url("postgres"));
-        shell::status(on_postgres, "the server's tests on PostgreSQL")?;
-    }
+    // One PostgreSQL server for the run (stopped when dropped), each test in a database of its own.
+    let postgres = postgres::Postgres::start(&root, "test", true)?;
+    let postgres_url = postgres.url("postgres");
+    shell::step("Test layer 2 again: the server's storage and API on PostgreSQL");
+    let mut on_postgres = shell::cargo_command(&root);
+    // The packages of the first run, so the tests are not built again with other features.
+    on_postgres
+        .args([
+            "test",
+            "--workspace",
+            "--exclude",
+            "frontend",
+            "--test",
+            "api",
+        ])
+        .env("MEANWHILE_TEST_POSTGRES", &postgres_url);
+    shell::status(on_postgres, "the server's tests on PostgreSQL")?;
 
     shell::step("Test layer 3: the frontend in headless Chromium (wasm-pack test)");
     // Each test file's browser leaves its profile (~150 MB) in the temporary folder when the
@@ -160,8 +189,11 @@ fn test() -> Result<()> {
     // and two browsers with their servers on two cores stretch the page's tasks past 50 ms
     // (seen: 55–73 ms in the Lab, never with one). About a minute and a half more.
     let mut e2e = browser_cargo(&root, &dist, &browser, &["test", "--test", "e2e"]);
-    e2e.args(["--", "--test-threads=1"]);
+    // The browser tests run on SQLite; two instances on one database use PostgreSQL's.
+    e2e.args(["--", "--test-threads=1"])
+        .env("MEANWHILE_TEST_POSTGRES", &postgres_url);
     shell::status(e2e, "end-to-end tests")?;
+    drop(postgres);
     println!("\nxtask: every test layer passed");
     Ok(())
 }
@@ -208,11 +240,20 @@ fn bench() -> Result<()> {
         &browser,
         &[
             "bench", "--bench", "page", "--bench", "lab", "--bench", "search", "--bench", "mail",
-            "--bench", "tasks",
+            "--bench", "tasks", "--bench", "cluster",
         ],
     );
     bench.env("MEANWHILE_BENCH_FIGURES", &figures_file);
+    // Several instances on one database: PostgreSQL's, started for the run (when that part runs).
+    let postgres = if wanted("cluster") {
+        let postgres = postgres::Postgres::start(&root, "bench", true)?;
+        bench.env("MEANWHILE_TEST_POSTGRES", postgres.url("postgres"));
+        Some(postgres)
+    } else {
+        None
+    };
     let ran = shell::status(bench, "the benchmarks");
+    drop(postgres);
     // What was measured goes into the report even when a later part failed.
     shell::step("The report");
     figures.extend(report::read_figures(&figures_file)?);

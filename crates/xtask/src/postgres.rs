@@ -39,6 +39,14 @@ impl Postgres {
             port: free_port()?,
             run_as,
         };
+        if server.data.join("postmaster.pid").is_file() {
+            // Left running by a run that was killed: stopped, to start on this run's port.
+            let mut stop = server.command("pg_ctl");
+            stop.arg("-D")
+                .arg(&server.data)
+                .args(["-m", "fast", "-w", "stop"]);
+            let _ = shell::quiet(stop, "pg_ctl stop");
+        }
         if !server.data.join("PG_VERSION").is_file() {
             step(&format!(
                 "Making a PostgreSQL data folder in {}",
@@ -82,6 +90,36 @@ impl Postgres {
     /// The address of `database` on this server, as `--database` takes it.
     pub fn url(&self, database: &str) -> String {
         format!("postgres://{USER}@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// Makes the database `name` unless it exists.
+    pub fn create_database(&self, name: &str) -> Result<()> {
+        let port = self.port.to_string();
+        let mut exists = self.command("psql");
+        exists
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                USER,
+                "-d",
+                "postgres",
+                "-tAc",
+            ])
+            .arg(format!(
+                "SELECT 1 FROM pg_database WHERE datname = '{name}'"
+            ));
+        let output = exists.output().context("psql")?;
+        if String::from_utf8_lossy(&output.stdout).trim() == "1" {
+            return Ok(());
+        }
+        let mut create = self.command("createdb");
+        create
+            .args(["-h", "127.0.0.1", "-p", &port, "-U", USER])
+            .arg(name);
+        shell::quiet(create, "createdb")
     }
 
     fn command(&self, program: &str) -> Command {

@@ -292,8 +292,8 @@ async fn exchange(call: &Call<'_>, entry: EntryId, read: Read) -> Result<Answer<
     }
     .map_err(transport_error)?;
     let status = response.status();
-    inspector::first_byte(entry, status);
     let headers = response.headers();
+    inspector::first_byte(entry, status, headers.get(inspector::SERVED_BY_HEADER));
     let server_timing = headers.get("server-timing");
     let retry_after_s = headers
         .get("retry-after")

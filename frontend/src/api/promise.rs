@@ -29,8 +29,14 @@ pub fn get(address: &str, accept: &str, signal: &AbortSignal) -> Result<Fetched,
     init.set_headers(&headers);
     let entry = inspector::begin("GET", address);
     let answered = Closure::new(move |response: JsValue| -> Result<JsValue, JsError> {
-        let status = response.unchecked_ref::<Response>().status();
-        inspector::first_byte(entry, status);
+        let response_ref = response.unchecked_ref::<Response>();
+        let status = response_ref.status();
+        let served_by = response_ref
+            .headers()
+            .get(inspector::SERVED_BY_HEADER)
+            .ok()
+            .flatten();
+        inspector::first_byte(entry, status, served_by);
         let outcome = if (200..300).contains(&status) {
             Outcome::Applied
         } else {

@@ -45,6 +45,7 @@ pub struct PushStream {
     _on_open: Closure<dyn FnMut(Event)>,
     _on_error: Closure<dyn FnMut(Event)>,
     _on_event: Closure<dyn FnMut(MessageEvent)>,
+    _on_served_by: Closure<dyn FnMut(MessageEvent)>,
 }
 
 /// What the inspector knows of the stream: the row of the current connection.
@@ -87,7 +88,7 @@ impl PushStream {
         let on_open = Closure::<dyn FnMut(Event)>::new({
             let (record, on_push) = (Rc::clone(&record), Rc::clone(&on_push));
             move |_| {
-                inspector::first_byte(record.borrow().entry, 200);
+                inspector::first_byte(record.borrow().entry, 200, None);
                 on_push(Push::Opened);
             }
         });
@@ -125,15 +126,33 @@ impl PushStream {
                     id: event.last_event_id(),
                     data: event.data().as_string().unwrap_or_default(),
                 };
-                {
+                let served_by = {
                     let mut record = record.borrow_mut();
                     record.events += 1;
                     record.last_id.clone_from(&pushed.id);
-                }
-                inspector::event(&format!("{} #{}: {}", pushed.kind, pushed.id, pushed.data));
+                    inspector::get(record.entry).and_then(|entry| entry.served_by)
+                };
+                let name = format!("{} #{}: {}", pushed.kind, pushed.id, pushed.data);
+                inspector::event(&name, served_by);
                 on_push(Push::Event(pushed));
             }
         });
+        // Mail's and Tasks' streams begin by naming the instance that holds them: the
+        // connection's row shows it; it is not one of the stream's events.
+        let on_served_by = Closure::<dyn FnMut(MessageEvent)>::new({
+            let record = Rc::clone(&record);
+            move |event: MessageEvent| {
+                if let Some(name) = event.data().as_string() {
+                    inspector::served_by(record.borrow().entry, name);
+                }
+            }
+        });
+        source
+            .add_event_listener_with_callback(
+                protocol::SERVED_BY_EVENT,
+                on_served_by.as_ref().unchecked_ref(),
+            )
+            .map_err(|_| ApiError::Network("cannot listen for the stream's opening".into()))?;
         source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         for kind in kinds {
@@ -147,6 +166,7 @@ impl PushStream {
             _on_open: on_open,
             _on_error: on_error,
             _on_event: on_event,
+            _on_served_by: on_served_by,
         })
     }
 

@@ -59,7 +59,11 @@ pub fn get(
     };
     let on_headers = callback(&xhr, &done, move |xhr, _| {
         if xhr.ready_state() == XmlHttpRequest::HEADERS_RECEIVED {
-            inspector::first_byte(entry, xhr.status().unwrap_or_default());
+            let served_by = xhr
+                .get_response_header(inspector::SERVED_BY_HEADER)
+                .ok()
+                .flatten();
+            inspector::first_byte(entry, xhr.status().unwrap_or_default(), served_by);
         }
     });
     let on_load = callback(&xhr, &done, move |xhr, done| finish(done, answer_of(xhr)));

@@ -48,13 +48,15 @@ pub fn InspectorDrawer() -> impl IntoView {
                     <p class="inspector-note">
                         "Every request this page makes, and every event the server pushes to it (marked "
                         <b>"pushed"</b> "), newest first: the last " {SHOWN} " shown, the last "
-                        {inspector::CAPACITY} " kept. Times are milliseconds since the page loaded."
+                        {inspector::CAPACITY} " kept. Times are milliseconds since the page loaded; "
+                        "the server is the instance that answered (its " <code>"X-Served-By"</code>
+                        "), or that holds the stream."
                     </p>
                     <button type="button" class="quiet" on:click=move |_| inspector::clear()>"Clear"</button>
                     <table class="inspector-table">
                         <thead>
                             <tr>
-                                <th>"#"</th><th>"method"</th><th>"path"</th><th>"status"</th>
+                                <th>"#"</th><th>"method"</th><th>"path"</th><th>"status"</th><th>"server"</th>
                                 <th>"outcome"</th><th>"sent"</th><th>"first byte"</th><th>"done"</th>
                             </tr>
                         </thead>
@@ -91,6 +93,7 @@ fn InspectorRow(entry: Entry) -> impl IntoView {
             <td>{method}</td>
             <td class="path">{path}</td>
             <td>{entry.status.map(|s| s.to_string()).unwrap_or_default()}</td>
+            <td class="served-by">{entry.served_by.clone().unwrap_or_default()}</td>
             <td class="outcome">{outcome}</td>
             <td>{ms(Some(entry.started_ms))}</td>
             <td>{ms(entry.first_byte_ms)}</td>

@@ -134,7 +134,9 @@ pub fn Lab() -> impl IntoView {
             <h2>"On the server"</h2>
             <p class="explain">
                 "What the echo endpoint counted since it started: answers served, failures it injected, "
-                "and requests whose client went away before the answer (every abort above)."
+                "and requests whose client went away before the answer (every abort above). Each "
+                "server instance counts its own: behind a proxy that spreads requests over several, "
+                "this is the count of the one that answered."
             </p>
             <button type="button" class="secondary" data-testid="lab-stats-refresh" on:click=refresh_stats>
                 "Ask the server"
@@ -142,8 +144,8 @@ pub fn Lab() -> impl IntoView {
             <p class="server-stats" data-testid="lab-server-stats">
                 {move || server_stats.get().map(|stats| match stats {
                     Ok(s) => format!(
-                        "served {} · failed on purpose {} · abandoned by the client {} · waiting now {}",
-                        s.served, s.failed_injected, s.abandoned, s.in_flight
+                        "counted by {}: served {} · failed on purpose {} · abandoned by the client {} · waiting now {}",
+                        s.instance, s.served, s.failed_injected, s.abandoned, s.in_flight
                     ),
                     Err(error) => format!("No answer: {error}"),
                 })}

@@ -17,6 +17,12 @@ impl ServerProcess {
     /// The limits per client address are lifted: the benchmark, one address, stands for many
     /// clients at once.
     pub fn start(folder: &std::path::Path, args: &[&str]) -> Self {
+        let database = folder.join("bench.db");
+        Self::start_on(&database.display().to_string(), folder, args)
+    }
+
+    /// Like [`ServerProcess::start`], on `database` (as `--database` takes it).
+    pub fn start_on(database: &str, folder: &std::path::Path, args: &[&str]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -24,8 +30,7 @@ impl ServerProcess {
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("an address");
         let child = Command::new(env!("CARGO_BIN_EXE_meanwhile"))
             .args(["--addr", &addr.to_string(), "--log", "warn"])
-            .arg("--database")
-            .arg(folder.join("bench.db"))
+            .args(["--database", database])
             .arg("--dist")
             .arg(folder.join("no-page"))
             .args([

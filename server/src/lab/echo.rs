@@ -18,8 +18,10 @@ pub struct Lab {
 }
 
 impl Lab {
+    /// What this instance counted (its name left for the caller to fill in).
     pub fn stats(&self) -> LabStats {
         LabStats {
+            instance: String::new(),
             served: self.served.load(Ordering::Relaxed),
             failed_injected: self.failed_injected.load(Ordering::Relaxed),
             abandoned: self.abandoned.load(Ordering::Relaxed),

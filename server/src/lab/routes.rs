@@ -12,6 +12,7 @@ use protocol::lab::{EchoRequest, LabStats};
 
 use super::Lab;
 use crate::error::{ApiError, ApiJson, ApiQuery, Result};
+use crate::state::ServedBy;
 
 /// `GET /api/lab/echo?delay_ms=&jitter_ms=&fail_rate=&bytes=&seq=`.
 pub async fn echo_query(
@@ -32,8 +33,14 @@ pub async fn echo_body(
 }
 
 /// `GET /api/lab/stats`.
-pub async fn stats_show(State(lab): State<Arc<Lab>>) -> ApiJson<LabStats> {
-    ApiJson(lab.stats())
+pub async fn stats_show(
+    State(lab): State<Arc<Lab>>,
+    State(ServedBy(name)): State<ServedBy>,
+) -> ApiJson<LabStats> {
+    ApiJson(LabStats {
+        instance: name.to_str().unwrap_or_default().to_owned(),
+        ..lab.stats()
+    })
 }
 
 /// Made once (naming a header by a string parses the name on every answer).

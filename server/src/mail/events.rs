@@ -17,6 +17,7 @@ use crate::auth::{Mailbox, Ticket};
 use crate::clients::{ClientAddress, Clients};
 use crate::db::Reads;
 use crate::error::{ApiError, ApiJson, ApiQuery, Result};
+use crate::state::ServedBy;
 use crate::streams::{self, Feed, Full, Hub};
 
 /// Writes `event` for `mailbox` in the caller's transaction and returns its id (the mailbox's
@@ -86,6 +87,7 @@ pub async fn stream(
     State(hub): State<Arc<Hub>>,
     State(clients): State<Arc<Clients>>,
     State(shutdown): State<CancellationToken>,
+    State(served_by): State<ServedBy>,
     client: ClientAddress,
     ApiQuery(query): ApiQuery<EventsQuery>,
     headers: HeaderMap,
@@ -123,5 +125,7 @@ pub async fn stream(
         of: mailbox.clone(),
         key: mailbox,
     };
-    Ok(streams::replay(feed, after, reads, slot, shutdown))
+    Ok(streams::replay(
+        feed, after, reads, slot, served_by, shutdown,
+    ))
 }

@@ -23,6 +23,7 @@ use crate::clients::{ClientAddress, Clients};
 use crate::db::{Reads, now_ms};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, Result};
 use crate::idempotency;
+use crate::state::ServedBy;
 use crate::streams::{self, Feed, Full, Hub};
 
 /// Event streams one owner may hold open at once (tabs, reconnects); past it, `429`.
@@ -236,6 +237,7 @@ pub async fn events(
     State(hub): State<Arc<Hub>>,
     State(clients): State<Arc<Clients>>,
     State(shutdown): State<CancellationToken>,
+    State(served_by): State<ServedBy>,
     client: ClientAddress,
     ApiQuery(query): ApiQuery<JobEventsQuery>,
     headers: HeaderMap,
@@ -267,5 +269,7 @@ pub async fn events(
         key: store::stream_key(&owner),
         of: owner,
     };
-    Ok(streams::replay(feed, after, reads, slot, shutdown))
+    Ok(streams::replay(
+        feed, after, reads, slot, served_by, shutdown,
+    ))
 }

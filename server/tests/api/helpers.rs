@@ -323,6 +323,14 @@ pub struct Pushed {
     pub retry: String,
 }
 
+impl Pushed {
+    /// Whether this is what a stream begins with: the `retry:` hint (with, on Mail's and Tasks'
+    /// streams, the [`protocol::SERVED_BY_EVENT`] naming the instance).
+    pub fn is_opening(&self) -> bool {
+        !self.retry.is_empty()
+    }
+}
+
 impl Events {
     pub fn new(response: Response) -> Self {
         Self {
@@ -357,7 +365,8 @@ impl Events {
         }
     }
 
-    /// The next `count` events that are not the `retry:` hint.
+    /// The next `count` events that are not the stream's opening (the `retry:` hint, and on
+    /// Mail's and Tasks' streams the instance's name with it).
     pub async fn take(&mut self, count: usize) -> Vec<Pushed> {
         let mut events = Vec::new();
         while events.len() < count {
@@ -365,7 +374,7 @@ impl Events {
                 .next(Duration::from_secs(10))
                 .await
                 .unwrap_or_else(|| panic!("only {} of {count} events came", events.len()));
-            if !pushed.event.is_empty() {
+            if !pushed.is_opening() {
                 events.push(pushed);
             }
         }

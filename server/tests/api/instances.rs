@@ -12,6 +12,7 @@ use protocol::jobs::{EventTicket, Job, JobAccepted, JobOwnerCreated, JobResult, 
 use protocol::mail::{MailboxCreated, Message, MessagePage, Sent};
 use reqwest::StatusCode;
 use serde_json::json;
+use server::state::ServedBy;
 use server::streams::Hub;
 use tokio::sync::Mutex;
 
@@ -32,30 +33,49 @@ fn on_postgres(database: &str) -> bool {
 
 #[tokio::test]
 async fn each_answer_names_the_instance_that_served_it() {
-    let a = spawn_app_with(|state| state.served_by = HeaderValue::from_static("a")).await;
-    let b = spawn_app_beside(&a, |state| state.served_by = HeaderValue::from_static("b")).await;
+    let a = spawn_app_with(|state| state.served_by = ServedBy(HeaderValue::from_static("a"))).await;
+    let b = spawn_app_beside(&a, |state| {
+        state.served_by = ServedBy(HeaderValue::from_static("b"))
+    })
+    .await;
     for (app, name) in [(&a, "a"), (&b, "b")] {
         for path in ["/api/health", "/api/no-such-thing", "/"] {
             let response = app.get(path).await;
             assert_eq!(response.headers()["x-served-by"], name, "{path}");
         }
+        let stats: protocol::lab::LabStats =
+            app.get("/api/lab/stats").await.json().await.expect("stats");
+        assert_eq!(
+            stats.instance, name,
+            "the Lab's counters say whose they are"
+        );
     }
 }
 
 #[tokio::test]
 async fn a_message_sent_through_one_instance_reaches_a_stream_held_by_another() {
     let a = spawn_app_with(|state| state.hub = never_rescanning()).await;
-    let b = spawn_app_beside(&a, |state| state.hub = never_rescanning()).await;
+    let b = spawn_app_beside(&a, |state| {
+        state.hub = never_rescanning();
+        state.served_by = ServedBy(HeaderValue::from_static("b"));
+    })
+    .await;
     let alice = mailbox(&a, "alice").await;
     let bob = mailbox(&a, "bob").await;
     let mut on_b = b.events(&bob, None).await;
-    assert!(
-        !on_b
-            .next(Duration::from_secs(5))
-            .await
-            .expect("the hint")
-            .retry
-            .is_empty()
+    let opening = on_b
+        .next(Duration::from_secs(5))
+        .await
+        .expect("the opening");
+    assert!(opening.is_opening(), "the retry hint");
+    assert_eq!(
+        (
+            opening.event.as_str(),
+            opening.data.as_str(),
+            opening.id.as_str()
+        ),
+        (protocol::SERVED_BY_EVENT, "b", ""),
+        "who holds the stream, with no id"
     );
 
     let sent = a.send(&alice, "bob", "first", "Through A").await;
@@ -448,4 +468,27 @@ fn sieve(limit: u64) -> Vec<bool> {
         }
     }
     prime
+}
+
+#[test]
+fn a_database_address_of_an_unknown_kind_is_refused_at_start() {
+    let folder = tempfile::tempdir().expect("a folder");
+    let started = std::process::Command::new(env!("CARGO_BIN_EXE_meanwhile"))
+        .current_dir(folder.path())
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--database",
+            "mysql://db/meanwhile",
+        ])
+        .output()
+        .expect("the server runs");
+    assert!(!started.status.success());
+    let said = String::from_utf8_lossy(&started.stderr);
+    assert!(
+        said.contains("`mysql://` is not a database Meanwhile knows"),
+        "{said}"
+    );
+    let made: Vec<_> = std::fs::read_dir(folder.path()).expect("read").collect();
+    assert!(made.is_empty(), "nothing made: {made:?}");
 }

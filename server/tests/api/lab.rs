@@ -251,6 +251,7 @@ async fn a_client_that_goes_away_is_counted_as_abandoned() {
     assert_eq!(
         stats,
         LabStats {
+            instance: "meanwhile".into(),
             served: 0,
             failed_injected: 0,
             abandoned: 1,

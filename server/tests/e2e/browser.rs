@@ -34,6 +34,10 @@ pub const CLOCK: &str = "[data-testid=heartbeat-clock]";
 pub struct Session {
     pub address: String,
     pub state: AppState,
+    /// The server's database, as `--database` takes it.
+    pub database: server::db::Address,
+    /// A second instance on the same database, when a test started one ([`Session::beside`]).
+    beside: Option<(AppState, oneshot::Sender<()>)>,
     pub browser: Client,
     _driver: Driver,
     shutdown: Option<oneshot::Sender<()>>,
@@ -71,7 +75,13 @@ fn free_port() -> u16 {
 }
 
 impl Session {
+    /// The server (named `a`) on a SQLite file of its own, and the browser.
     pub async fn start() -> Self {
+        Self::start_on(None).await
+    }
+
+    /// The server (named `a`) on `database` (`None`: a SQLite file of its own), and the browser.
+    pub async fn start_on(database: Option<server::db::Address>) -> Self {
         let dist = required_path("MEANWHILE_E2E_DIST");
         let chromium = required_path("MEANWHILE_E2E_CHROMIUM");
         let chromedriver = required_path("MEANWHILE_E2E_CHROMEDRIVER");
@@ -82,28 +92,9 @@ impl Session {
         );
 
         let folder = tempfile::tempdir().expect("temporary folder");
-        let db = server::db::connect(&server::db::Address::Sqlite(folder.path().join("e2e.db")))
-            .await
-            .expect("database");
-        // One job at a time, so a test knows what waits and what runs.
-        let state = AppState {
-            jobs: std::sync::Arc::new(server::tasks::Jobs::new(1)),
-            ..AppState::new(db, PageFiles::new(dist))
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binds");
-        let address = format!("http://{}", listener.local_addr().expect("address"));
-        let (shutdown, stop) = oneshot::channel::<()>();
-        tokio::spawn(server::serve(
-            listener,
-            state.clone(),
-            server::Connections::default(),
-            async move {
-                let _ = stop.await;
-            },
-            Duration::from_secs(2),
-        ));
+        let database =
+            database.unwrap_or_else(|| server::db::Address::Sqlite(folder.path().join("e2e.db")));
+        let (address, state, shutdown) = serve(&database, "a", |_| {}).await;
 
         let port = free_port();
         let driver = Driver(
@@ -151,6 +142,8 @@ impl Session {
         Session {
             address,
             state,
+            database,
+            beside: None,
             browser,
             _driver: driver,
             shutdown: Some(shutdown),
@@ -167,10 +160,23 @@ impl Session {
     }
 
     pub async fn open(&self, path: &str) {
+        self.open_at(&self.address, path).await;
+    }
+
+    /// Opens `path` of the server at `address` (another instance's).
+    pub async fn open_at(&self, address: &str, path: &str) {
         self.browser
-            .goto(&format!("{}{path}", self.address))
+            .goto(&format!("{address}{path}"))
             .await
             .expect("the page opens");
+    }
+
+    /// Starts a second instance of the server, named `b`, on this session's database (as a
+    /// deployment behind a proxy runs several), changed by `configure`; returns its address.
+    pub async fn beside(&mut self, configure: impl FnOnce(&mut AppState)) -> String {
+        let (address, state, shutdown) = serve(&self.database, "b", configure).await;
+        self.beside = Some((state, shutdown));
+        address
     }
 
     /// Opens `path` and waits until the page has started and shows the server up; returns the
@@ -476,7 +482,43 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.state.shutdown.cancel();
+        if let Some((state, _)) = &self.beside {
+            state.shutdown.cancel();
+        }
     }
+}
+
+/// The server named `name` on `database` with the built page, on a free port, with one job
+/// worker (so a test knows what waits and what runs), changed by `configure`: its address, its
+/// state, and what stops it.
+async fn serve(
+    database: &server::db::Address,
+    name: &'static str,
+    configure: impl FnOnce(&mut AppState),
+) -> (String, AppState, oneshot::Sender<()>) {
+    let dist = required_path("MEANWHILE_E2E_DIST");
+    let db = server::db::connect(database).await.expect("database");
+    let mut state = AppState {
+        jobs: std::sync::Arc::new(server::tasks::Jobs::new(1)),
+        served_by: server::state::ServedBy(axum::http::HeaderValue::from_static(name)),
+        ..AppState::new(db, PageFiles::new(dist))
+    };
+    configure(&mut state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let (shutdown, stop) = oneshot::channel::<()>();
+    tokio::spawn(server::serve(
+        listener,
+        state.clone(),
+        server::Connections::default(),
+        async move {
+            let _ = stop.await;
+        },
+        Duration::from_secs(2),
+    ));
+    (address, state, shutdown)
 }
 
 /// A ChromeDriver command outside the WebDriver standard: `POST /session/{id}/<path>` with a

@@ -1,0 +1,163 @@
+//! Two server instances on one database, as a deployment behind one address runs them, and two
+//! people, each with a tab on another instance: a message sent through A arrives live on the
+//! stream B holds, and each tab's inspector says which instance answered each request and which
+//! holds the stream. On PostgreSQL when `cargo xtask test` gives one (`MEANWHILE_TEST_POSTGRES`),
+//! as the instances hear each other through it; else on one SQLite file, where B's streams find
+//! A's writes by reading their rows again (every half second here).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fantoccini::wd::WindowHandle;
+use server::streams::Hub;
+
+use crate::browser::Session;
+
+const LIVE: Duration = Duration::from_secs(15);
+
+/// A database of the test's own on the PostgreSQL server the run was given, if any.
+async fn postgres_database() -> Option<server::db::Address> {
+    use sqlx::Connection;
+    let server = std::env::var("MEANWHILE_TEST_POSTGRES").ok()?;
+    let name = format!("e2e_{}_{:016x}", std::process::id(), rand::random::<u64>());
+    let mut admin = sqlx::PgConnection::connect(&server)
+        .await
+        .expect("connects");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("a database is created");
+    let mut address = url::Url::parse(&server).expect("an address");
+    address.set_path(&name);
+    Some(server::db::Address::Postgres(address.to_string()))
+}
+
+/// Makes mailbox `name` in the current tab, on the instance at `address`, and waits for its
+/// stream to be live.
+async fn make_mailbox(session: &Session, address: &str, name: &str) {
+    session.open_at(address, "/mail").await;
+    session
+        .wait_for_text(
+            "[data-testid=server-status]",
+            "Server up",
+            Duration::from_secs(20),
+        )
+        .await;
+    session.type_into("[data-testid=mail-new-name]", name).await;
+    session.click("[data-testid=mail-create]").await;
+    session
+        .wait_for_text("[data-testid=mail-me]", name, LIVE)
+        .await;
+    session
+        .wait_for_text("[data-testid=mail-connection]", "live", LIVE)
+        .await;
+}
+
+async fn to_tab(session: &Session, tab: &WindowHandle) {
+    session
+        .browser
+        .switch_to_window(tab.clone())
+        .await
+        .expect("switched tab");
+}
+
+/// The inspector's rows whose path contains `path`, as `[path, server, outcome]`.
+async fn inspector_rows(session: &Session, path: &str) -> Vec<[String; 3]> {
+    let rows = session
+        .eval(&format!(
+            "return [...document.querySelectorAll('.inspector-table tbody tr')]
+               .map(row => [...row.cells].map(cell => cell.textContent))
+               .filter(cells => cells[2].includes('{path}'))
+               .map(cells => [cells[2], cells[4], cells[5]])"
+        ))
+        .await;
+    serde_json::from_value(rows).expect("rows of three")
+}
+
+#[tokio::test]
+async fn a_message_sent_through_one_instance_arrives_live_on_the_stream_another_holds() {
+    let database = postgres_database().await;
+    let on_postgres = database.is_some();
+    let mut session = Session::start_on(database).await;
+    let b = session
+        .beside(|state| {
+            if !on_postgres {
+                state.hub = Arc::new(Hub::rescanning_every(Duration::from_millis(500)));
+            }
+        })
+        .await;
+    let a = session.address.clone();
+
+    make_mailbox(&session, &a, "ann").await;
+    let anns_tab = session.browser.window().await.expect("ann's tab");
+    let bens_tab = session
+        .browser
+        .new_window(true)
+        .await
+        .expect("a new tab")
+        .handle;
+    to_tab(&session, &bens_tab).await;
+    make_mailbox(&session, &b, "ben").await;
+
+    // Ann, on A, writes to Ben, whose tab follows B's stream.
+    to_tab(&session, &anns_tab).await;
+    session.type_into("[data-testid=mail-to]", "ben").await;
+    session
+        .type_into("[data-testid=mail-subject]", "Across")
+        .await;
+    session
+        .type_into("[data-testid=mail-body]", "Sent through A")
+        .await;
+    session.click("[data-testid=mail-send]").await;
+    session
+        .wait_for_text("[data-testid=mail-sent]", "delivered ✓", LIVE)
+        .await;
+
+    to_tab(&session, &bens_tab).await;
+    session
+        .wait_for_text("[data-testid=mail-inbox]", "Across", LIVE)
+        .await;
+
+    // Ben's inspector: his stream is held by B, the message came pushed on it, and what his tab
+    // asked of the server, B answered.
+    session.click(".inspector-toggle").await;
+    let streams = inspector_rows(&session, "/api/events?").await;
+    assert!(
+        streams.iter().any(|[_, server, _]| server == "b"),
+        "the stream's row names B: {streams:?}"
+    );
+    let pushed = session
+        .eval(
+            "return [...document.querySelectorAll('.inspector-table tbody tr.marker')]
+               .filter(row => row.cells[2].textContent.includes('Across'))
+               .map(row => row.cells[4].textContent)",
+        )
+        .await;
+    assert_eq!(
+        pushed,
+        serde_json::json!(["b"]),
+        "the message is a pushed event in Ben's inspector, brought by B's stream"
+    );
+    let inbox = inspector_rows(&session, "/api/inbox").await;
+    assert!(!inbox.is_empty());
+    assert!(
+        inbox.iter().all(|[_, server, _]| server == "b"),
+        "{inbox:?}"
+    );
+    session.screenshot("instances-ben-inspector").await;
+    session
+        .assert_accessible("the inspector with the server column")
+        .await;
+
+    // Ann's inspector: A took her message.
+    to_tab(&session, &anns_tab).await;
+    session.click(".inspector-toggle").await;
+    let sends = inspector_rows(&session, "/api/messages").await;
+    assert!(
+        sends
+            .iter()
+            .any(|[_, server, outcome]| server == "a" && outcome.contains("applied")),
+        "{sends:?}"
+    );
+    session.close().await;
+}
