@@ -12,13 +12,10 @@
 //!
 //! Figures are printed, not asserted: the machines are shared and noisy.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use protocol::jobs::{Job, JobAccepted, JobOwnerCreated};
-use serde_json::{Value, json};
+use serde_json::json;
 
 mod support;
 use support::ServerProcess;
@@ -130,123 +127,23 @@ fn main() {
 
 /// A new database on the PostgreSQL server at `server`.
 async fn postgres_database(server: &str) -> String {
-    use sqlx::Connection;
-    let name = format!("bench_{:016x}", fastrand::u64(..));
-    let mut admin = sqlx::PgConnection::connect(server).await.expect("connects");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("a database is created");
+    use sqlx::migrate::MigrateDatabase;
     let mut address = url::Url::parse(server).expect("an address");
-    address.set_path(&name);
+    address.set_path(&format!("bench_{:016x}", fastrand::u64(..)));
+    sqlx::Postgres::create_database(address.as_str())
+        .await
+        .expect("a database is made");
     address.to_string()
 }
 
-/// Mailboxes made through `senders`, their streams opened on `streams`; [`MESSAGES`] sent
-/// through `senders`: p50 and p99 of send → event, in ms.
+/// p50 and p99 of send → event, in ms, [`MESSAGES`] sent through `senders` to streams held by
+/// `streams`.
 async fn delivery(senders: &ServerProcess, streams: &ServerProcess) -> [f64; 2] {
-    let client = reqwest::Client::new();
-    let prefix = format!("c{}x", fastrand::u32(..));
-    let tokens: Vec<String> = futures::stream::iter(0..MAILBOXES)
-        .map(|i| {
-            let (client, prefix) = (&client, &prefix);
-            async move {
-                let created: Value = client
-                    .post(senders.url("/api/mailboxes"))
-                    .json(&json!({ "name": format!("{prefix}{i}") }))
-                    .send()
-                    .await
-                    .expect("sent")
-                    .json()
-                    .await
-                    .expect("JSON");
-                created["token"].as_str().expect("a token").to_owned()
-            }
-        })
-        .buffered(16)
-        .collect()
-        .await;
-    let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
-    let mut readers = Vec::new();
-    for token in &tokens {
-        let ticket: Value = client
-            .post(streams.url("/api/events/ticket"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("sent")
-            .json()
-            .await
-            .expect("JSON");
-        let ticket = ticket["ticket"].as_str().expect("a ticket");
-        let mut response = client
-            .get(streams.url(&format!("/api/events?ticket={ticket}")))
-            .send()
-            .await
-            .expect("the stream opens");
-        let (sent_at, latencies) = (sent_at.clone(), latencies.clone());
-        readers.push(tokio::spawn(async move {
-            let mut buffer = String::new();
-            while let Ok(Some(chunk)) = response.chunk().await {
-                let arrived = Instant::now();
-                buffer.push_str(&String::from_utf8_lossy(&chunk));
-                while let Some(end) = buffer.find("\n\n") {
-                    let block: String = buffer.drain(..end + 2).collect();
-                    let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) else {
-                        continue;
-                    };
-                    let Ok(message) = serde_json::from_str::<Value>(data.trim()) else {
-                        continue;
-                    };
-                    let body = message["body"].as_str().unwrap_or_default();
-                    if let Some(at) = sent_at.lock().expect("not poisoned").remove(body) {
-                        let ms = arrived.duration_since(at).as_secs_f64() * 1000.0;
-                        latencies.lock().expect("not poisoned").push(ms);
-                    }
-                }
-            }
-        }));
-    }
-    let sends = (0..MESSAGES).map(|i| {
-        let (client, tokens, sent_at, prefix) = (&client, &tokens, &sent_at, &prefix);
-        async move {
-            let from = i % MAILBOXES;
-            let to = (i * 7 + 1 + i / MAILBOXES) % MAILBOXES;
-            let body = format!("cluster bench message {i}");
-            sent_at
-                .lock()
-                .expect("not poisoned")
-                .insert(body.clone(), Instant::now());
-            let response = client
-                .post(senders.url("/api/messages"))
-                .bearer_auth(&tokens[from])
-                .header("idempotency-key", format!("b{i}"))
-                .json(&json!({"to": format!("{prefix}{to}"), "subject": "bench", "body": body}))
-                .send()
-                .await
-                .expect("sent");
-            assert_eq!(response.status(), 202);
-        }
-    });
-    futures::stream::iter(sends)
-        .buffer_unordered(SENDERS_AT_ONCE)
-        .collect::<Vec<()>>()
-        .await;
-    // Past the streams' re-read interval (15 s), whatever was not woken has arrived.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while latencies.lock().expect("not poisoned").len() < MESSAGES && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    for reader in readers {
-        reader.abort();
-    }
-    let mut latencies = latencies.lock().expect("not poisoned").clone();
-    assert_eq!(latencies.len(), MESSAGES, "every message arrived");
-    latencies.sort_by(f64::total_cmp);
+    let delivered = support::delivery(senders, streams, MAILBOXES, MESSAGES, SENDERS_AT_ONCE).await;
+    assert_eq!(delivered.latencies.len(), MESSAGES, "every message arrived");
     [
-        support::nearest_rank(&latencies, 50.0),
-        support::nearest_rank(&latencies, 99.0),
+        support::nearest_rank(&delivered.latencies, 50.0),
+        support::nearest_rank(&delivered.latencies, 99.0),
     ]
 }
 

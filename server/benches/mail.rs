@@ -9,14 +9,11 @@
 //!
 //! Figures are printed, not asserted: the machines are shared and noisy.
 
-use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
-use serde_json::{Value, json};
 
 mod support;
 use support::ServerProcess;
@@ -47,126 +44,13 @@ fn main() {
     runtime.block_on(stream_memory());
 }
 
-/// Creates mailboxes `{prefix}0…` and returns their tokens, `at_once` requests at a time.
-async fn create_mailboxes(
-    server: &ServerProcess,
-    client: &reqwest::Client,
-    prefix: &str,
-    count: usize,
-) -> Vec<String> {
-    futures::stream::iter(0..count)
-        .map(|i| async move {
-            let created: Value = client
-                .post(server.url("/api/mailboxes"))
-                .json(&json!({ "name": format!("{prefix}{i}") }))
-                .send()
-                .await
-                .expect("sent")
-                .json()
-                .await
-                .expect("JSON");
-            created["token"].as_str().expect("a token").to_owned()
-        })
-        .buffered(32)
-        .collect()
-        .await
-}
-
-async fn ticket(server: &ServerProcess, client: &reqwest::Client, token: &str) -> String {
-    let ticket: Value = client
-        .post(server.url("/api/events/ticket"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("JSON");
-    ticket["ticket"].as_str().expect("a ticket").to_owned()
-}
-
 async fn delivery(server: &ServerProcess) {
     println!(
         "5. Mail delivery: {MAILBOXES} mailboxes with their streams open exchange {MESSAGES} messages, {SENDERS_AT_ONCE} sends at a time"
     );
-    let client = reqwest::Client::new();
-    let tokens = create_mailboxes(server, &client, "m", MAILBOXES).await;
-    let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
-    let mut readers = Vec::new();
-    for token in &tokens {
-        let ticket = ticket(server, &client, token).await;
-        let mut response = client
-            .get(server.url(&format!("/api/events?ticket={ticket}")))
-            .send()
-            .await
-            .expect("the stream opens");
-        let (sent_at, latencies) = (sent_at.clone(), latencies.clone());
-        readers.push(tokio::spawn(async move {
-            let mut buffer = String::new();
-            while let Ok(Some(chunk)) = response.chunk().await {
-                let arrived = Instant::now();
-                buffer.push_str(&String::from_utf8_lossy(&chunk));
-                while let Some(end) = buffer.find("\n\n") {
-                    let block: String = buffer.drain(..end + 2).collect();
-                    let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) else {
-                        continue;
-                    };
-                    let Ok(message) = serde_json::from_str::<Value>(data.trim()) else {
-                        continue;
-                    };
-                    let body = message["body"].as_str().unwrap_or_default();
-                    if let Some(at) = sent_at.lock().expect("not poisoned").remove(body) {
-                        let ms = arrived.duration_since(at).as_secs_f64() * 1000.0;
-                        latencies.lock().expect("not poisoned").push(ms);
-                    }
-                }
-            }
-        }));
-    }
-    let started = Instant::now();
-    let sends = (0..MESSAGES).map(|i| {
-        let (client, tokens, sent_at) = (&client, &tokens, &sent_at);
-        async move {
-            let from = i % MAILBOXES;
-            let to = (i * 7 + 1 + i / MAILBOXES) % MAILBOXES;
-            let body = format!("bench message {i}");
-            sent_at
-                .lock()
-                .expect("not poisoned")
-                .insert(body.clone(), Instant::now());
-            let response = client
-                .post(server.url("/api/messages"))
-                .bearer_auth(&tokens[from])
-                .header("idempotency-key", format!("b{i}"))
-                .json(&json!({"to": format!("m{to}"), "subject": "bench", "body": body}))
-                .send()
-                .await
-                .expect("sent");
-            assert_eq!(response.status(), 202);
-        }
-    });
-    futures::stream::iter(sends)
-        .buffer_unordered(SENDERS_AT_ONCE)
-        .collect::<Vec<()>>()
-        .await;
-    let sending = started.elapsed();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while latencies.lock().expect("not poisoned").len() < MESSAGES && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    for reader in readers {
-        reader.abort();
-    }
-    let mut latencies = latencies.lock().expect("not poisoned").clone();
-    latencies.sort_by(f64::total_cmp);
-    let at = |p: f64| {
-        let rank = ((p / 100.0) * latencies.len() as f64).ceil() as usize;
-        latencies
-            .get(rank.clamp(1, latencies.len().max(1)) - 1)
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
+    let delivered = support::delivery(server, server, MAILBOXES, MESSAGES, SENDERS_AT_ONCE).await;
+    let latencies = &delivered.latencies;
+    let at = |p: f64| support::nearest_rank(latencies, p);
     println!(
         "   {} of {MESSAGES} delivered to a stream; send → recipient's stream: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms [target: p50 ≤ 20 ms, aim p99 ≤ 20 ms]",
         latencies.len(),
@@ -190,8 +74,8 @@ async fn delivery(server: &ServerProcess) {
     );
     println!(
         "   throughput: {:.0} sends per second ({MESSAGES} in {:.2} s, each a committed transaction)",
-        MESSAGES as f64 / sending.as_secs_f64(),
-        sending.as_secs_f64()
+        MESSAGES as f64 / delivered.sending.as_secs_f64(),
+        delivered.sending.as_secs_f64()
     );
 }
 
@@ -259,7 +143,7 @@ async fn stream_memory() {
     let folder = tempfile::tempdir().expect("temporary folder");
     let server = ServerProcess::start(folder.path(), &[]);
     let client = reqwest::Client::new();
-    let tokens = create_mailboxes(&server, &client, "open", mailboxes).await;
+    let tokens = support::create_mailboxes(&server, &client, "open", mailboxes).await;
     let before = server.resident_bytes();
     // In batches: a ticket lasts a minute, and opening 10 000 connections can take longer.
     let (mut streams, mut opened) = (Vec::with_capacity(STREAMS), 0);
@@ -268,7 +152,7 @@ async fn stream_memory() {
             .map(|i| {
                 let (client, tokens, server) = (&client, &tokens, &server);
                 async move {
-                    let ticket = ticket(server, client, &tokens[i % tokens.len()]).await;
+                    let ticket = support::ticket(server, client, &tokens[i % tokens.len()]).await;
                     format!("/api/events?ticket={ticket}")
                 }
             })

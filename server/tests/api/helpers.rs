@@ -87,20 +87,15 @@ pub async fn postgres_admin() -> Option<sqlx::PgConnection> {
 /// A new, empty database for one test, as `--database` takes it: a SQLite file in `folder`, or a
 /// database of its own on the PostgreSQL server of [`POSTGRES`].
 pub async fn new_database(folder: &Path) -> String {
-    use sqlx::Connection;
+    use sqlx::migrate::MigrateDatabase;
     let Ok(server) = std::env::var(POSTGRES) else {
         return folder.join("data").join("test.db").display().to_string();
     };
-    let name = format!("test_{}_{:016x}", std::process::id(), rand::random::<u64>());
-    let mut admin = sqlx::PgConnection::connect(&server)
-        .await
-        .unwrap_or_else(|e| panic!("{POSTGRES}={server} does not answer: {e}"));
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("a database is created");
     let mut address = url::Url::parse(&server).expect("an address");
-    address.set_path(&name);
+    address.set_path(&format!("test_{:016x}", rand::random::<u64>()));
+    sqlx::Postgres::create_database(address.as_str())
+        .await
+        .unwrap_or_else(|e| panic!("{POSTGRES}={server}: no database made: {e}"));
     address.to_string()
 }
 

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderValue;
-use protocol::jobs::{EventTicket, Job, JobAccepted, JobOwnerCreated, JobResult, JobState};
-use protocol::mail::{MailboxCreated, Message, MessagePage, Sent};
+use protocol::jobs::{
+    EventTicket, Job, JobAccepted, JobOwnerCreated, JobResult, JobState, QUEUE_PER_OWNER,
+};
+use protocol::mail::{MailboxCreated, Message, SENDS_PER_MINUTE, Sent};
 use reqwest::StatusCode;
 use serde_json::json;
 use server::state::ServedBy;
@@ -20,7 +22,7 @@ use crate::helpers::{
     Events, Process, Pushed, new_database, postgres_admin, spawn_app_beside, spawn_app_with,
     start_process,
 };
-use crate::mail::mailbox;
+use crate::mail::{mailbox, whole_inbox};
 
 /// Streams that are never read again on their own: only a wake brings them an event.
 fn never_rescanning() -> Arc<Hub> {
@@ -178,6 +180,50 @@ fn pushed_id(pushed: &Pushed) -> i64 {
     pushed.id.parse().expect("a numbered event")
 }
 
+/// What a client may do a minute or hold at once is counted in the database, in the transaction
+/// that writes (under a lock of the mailbox's or owner's row): a burst split over two instances
+/// stops at the limit exactly, as it does on one.
+#[tokio::test]
+async fn a_burst_split_over_two_instances_stops_at_the_limits_exactly() {
+    let a = spawn_app_with(|_| {}).await;
+    let b = spawn_app_beside(&a, |_| {}).await;
+    let alice = mailbox(&a, "alice").await;
+    let _bob = mailbox(&a, "bob").await;
+    a.sent_earlier("alice", "bob", i64::from(SENDS_PER_MINUTE) - 40, 20_000)
+        .await;
+    let message = json!({"to": "bob", "subject": "s", "body": "b"});
+    let keys: Vec<String> = (0..120).map(|i| format!("burst-{i}")).collect();
+    let burst = futures::future::join_all(keys.iter().enumerate().map(|(i, key)| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        app.post_as(&alice.token, "/api/messages", Some(key), &message)
+    }))
+    .await;
+    let accepted = burst.iter().filter(|r| r.status() == StatusCode::ACCEPTED);
+    assert_eq!(accepted.count(), 40, "the rest of the minute's allowance");
+    assert!(
+        burst
+            .iter()
+            .all(|r| [StatusCode::ACCEPTED, StatusCode::TOO_MANY_REQUESTS].contains(&r.status()))
+    );
+
+    let owner = a.owner().await;
+    let job = json!({ "kind": "wait", "params": { "seconds": 600 } });
+    let submissions = futures::future::join_all((0..30).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        app.client
+            .post(app.url("/api/jobs"))
+            .bearer_auth(&owner.token)
+            .json(&job)
+            .send()
+    }))
+    .await;
+    let queued = submissions
+        .iter()
+        .filter(|r| r.as_ref().expect("sent").status() == StatusCode::ACCEPTED)
+        .count();
+    assert_eq!(queued, QUEUE_PER_OWNER, "an owner's share of the queue");
+}
+
 /// Two instances of one deployment as processes on one database, and a client that sends
 /// through either (a proxy's choice) and retries through the other when an answer is lost.
 struct Pair {
@@ -289,28 +335,7 @@ async fn killing_an_instance_during_500_sends_with_retries_loses_none_and_stores
     let acknowledged = acknowledged.into_inner();
     assert_eq!(acknowledged.len(), 500);
 
-    let mut inbox = Vec::new();
-    let mut after = 0;
-    loop {
-        let page: MessagePage = pair
-            .client
-            .get(format!(
-                "{}/api/inbox?after={after}&limit=200",
-                pair.address(1)
-            ))
-            .bearer_auth(&bob)
-            .send()
-            .await
-            .expect("sent")
-            .json()
-            .await
-            .expect("JSON");
-        inbox.extend(page.messages);
-        match page.next_after {
-            Some(next) => after = next,
-            None => break,
-        }
-    }
+    let inbox = whole_inbox(&pair.client, pair.address(1), &bob).await;
     let stored: HashMap<&str, i64> = inbox.iter().map(|m| (m.body.as_str(), m.id)).collect();
     assert_eq!(inbox.len(), 500, "none twice");
     assert_eq!(stored.len(), 500, "no body twice");

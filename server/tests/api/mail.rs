@@ -35,6 +35,32 @@ pub(crate) async fn mailbox(app: &TestApp, name: &str) -> Mailbox {
     }
 }
 
+/// Every message in the inbox `token` opens, through the server at `address`, page by page.
+pub(crate) async fn whole_inbox(
+    client: &reqwest::Client,
+    address: &str,
+    token: &str,
+) -> Vec<Message> {
+    let mut inbox = Vec::new();
+    let mut after = 0;
+    loop {
+        let page: MessagePage = client
+            .get(format!("{address}/api/inbox?after={after}&limit=200"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("JSON");
+        inbox.extend(page.messages);
+        match page.next_after {
+            Some(next) => after = next,
+            None => return inbox,
+        }
+    }
+}
+
 impl TestApp {
     /// `POST path` with `body`, as the owner of `token`, with `key` as the Idempotency-Key.
     pub(crate) async fn post_as(
@@ -934,27 +960,7 @@ async fn every_acknowledged_message_survives_a_sigkill_right_after_its_202_exact
     assert!(acknowledged.len() >= 100);
 
     let second = start_process(&database, folder.path(), "warn").await;
-    let mut inbox = Vec::new();
-    let mut after = 0;
-    loop {
-        let page: MessagePage = client
-            .get(format!(
-                "{}/api/inbox?after={after}&limit=200",
-                second.address
-            ))
-            .bearer_auth(&bob)
-            .send()
-            .await
-            .expect("sent")
-            .json()
-            .await
-            .expect("JSON");
-        inbox.extend(page.messages);
-        match page.next_after {
-            Some(next) => after = next,
-            None => break,
-        }
-    }
+    let inbox = whole_inbox(&client, &second.address, &bob).await;
     for (id, body) in &acknowledged {
         let copies: Vec<_> = inbox.iter().filter(|m| &m.body == body).collect();
         assert_eq!(copies.len(), 1, "{body}: once");

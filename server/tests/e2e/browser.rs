@@ -182,7 +182,12 @@ impl Session {
     /// Opens `path` and waits until the page has started and shows the server up; returns the
     /// server status as shown.
     pub async fn open_started(&self, path: &str) -> String {
-        self.open(path).await;
+        self.open_started_at(&self.address, path).await
+    }
+
+    /// [`Session::open_started`] on the server at `address` (another instance's).
+    pub async fn open_started_at(&self, address: &str, path: &str) -> String {
+        self.open_at(address, path).await;
         self.wait_for_text(
             "[data-testid=server-status]",
             "Server up",

@@ -8,57 +8,23 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fantoccini::wd::WindowHandle;
 use server::streams::Hub;
 
 use crate::browser::Session;
+use crate::mail::{make_mailbox_at, to_tab, write};
 
 const LIVE: Duration = Duration::from_secs(15);
 
 /// A database of the test's own on the PostgreSQL server the run was given, if any.
 async fn postgres_database() -> Option<server::db::Address> {
-    use sqlx::Connection;
+    use sqlx::migrate::MigrateDatabase;
     let server = std::env::var("MEANWHILE_TEST_POSTGRES").ok()?;
-    let name = format!("e2e_{}_{:016x}", std::process::id(), rand::random::<u64>());
-    let mut admin = sqlx::PgConnection::connect(&server)
-        .await
-        .expect("connects");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("a database is created");
     let mut address = url::Url::parse(&server).expect("an address");
-    address.set_path(&name);
-    Some(server::db::Address::Postgres(address.to_string()))
-}
-
-/// Makes mailbox `name` in the current tab, on the instance at `address`, and waits for its
-/// stream to be live.
-async fn make_mailbox(session: &Session, address: &str, name: &str) {
-    session.open_at(address, "/mail").await;
-    session
-        .wait_for_text(
-            "[data-testid=server-status]",
-            "Server up",
-            Duration::from_secs(20),
-        )
-        .await;
-    session.type_into("[data-testid=mail-new-name]", name).await;
-    session.click("[data-testid=mail-create]").await;
-    session
-        .wait_for_text("[data-testid=mail-me]", name, LIVE)
-        .await;
-    session
-        .wait_for_text("[data-testid=mail-connection]", "live", LIVE)
-        .await;
-}
-
-async fn to_tab(session: &Session, tab: &WindowHandle) {
-    session
-        .browser
-        .switch_to_window(tab.clone())
+    address.set_path(&format!("e2e_{:016x}", rand::random::<u64>()));
+    sqlx::Postgres::create_database(address.as_str())
         .await
-        .expect("switched tab");
+        .expect("a database is made");
+    Some(server::db::Address::Postgres(address.to_string()))
 }
 
 /// The inspector's rows whose path contains `path`, as `[path, server, outcome]`.
@@ -88,7 +54,7 @@ async fn a_message_sent_through_one_instance_arrives_live_on_the_stream_another_
         .await;
     let a = session.address.clone();
 
-    make_mailbox(&session, &a, "ann").await;
+    make_mailbox_at(&session, &a, "ann").await;
     let anns_tab = session.browser.window().await.expect("ann's tab");
     let bens_tab = session
         .browser
@@ -97,18 +63,11 @@ async fn a_message_sent_through_one_instance_arrives_live_on_the_stream_another_
         .expect("a new tab")
         .handle;
     to_tab(&session, &bens_tab).await;
-    make_mailbox(&session, &b, "ben").await;
+    make_mailbox_at(&session, &b, "ben").await;
 
     // Ann, on A, writes to Ben, whose tab follows B's stream.
     to_tab(&session, &anns_tab).await;
-    session.type_into("[data-testid=mail-to]", "ben").await;
-    session
-        .type_into("[data-testid=mail-subject]", "Across")
-        .await;
-    session
-        .type_into("[data-testid=mail-body]", "Sent through A")
-        .await;
-    session.click("[data-testid=mail-send]").await;
+    write(&session, "ben", "Across", "Sent through A").await;
     session
         .wait_for_text("[data-testid=mail-sent]", "delivered ✓", LIVE)
         .await;

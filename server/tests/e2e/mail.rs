@@ -14,7 +14,13 @@ const LIVE: Duration = Duration::from_secs(15);
 
 /// Makes mailbox `name` in the current tab and waits for its stream to be live.
 async fn make_mailbox(session: &Session, name: &str) {
-    session.open_started("/mail").await;
+    make_mailbox_at(session, &session.address, name).await;
+}
+
+/// Makes mailbox `name` in the current tab, opened on the server at `address`, and waits for its
+/// stream to be live.
+pub(crate) async fn make_mailbox_at(session: &Session, address: &str, name: &str) {
+    session.open_started_at(address, "/mail").await;
     session.type_into("[data-testid=mail-new-name]", name).await;
     session.click("[data-testid=mail-create]").await;
     session
@@ -35,7 +41,7 @@ async fn live_and_sent(session: &Session) {
         .await;
 }
 
-async fn write(session: &Session, to: &str, subject: &str, body: &str) {
+pub(crate) async fn write(session: &Session, to: &str, subject: &str, body: &str) {
     session.type_into("[data-testid=mail-to]", to).await;
     session
         .type_into("[data-testid=mail-subject]", subject)
@@ -44,7 +50,7 @@ async fn write(session: &Session, to: &str, subject: &str, body: &str) {
     session.click("[data-testid=mail-send]").await;
 }
 
-async fn to_tab(session: &Session, tab: &WindowHandle) {
+pub(crate) async fn to_tab(session: &Session, tab: &WindowHandle) {
     session
         .browser
         .switch_to_window(tab.clone())
