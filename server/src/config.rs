@@ -37,6 +37,15 @@ pub struct Config {
     #[arg(long, env = "MEANWHILE_NAME", value_parser = instance_name)]
     pub name: Option<HeaderValue>,
 
+    /// Where `GET /metrics` (the Prometheus text format) is served: `here` (on `--addr`, beside
+    /// the API), an address of its own (e.g. `127.0.0.1:9100`), or `off`.
+    #[arg(long, env = "MEANWHILE_METRICS", default_value = "here")]
+    pub metrics: crate::metrics::MetricsAt,
+
+    /// How to write the log: `human` (a line a event) or `json` (a JSON object a line).
+    #[arg(long, env = "MEANWHILE_LOG_FORMAT", value_enum, default_value_t)]
+    pub log_format: crate::telemetry::LogFormat,
+
     /// What to log, as a tracing filter (e.g. `info`, `server=debug,sqlx=info`).
     #[arg(long, env = "MEANWHILE_LOG", default_value = "info,sqlx=warn")]
     pub log: String,

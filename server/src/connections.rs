@@ -50,6 +50,7 @@ use tower::ServiceExt;
 
 use crate::clients::{ClientAddress, PerAddress};
 use crate::error::ApiError;
+use crate::metrics::InFlight;
 
 /// The clocks and the cap; [`Default`] is what the binary uses without flags.
 #[derive(Debug, Clone)]
@@ -106,6 +107,7 @@ pub async fn serve(
         .keep_alive(false);
 
     let open = Arc::new(Semaphore::new(limits.max_connections));
+    metrics::gauge!("meanwhile_connections_max").set(limits.max_connections as f64);
     let per_address = Arc::new(PerAddress::new(limits.max_per_address));
     let graceful = GracefulShutdown::new();
     // Logged once each time the cap is reached, not once per refused connection: a client must
@@ -141,11 +143,12 @@ pub async fn serve(
                     },
                 ));
                 let connection = graceful.watch(builder.serve_connection(io, service));
+                let counted = InFlight::new(metrics::gauge!("meanwhile_connections_open"));
                 tokio::spawn(async move {
                     if let Err(error) = connection.await {
                         tracing::debug!(%error, "connection ended with an error");
                     }
-                    drop((permit, held));
+                    drop((permit, held, counted));
                 });
             }
             Err(_) => {

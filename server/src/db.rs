@@ -246,6 +246,15 @@ impl Reads {
     }
 }
 
+/// Begins a transaction on `pool`, recording how long it waited for a connection in
+/// `meanwhile_db_begin_wait_seconds`: on SQLite, the write's turn for the one writer.
+pub async fn begin(pool: &AnyPool) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
+    let started = std::time::Instant::now();
+    let transaction = pool.begin().await;
+    metrics::histogram!("meanwhile_db_begin_wait_seconds").record(started.elapsed().as_secs_f64());
+    transaction
+}
+
 /// Milliseconds since the Unix epoch: what the database stores and the API shows.
 pub fn now_ms() -> i64 {
     SystemTime::now()

@@ -13,6 +13,7 @@ pub mod health;
 pub mod idempotency;
 pub mod lab;
 pub mod mail;
+pub mod metrics;
 pub mod page;
 pub mod retention;
 pub mod search;
@@ -32,6 +33,7 @@ use axum::routing::any;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::{RequestBodyDeadlineLayer, TimeoutLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -39,6 +41,7 @@ use tracing::Level;
 
 use crate::config::Config;
 pub use crate::connections::Connections;
+use crate::metrics::MetricsAt;
 use crate::page::PageFiles;
 pub use crate::state::AppState;
 
@@ -64,11 +67,21 @@ pub fn app(state: AppState) -> Router {
         .merge(search::router())
         .merge(tasks::router());
     let edge = ServiceBuilder::new()
+        // Every request gets an id (a client's own when well formed), its answer carries it, and
+        // so does its log line: a person finds a request of the inspector in the server's log.
+        .map_request(telemetry::drop_malformed_request_id)
+        .layer(SetRequestIdLayer::new(telemetry::REQUEST_ID, MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::new(telemetry::REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()
                 // Method and path only: a query string is the client's business, not the log's.
                 .make_span_with(|request: &Request<_>| {
-                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+                    let id = request
+                        .headers()
+                        .get(telemetry::REQUEST_ID)
+                        .and_then(|id| id.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), id)
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
@@ -85,8 +98,11 @@ pub fn app(state: AppState) -> Router {
             SERVED_BY,
             state.served_by.0.clone(),
         ));
-    api(rooms, state.request_timeout, state.body_timeout)
-        .fallback_service(page::router(state.page.clone()))
+    let mut app = api(rooms, state.request_timeout, state.body_timeout);
+    if let Some(handle) = state.metrics.clone() {
+        app = app.route("/metrics", metrics_route(handle, state.db.clone()));
+    }
+    app.fallback_service(page::router(state.page.clone()))
         .with_state(state)
         .layer(edge)
 }
@@ -113,6 +129,16 @@ pub fn api(routes: Router<AppState>, deadline: Duration, body: Duration) -> Rout
         .route("/api/", any(error::api_not_found))
         .route("/api/{*rest}", any(error::api_not_found))
         .layer(layers)
+        // Outermost, so what it counts is the status the client gets (a 408 of the deadline too).
+        .layer(axum::middleware::from_fn(metrics::track))
+}
+
+/// `GET /metrics` with its own state (the recorder and the database), for any router.
+fn metrics_route<S: Clone + Send + Sync + 'static>(
+    handle: metrics_exporter_prometheus::PrometheusHandle,
+    db: sqlx::AnyPool,
+) -> axum::routing::MethodRouter<S> {
+    axum::routing::get(metrics::scrape).with_state(metrics::Scrape { handle, db })
 }
 
 /// Serves [`app`] on `listener`, with the clocks and the cap of `connections`, until `shutdown`
@@ -197,17 +223,39 @@ pub async fn run(config: Config) -> startup::Result<()> {
     let shown = name.to_str().unwrap_or_default();
     tracing::info!(name = shown, database = %config.database, "Meanwhile is serving on http://{addr}");
     println!("Meanwhile is serving on http://{addr}");
+    let state = AppState {
+        request_timeout: Duration::from_secs(config.request_timeout_secs),
+        body_timeout: Duration::from_secs(config.body_timeout_secs),
+        jobs: Arc::new(config.jobs()),
+        retention: config.retention(),
+        clients: Arc::new(config.clients()),
+        served_by: state::ServedBy(name),
+        metrics: (config.metrics == MetricsAt::Here).then(metrics::recorder),
+        ..AppState::new(db.clone(), PageFiles::new(config.dist))
+    };
+    if let MetricsAt::Address(metrics_addr) = config.metrics {
+        let listener =
+            TcpListener::bind(metrics_addr)
+                .await
+                .map_err(|source| startup::Error::Bind {
+                    addr: metrics_addr,
+                    source,
+                })?;
+        tracing::info!("metrics on http://{metrics_addr}/metrics");
+        let router = Router::new().route("/metrics", metrics_route(metrics::recorder(), db));
+        let stop = state.shutdown.clone().cancelled_owned();
+        state.tasks.spawn(async move {
+            if let Err(error) = axum::serve(listener, router)
+                .with_graceful_shutdown(stop)
+                .await
+            {
+                tracing::error!(%error, "serving /metrics failed");
+            }
+        });
+    }
     serve(
         listener,
-        AppState {
-            request_timeout: Duration::from_secs(config.request_timeout_secs),
-            body_timeout: Duration::from_secs(config.body_timeout_secs),
-            jobs: Arc::new(config.jobs()),
-            retention: config.retention(),
-            clients: Arc::new(config.clients()),
-            served_by: state::ServedBy(name),
-            ..AppState::new(db, PageFiles::new(config.dist))
-        },
+        state,
         connections,
         shutdown_signal(),
         Duration::from_secs(config.shutdown_grace_secs),

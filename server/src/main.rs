@@ -7,7 +7,7 @@ use server::config::Config;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let config = Config::parse();
-    server::telemetry::init(&config.log);
+    server::telemetry::init(&config.log, config.log_format);
     match server::run(config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

@@ -49,6 +49,9 @@ pub struct AppState {
     pub clients: Arc<Clients>,
     /// This instance's name, sent with every answer as `X-Served-By`.
     pub served_by: ServedBy,
+    /// The recorder `GET /metrics` renders, when it is served beside the API (`--metrics here`).
+    #[from_ref(skip)]
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 /// An instance's name (`--name`), as every answer's `X-Served-By` header gives it and every
@@ -72,6 +75,7 @@ impl AppState {
             retention: Retention::default(),
             clients: Arc::new(Clients::default()),
             served_by: ServedBy(HeaderValue::from_static("meanwhile")),
+            metrics: Some(crate::metrics::recorder()),
         }
     }
 }

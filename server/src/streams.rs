@@ -38,6 +38,8 @@ use crate::state::ServedBy;
 #[derive(Debug)]
 pub struct StreamEnd {
     name: &'static str,
+    /// Counts the stream in `meanwhile_streams_open` while it lives.
+    _open: crate::metrics::InFlight,
     shutdown: CancellationToken,
     sent: u64,
     finished: bool,
@@ -48,6 +50,10 @@ impl StreamEnd {
         tracing::debug!(stream = name, "event stream started");
         Self {
             name,
+            _open: crate::metrics::InFlight::new(metrics::gauge!(
+                "meanwhile_streams_open",
+                "stream" => name
+            )),
             shutdown: shutdown.clone(),
             sent: 0,
             finished: false,

@@ -181,7 +181,7 @@ async fn deliver(
     new: NewMessage,
 ) -> Result<(Sent, String, i64)> {
     let now = now_ms();
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin(db).await?;
     act(&mut tx, sender, now).await?;
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO messages (sender, recipient, subject, body, sent_at_ms)
@@ -352,7 +352,7 @@ pub async fn mark_read(
 ) -> Result<ApiJson<Message>> {
     streams::detached(&tasks, async move {
         let now = now_ms();
-        let mut tx = db.begin().await?;
+        let mut tx = crate::db::begin(&db).await?;
         let sender: Option<String> = sqlx::query_scalar(
             "UPDATE messages SET read_at_ms = $1
              WHERE id = $2 AND recipient = $3 AND read_at_ms IS NULL RETURNING sender",
@@ -402,7 +402,7 @@ pub async fn ask_correction(
             .validate()
             .map_err(|e| ApiError::Validation(e.to_string()))?;
         let now = now_ms();
-        let mut tx = db.begin().await?;
+        let mut tx = crate::db::begin(&db).await?;
         act(&mut tx, &recipient, now).await?;
         let sender: String = sqlx::query_scalar(
             "UPDATE messages SET correction_requested = $1, changes = changes + 1
@@ -455,7 +455,7 @@ pub async fn correct(
             .validate()
             .map_err(|e| ApiError::Validation(e.to_string()))?;
         let now = now_ms();
-        let mut tx = db.begin().await?;
+        let mut tx = crate::db::begin(&db).await?;
         act(&mut tx, &sender, now).await?;
         // The body it replaces is kept only the first time: after that it is the previous
         // correction's body, already stored.

@@ -131,6 +131,8 @@ async fn run(
     );
     let step = Arc::new(Step::stopped_by(shutdown));
     jobs.running().insert(id.clone(), step.clone());
+    let kind = spec.kind();
+    let running = crate::metrics::InFlight::new(metrics::gauge!("meanwhile_jobs_running"));
     let started = std::time::Instant::now();
     let mut work = {
         let step = step.clone();
@@ -166,6 +168,7 @@ async fn run(
         }
     };
     jobs.running().remove(&id);
+    drop(running);
     if lost {
         return;
     }
@@ -181,6 +184,9 @@ async fn run(
         }
     };
     let job = write(db, hub, &id, &lease, end).await;
+    let state = job.as_ref().map_or("lost", |job| job.state.as_str());
+    metrics::histogram!("meanwhile_job_run_seconds", "kind" => kind, "end" => state)
+        .record(started.elapsed().as_secs_f64());
     tracing::info!(
         id,
         state = job.as_ref().map_or("lost", |job| job.state.as_str()),

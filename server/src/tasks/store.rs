@@ -114,7 +114,7 @@ pub async fn submit(
         serde_json::Value::Object(mut tagged) => tagged.remove("params").unwrap_or_default(),
         _ => serde_json::Value::Null,
     };
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin(db).await?;
     if let Some(keyed) = &keyed {
         let scope = owner;
         let claimed = sqlx::query(
@@ -226,7 +226,7 @@ pub async fn image(db: &AnyPool, id: &str) -> Result<Option<Vec<u8>>> {
 /// The owner's newest jobs, newest first, and the newest event id of the owner's stream.
 pub async fn list(db: &AnyPool, owner: &str, limit: usize) -> Result<(Vec<Job>, i64)> {
     // Both in one read transaction, so no event falls between the list and the id.
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin(db).await?;
     let rows: Vec<JobRow> = sqlx::query_as(&format!(
         "SELECT {JOB_COLUMNS} FROM jobs WHERE owner = $1 ORDER BY seq DESC LIMIT $2"
     ))
@@ -265,7 +265,7 @@ pub enum Cancel {
 /// Cancels `owner`'s job `id` ([`Cancel::NotFound`] for another owner's).
 pub async fn cancel(db: &AnyPool, hub: &Hub, owner: &str, id: &str) -> Result<Cancel> {
     let now = now_ms();
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin(db).await?;
     // Every SET expression reads the row as it was, so `state = 'queued'` is the old state.
     let row: Option<JobRow> = sqlx::query_as(&format!(
         "UPDATE jobs SET cancel_requested = 1,
@@ -318,7 +318,7 @@ pub async fn claim(db: &AnyPool, hub: &Hub, lease: Duration) -> Result<Option<Cl
     let backend = Backend::of(db);
     let (clock, skip_locked) = (backend.now_ms(), backend.skip_locked());
     // `now` may be read before a job submitted meanwhile was created: it never starts before it.
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin(db).await?;
     let row: Option<JobRow> = sqlx::query_as(&format!(
         "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until_ms = {clock} + $2,
              started_at_ms = CASE WHEN created_at_ms > $3 THEN created_at_ms ELSE $3 END,
@@ -385,7 +385,7 @@ pub async fn renew(
 ) -> Result<Renewal> {
     let now = now_ms();
     let clock = Backend::of(db).now_ms();
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin(db).await?;
     let row: Option<(i64, Option<String>)> = sqlx::query_as(&format!(
         "UPDATE jobs SET lease_until_ms = {clock} + $1, progress = $2
          WHERE id = $3 AND lease_owner = $4 AND state = 'running'
@@ -508,7 +508,7 @@ async fn write_end<'q>(
     query: sqlx::query::QueryAs<'q, sqlx::Any, JobRow, sqlx::any::AnyArguments<'q>>,
     now: i64,
 ) -> Result<Option<Job>> {
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin(db).await?;
     let row: Option<JobRow> = query.fetch_optional(&mut *tx).await?;
     let Some(row) = row else {
         tx.commit().await?;
@@ -530,7 +530,7 @@ async fn write_end<'q>(
 pub async fn sweep(db: &AnyPool, hub: &Hub) -> Result<()> {
     let now = now_ms();
     let clock = Backend::of(db).now_ms();
-    let mut tx = db.begin().await?;
+    let mut tx = crate::db::begin(db).await?;
     let rows: Vec<JobRow> = sqlx::query_as(&format!(
         "UPDATE jobs SET state = 'cancelled', finished_at_ms = $1,
              lease_owner = NULL, lease_until_ms = NULL

@@ -48,7 +48,7 @@ pub async fn spawn_app_serving(
     connections: Connections,
 ) -> TestApp {
     if let Ok(filter) = std::env::var("TEST_LOG") {
-        server::telemetry::init(&filter);
+        server::telemetry::init(&filter, server::telemetry::LogFormat::Human);
     }
     let folder = tempfile::tempdir().expect("temporary folder");
     let database = new_database(folder.path()).await;
@@ -251,10 +251,21 @@ pub struct Process {
 }
 
 pub async fn start_process(database: &str, folder: &Path, log: &str) -> Process {
+    start_process_with(database, folder, log, &[]).await
+}
+
+/// [`start_process`] with more flags.
+pub async fn start_process_with(
+    database: &str,
+    folder: &Path,
+    log: &str,
+    flags: &[&str],
+) -> Process {
     use tokio::io::AsyncBufReadExt;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_meanwhile"))
         .args(["--addr", "127.0.0.1:0", "--log", log])
         .args(["--database", database])
+        .args(flags)
         .arg("--dist")
         .arg(folder.join("dist"))
         .env("NO_COLOR", "1")

@@ -14,3 +14,4 @@ mod retention;
 mod search;
 mod shutdown;
 mod tasks;
+mod telemetry;
