@@ -89,6 +89,10 @@ pub struct Entry {
     pub status: Option<u16>,
     /// The server instance that answered (its `X-Served-By`), or that holds the stream.
     pub served_by: Option<String>,
+    /// The id the server gave the request (`x-request-id`), which its log line carries.
+    pub request_id: Option<String>,
+    /// The server's own account of its time (`Server-Timing`).
+    pub server_timing: Option<String>,
     pub outcome: Outcome,
     /// Counts the changes to this entry, so a view can tell a changed entry from the same one.
     pub revision: u32,
@@ -131,16 +135,66 @@ pub fn begin(method: &'static str, path: &str) -> EntryId {
     id
 }
 
-/// The answer's status and headers arrived, from the instance `served_by` names (its
-/// `X-Served-By` header; none when the answer came from elsewhere, a proxy's error say).
-pub fn first_byte(id: EntryId, status: u16, served_by: Option<String>) {
+/// What an answer's headers say of the server's side: who answered (`X-Served-By`; none when the
+/// answer came from elsewhere, a proxy's error say), the request's id, and the server's account
+/// of its time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServerSide {
+    pub served_by: Option<String>,
+    pub request_id: Option<String>,
+    pub server_timing: Option<String>,
+}
+
+impl ServerSide {
+    /// Read from an answer's headers, `header` giving one by its name.
+    pub fn read(header: impl Fn(&str) -> Option<String>) -> Self {
+        Self {
+            served_by: header(SERVED_BY_HEADER),
+            request_id: header("x-request-id"),
+            server_timing: header("server-timing"),
+        }
+    }
+}
+
+/// The answer's status and headers arrived.
+pub fn first_byte(id: EntryId, status: u16, server: ServerSide) {
     update(id, |entry| {
         entry.first_byte_ms = Some(now_ms());
         entry.status = Some(status);
-        if served_by.is_some() {
-            entry.served_by = served_by;
+        if server.served_by.is_some() {
+            entry.served_by = server.served_by;
         }
+        entry.request_id = server.request_id;
+        entry.server_timing = server.server_timing;
     });
+}
+
+/// A `Server-Timing` value in a few words: the total first, then each part that took any time,
+/// e.g. `305.5 ms: wait 300.0, db 3.0, handler 1.2` (the rest of the value, descriptions, is
+/// the browser's devtools' business).
+pub fn timing_in_words(value: &str) -> String {
+    let mut total = None;
+    let mut parts = Vec::new();
+    for entry in value.split(',') {
+        let mut fields = entry.trim().split(';');
+        let name = fields.next().unwrap_or_default().trim();
+        let Some(ms) = fields
+            .find_map(|field| field.trim().strip_prefix("dur="))
+            .and_then(|ms| ms.parse::<f64>().ok())
+        else {
+            continue;
+        };
+        if name == "total" {
+            total = Some(ms);
+        } else if ms > 0.0 {
+            parts.push(format!("{name} {ms:.1}"));
+        }
+    }
+    match total {
+        Some(total) if parts.is_empty() => format!("{total:.1} ms"),
+        Some(total) => format!("{total:.1} ms: {}", parts.join(", ")),
+        None => parts.join(", "),
+    }
 }
 
 /// The instance holding a stream said its name (a stream cannot read headers: the server sends
@@ -223,6 +277,8 @@ fn push(kind: EntryKind) -> EntryId {
             done_ms: None,
             status: None,
             served_by: None,
+            request_id: None,
+            server_timing: None,
             outcome: Outcome::InFlight,
             revision: 0,
         });

@@ -2,7 +2,7 @@
 //! itself, with requests and pushed events as a person sees them.
 
 use frontend::components::inspector::InspectorDrawer;
-use frontend::inspector::{self, CAPACITY, EntryKind, Outcome};
+use frontend::inspector::{self, CAPACITY, EntryKind, Outcome, ServerSide};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 mod support;
@@ -25,7 +25,16 @@ fn a_request_is_recorded_from_sending_to_its_outcome() {
     assert_eq!(sent.outcome, Outcome::InFlight);
     assert_eq!(inspector::counts(), (1, 1));
 
-    inspector::first_byte(id, 200, Some("web-2:3000".into()));
+    let timing = "db-wait;dur=0.0, db;dur=0.0, wait;dur=300.0, handler;dur=1.2, total;dur=301.2";
+    inspector::first_byte(
+        id,
+        200,
+        ServerSide {
+            served_by: Some("web-2:3000".into()),
+            request_id: Some("0b6f".into()),
+            server_timing: Some(timing.into()),
+        },
+    );
     inspector::finish(id, Outcome::Applied);
     // A newer request made this answer irrelevant: the caller says so afterwards.
     inspector::reclassify(id, Outcome::StaleDiscarded);
@@ -36,6 +45,12 @@ fn a_request_is_recorded_from_sending_to_its_outcome() {
         done.served_by.as_deref(),
         Some("web-2:3000"),
         "who answered"
+    );
+    assert_eq!(done.request_id.as_deref(), Some("0b6f"));
+    assert_eq!(
+        inspector::timing_in_words(done.server_timing.as_deref().expect("kept")),
+        "301.2 ms: wait 300.0, handler 1.2",
+        "the parts that took any time"
     );
     assert_eq!(done.outcome, Outcome::StaleDiscarded);
     assert_eq!(done.outcome.label(), "stale — discarded");
@@ -88,7 +103,7 @@ async fn the_drawer_shows_requests_and_pushed_events_as_markers() {
     inspector::clear();
     let page = support::mount(InspectorDrawer);
     let answered = inspector::begin("GET", "/api/health");
-    inspector::first_byte(answered, 200, None);
+    inspector::first_byte(answered, 200, ServerSide::default());
     inspector::finish(answered, Outcome::Applied);
     inspector::event("mail: a new message arrived", None);
     let waiting = inspector::begin("POST", "/api/lab/echo");
@@ -124,7 +139,7 @@ async fn the_drawer_shows_requests_and_pushed_events_as_markers() {
 
     // Live while it is open: its status and first byte show as soon as they arrive (a long poll or
     // an event stream stays open for minutes)...
-    inspector::first_byte(waiting, 202, None);
+    inspector::first_byte(waiting, 202, ServerSide::default());
     let answered_headers = support::until(2_000, || {
         page.texts(".inspector-table tbody tr")
             .first()

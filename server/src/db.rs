@@ -11,10 +11,12 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Executor};
+
+use crate::timing::{self, Part};
 
 /// Where the database is: what `--database` takes. A file path or a `sqlite:` address is SQLite;
 /// a `postgres://` (or `postgresql://`) address is PostgreSQL; any other `scheme://` is refused.
@@ -246,13 +248,61 @@ impl Reads {
     }
 }
 
-/// Begins a transaction on `pool`, recording how long it waited for a connection in
-/// `meanwhile_db_begin_wait_seconds`: on SQLite, the write's turn for the one writer.
-pub async fn begin(pool: &AnyPool) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
-    let started = std::time::Instant::now();
+/// Begins a write's transaction on `pool`. How long it waited for a connection (on SQLite, its
+/// turn for the one writer) is recorded in `meanwhile_db_begin_wait_seconds` and, with the time
+/// the transaction then lasts, in its request's `Server-Timing` ([`crate::timing`]).
+pub async fn begin(pool: &AnyPool) -> sqlx::Result<Write> {
+    let started = Instant::now();
     let transaction = pool.begin().await;
-    metrics::histogram!("meanwhile_db_begin_wait_seconds").record(started.elapsed().as_secs_f64());
-    transaction
+    let waited = started.elapsed();
+    metrics::histogram!("meanwhile_db_begin_wait_seconds").record(waited.as_secs_f64());
+    timing::add(Part::DbWait, waited);
+    Ok(Write {
+        transaction: Some(transaction?),
+        began: Instant::now(),
+    })
+}
+
+/// A write's transaction ([`begin`]): its connection (`&mut *write`), [`Write::commit`]; rolled
+/// back when dropped uncommitted, as sqlx's is. Its time counts as `db` in its request's account.
+#[derive(Debug)]
+pub struct Write {
+    /// Taken by `commit`.
+    transaction: Option<sqlx::Transaction<'static, sqlx::Any>>,
+    began: Instant,
+}
+
+impl Write {
+    pub async fn commit(mut self) -> sqlx::Result<()> {
+        match self.transaction.take() {
+            Some(transaction) => transaction.commit().await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::ops::Deref for Write {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        self.transaction
+            .as_deref()
+            .expect("a write is used only before its commit")
+    }
+}
+
+impl std::ops::DerefMut for Write {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        self.transaction
+            .as_deref_mut()
+            .expect("a write is used only before its commit")
+    }
+}
+
+impl Drop for Write {
+    fn drop(&mut self) {
+        timing::add(Part::Db, self.began.elapsed());
+    }
 }
 
 /// Milliseconds since the Unix epoch: what the database stores and the API shows.

@@ -21,6 +21,7 @@ pub mod state;
 pub mod streams;
 pub mod tasks;
 pub mod telemetry;
+pub mod timing;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -129,7 +130,8 @@ pub fn api(routes: Router<AppState>, deadline: Duration, body: Duration) -> Rout
         .route("/api/", any(error::api_not_found))
         .route("/api/{*rest}", any(error::api_not_found))
         .layer(layers)
-        // Outermost, so what it counts is the status the client gets (a 408 of the deadline too).
+        // Outermost, so what they count is what the client gets (a 408 of the deadline too).
+        .layer(axum::middleware::from_fn(timing::server_timing))
         .layer(axum::middleware::from_fn(metrics::track))
 }
 

@@ -127,7 +127,7 @@ where
     W: Future<Output = Result<T>> + Send + 'static,
 {
     tasks
-        .spawn(write)
+        .spawn(crate::timing::within(crate::timing::current(), write))
         .await
         .map_err(|error| ApiError::Internal(format!("a write did not finish: {error}")))?
 }

@@ -8,7 +8,7 @@ use protocol::{ErrorBody, ErrorCode};
 use serde::de::DeserializeOwned;
 use web_sys::{AbortSignal, UrlSearchParams};
 
-use crate::inspector::{self, EntryId, Outcome};
+use crate::inspector::{self, EntryId, Outcome, ServerSide};
 
 /// Why a request did not produce the expected answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -293,7 +293,7 @@ async fn exchange(call: &Call<'_>, entry: EntryId, read: Read) -> Result<Answer<
     .map_err(transport_error)?;
     let status = response.status();
     let headers = response.headers();
-    inspector::first_byte(entry, status, headers.get(inspector::SERVED_BY_HEADER));
+    inspector::first_byte(entry, status, ServerSide::read(|name| headers.get(name)));
     let server_timing = headers.get("server-timing");
     let retry_after_s = headers
         .get("retry-after")

@@ -6,7 +6,7 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use web_sys::{AbortSignal, RequestInit, Response};
 
-use crate::inspector::{self, Outcome};
+use crate::inspector::{self, Outcome, ServerSide};
 
 /// A closure the promise calls, passing on what it gets (or failing with a `JsError`).
 type Recorder = Closure<dyn FnMut(JsValue) -> Result<JsValue, JsError>>;
@@ -31,12 +31,9 @@ pub fn get(address: &str, accept: &str, signal: &AbortSignal) -> Result<Fetched,
     let answered = Closure::new(move |response: JsValue| -> Result<JsValue, JsError> {
         let response_ref = response.unchecked_ref::<Response>();
         let status = response_ref.status();
-        let served_by = response_ref
-            .headers()
-            .get(inspector::SERVED_BY_HEADER)
-            .ok()
-            .flatten();
-        inspector::first_byte(entry, status, served_by);
+        let headers = response_ref.headers();
+        let server = ServerSide::read(|name| headers.get(name).ok().flatten());
+        inspector::first_byte(entry, status, server);
         let outcome = if (200..300).contains(&status) {
             Outcome::Applied
         } else {

@@ -12,7 +12,7 @@ use wasm_bindgen::closure::Closure;
 use web_sys::{Event, EventSource, MessageEvent};
 
 use super::fetch::ApiError;
-use crate::inspector::{self, EntryId, Outcome};
+use crate::inspector::{self, EntryId, Outcome, ServerSide};
 
 /// One event the server pushed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,7 +88,7 @@ impl PushStream {
         let on_open = Closure::<dyn FnMut(Event)>::new({
             let (record, on_push) = (Rc::clone(&record), Rc::clone(&on_push));
             move |_| {
-                inspector::first_byte(record.borrow().entry, 200, None);
+                inspector::first_byte(record.borrow().entry, 200, ServerSide::default());
                 on_push(Push::Opened);
             }
         });

@@ -10,7 +10,7 @@ use wasm_bindgen::closure::Closure;
 use web_sys::{Event, XmlHttpRequest};
 
 use super::fetch::{ApiError, error_from_answer};
-use crate::inspector::{self, Outcome};
+use crate::inspector::{self, Outcome, ServerSide};
 
 /// A successful answer, as `XMLHttpRequest` gives it.
 #[derive(Debug, Clone)]
@@ -59,11 +59,8 @@ pub fn get(
     };
     let on_headers = callback(&xhr, &done, move |xhr, _| {
         if xhr.ready_state() == XmlHttpRequest::HEADERS_RECEIVED {
-            let served_by = xhr
-                .get_response_header(inspector::SERVED_BY_HEADER)
-                .ok()
-                .flatten();
-            inspector::first_byte(entry, xhr.status().unwrap_or_default(), served_by);
+            let server = ServerSide::read(|name| xhr.get_response_header(name).ok().flatten());
+            inspector::first_byte(entry, xhr.status().unwrap_or_default(), server);
         }
     });
     let on_load = callback(&xhr, &done, move |xhr, done| finish(done, answer_of(xhr)));

@@ -50,7 +50,9 @@ pub fn InspectorDrawer() -> impl IntoView {
                         <b>"pushed"</b> "), newest first: the last " {SHOWN} " shown, the last "
                         {inspector::CAPACITY} " kept. Times are milliseconds since the page loaded; "
                         "the server is the instance that answered (its " <code>"X-Served-By"</code>
-                        "), or that holds the stream."
+                        "), or that holds the stream. The server's account is its " <code>"Server-Timing"</code>
+                        ": its whole time, and what went to waiting for the database writer, the database, waiting on purpose and the handler; "
+                        "below it the request's id, which the server's log line carries."
                     </p>
                     <button type="button" class="quiet" on:click=move |_| inspector::clear()>"Clear"</button>
                     <table class="inspector-table">
@@ -58,6 +60,7 @@ pub fn InspectorDrawer() -> impl IntoView {
                             <tr>
                                 <th>"#"</th><th>"method"</th><th>"path"</th><th>"status"</th><th>"server"</th>
                                 <th>"outcome"</th><th>"sent"</th><th>"first byte"</th><th>"done"</th>
+                                <th>"the server's account"</th>
                             </tr>
                         </thead>
                         <tbody>
@@ -98,6 +101,10 @@ fn InspectorRow(entry: Entry) -> impl IntoView {
             <td>{ms(Some(entry.started_ms))}</td>
             <td>{ms(entry.first_byte_ms)}</td>
             <td>{ms(entry.done_ms)}</td>
+            <td class="account">
+                {entry.server_timing.as_deref().map(inspector::timing_in_words)}
+                {entry.request_id.clone().map(|id| view! { <br/><code class="request-id">{id}</code> })}
+            </td>
         </tr>
     }
 }

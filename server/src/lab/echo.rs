@@ -43,6 +43,8 @@ impl Lab {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
+        // Waited on purpose: so the request's `Server-Timing` says.
+        crate::timing::add(crate::timing::Part::Wait, delay);
         waiting.finished = true;
         drop(waiting);
 
@@ -60,16 +62,14 @@ impl Lab {
                 responded_at_ms: ms_since_epoch(received_at + took),
                 padding: ".".repeat(request.bytes as usize),
             },
-            took,
         })
     }
 }
 
-/// An echo's answer, and the server's whole time on it (`Server-Timing`'s total).
+/// An echo's answer.
 #[derive(Debug)]
 pub struct Echoed {
     pub answer: EchoResponse,
-    pub took: Duration,
 }
 
 /// Counts an echo as in flight while it exists, and as abandoned if dropped before it finished.

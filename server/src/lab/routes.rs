@@ -2,11 +2,10 @@
 //! [`Lab`] answer, and say the server's share of the time in `Server-Timing`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use protocol::lab::{EchoRequest, LabStats};
 
@@ -43,19 +42,14 @@ pub async fn stats_show(
     })
 }
 
-/// Made once (naming a header by a string parses the name on every answer).
-const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
-
 async fn echo(lab: &Lab, format: Format, request: EchoRequest) -> Result<Response> {
     request
         .validate()
         .map_err(|e| ApiError::Validation(e.to_string()))?;
     let echoed = lab.echo(request).await?;
-    let timing = server_timing(echoed.answer.delay_ms, echoed.took);
-    // Lets the browser's devtools (and the Lab's details panel) show the server's share of the time.
     let vary = (header::VARY, HeaderValue::from_static("accept"));
     Ok(match format {
-        Format::Json => ([(SERVER_TIMING, timing), vary], ApiJson(echoed.answer)).into_response(),
+        Format::Json => ([vary], ApiJson(echoed.answer)).into_response(),
         Format::Xml => {
             let xml = quick_xml::se::to_string_with_root("echo", &echoed.answer).map_err(|e| {
                 ApiError::Internal(format!(
@@ -66,7 +60,7 @@ async fn echo(lab: &Lab, format: Format, request: EchoRequest) -> Result<Respons
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/xml"),
             );
-            ([(SERVER_TIMING, timing), vary, content_type], xml).into_response()
+            ([vary, content_type], xml).into_response()
         }
     })
 }
@@ -135,16 +129,6 @@ impl Format {
     }
 }
 
-/// `wait;dur=<delay>;desc="requested delay", total;dur=<ms, one decimal>`. The total is written
-/// from whole tenths of a millisecond: formatting a float costs more than the rest of a 0-delay
-/// echo's handler.
-fn server_timing(delay_ms: u64, took: Duration) -> HeaderValue {
-    let tenths = (took.as_micros() + 50) / 100;
-    let (whole, tenth) = (tenths / 10, tenths % 10);
-    let value = format!("wait;dur={delay_ms};desc=\"requested delay\", total;dur={whole}.{tenth}");
-    HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static("total"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,22 +163,5 @@ mod tests {
         ] {
             assert_eq!(choose(accept), chosen, "{accept}");
         }
-    }
-
-    #[test]
-    fn server_timing_gives_the_delay_and_the_total_to_a_tenth_of_a_millisecond() {
-        let timing = |delay, micros| server_timing(delay, Duration::from_micros(micros));
-        assert_eq!(
-            timing(250, 251_349),
-            "wait;dur=250;desc=\"requested delay\", total;dur=251.3"
-        );
-        assert_eq!(
-            timing(0, 99_960),
-            "wait;dur=0;desc=\"requested delay\", total;dur=100.0"
-        );
-        assert_eq!(
-            timing(0, 0),
-            "wait;dur=0;desc=\"requested delay\", total;dur=0.0"
-        );
     }
 }

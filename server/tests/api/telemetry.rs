@@ -98,7 +98,8 @@ async fn a_requests_log_line_carries_its_id_in_either_format() {
 }
 
 /// The value of the first sample of `name` whose labels include each of `labels` (`key="value"`),
-/// in a Prometheus text `page`; 0 when there is none yet.
+/// in a Prometheus text `page`; 0 when there is none yet. Give every label a figure has: the
+/// lines come in no particular order.
 fn sample(page: &str, name: &str, labels: &[&str]) -> f64 {
     page.lines()
         .filter(|line| !line.starts_with('#'))
@@ -163,13 +164,17 @@ async fn metrics_move_with_traffic() {
     assert!(
         moved(
             "meanwhile_http_request_duration_seconds_count",
-            &[r#"route="/api/health""#]
+            &[r#"method="GET""#, r#"route="/api/health""#]
         ) >= 5.0
     );
     assert!(
         moved(
             "meanwhile_http_requests_total",
-            &[r#"route="/api/{*rest}""#, r#"status="404""#]
+            &[
+                r#"method="GET""#,
+                r#"route="/api/{*rest}""#,
+                r#"status="404""#
+            ]
         ) >= 1.0
     );
     assert!(moved("meanwhile_db_begin_wait_seconds_count", &[]) >= 1.0);
@@ -210,6 +215,11 @@ async fn metrics_can_be_served_on_an_address_of_their_own_or_not_at_all() {
     let elsewhere = format!("127.0.0.1:{port}");
     let server =
         start_process_with(&database, folder.path(), "warn", &["--metrics", &elsewhere]).await;
+    let health = [
+        r#"method="GET""#,
+        r#"route="/api/health""#,
+        r#"status="200""#,
+    ];
     let client = reqwest::Client::new();
     client
         .get(format!("{}/api/health", server.address))
@@ -225,11 +235,7 @@ async fn metrics_can_be_served_on_an_address_of_their_own_or_not_at_all() {
         .await
         .expect("text");
     assert!(
-        sample(
-            &figures,
-            "meanwhile_http_requests_total",
-            &[r#"route="/api/health""#]
-        ) >= 1.0,
+        sample(&figures, "meanwhile_http_requests_total", &health) >= 1.0,
         "{figures}"
     );
     let beside_the_api = client
@@ -241,4 +247,66 @@ async fn metrics_can_be_served_on_an_address_of_their_own_or_not_at_all() {
         .await
         .expect("text");
     assert!(!beside_the_api.contains("meanwhile_"), "not on --addr");
+}
+
+/// The milliseconds of `part` in a `Server-Timing` value.
+fn timing_of(value: &str, part: &str) -> f64 {
+    value
+        .split(", ")
+        .find(|entry| entry.starts_with(&format!("{part};")))
+        .and_then(|entry| entry.split("dur=").nth(1))
+        .and_then(|rest| rest.split(';').next())
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("no {part} in {value}"))
+}
+
+#[tokio::test]
+async fn every_api_answer_says_where_the_servers_time_went() {
+    let app = spawn_app().await;
+    let timing = |response: &reqwest::Response| {
+        response.headers()["server-timing"]
+            .to_str()
+            .expect("text")
+            .to_owned()
+    };
+    let alice = crate::mail::mailbox(&app, "alice").await;
+    crate::mail::mailbox(&app, "bob").await;
+    let sent = app
+        .post_as(
+            &alice.token,
+            "/api/messages",
+            Some("timed"),
+            &serde_json::json!({"to": "bob", "subject": "s", "body": "b"}),
+        )
+        .await;
+    let send = timing(&sent);
+    assert!(timing_of(&send, "db") > 0.0, "a send is a write: {send}");
+    timing_of(&send, "db-wait");
+    let total = timing_of(&send, "total");
+    let parts: f64 = ["db-wait", "db", "wait", "handler"]
+        .iter()
+        .map(|part| timing_of(&send, part))
+        .sum();
+    assert!(
+        (parts - total).abs() <= 0.5,
+        "the parts make the total: {send}"
+    );
+
+    let echo = timing(&app.get("/api/lab/echo?delay_ms=300").await);
+    assert_eq!(timing_of(&echo, "wait"), 300.0, "{echo}");
+    assert!(timing_of(&echo, "total") >= 300.0, "{echo}");
+
+    for path in [
+        "/api/health",
+        "/api/no-such-thing",
+        "/api/lab/echo?delay_ms=-1",
+    ] {
+        let value = timing(&app.get(path).await);
+        assert_eq!(timing_of(&value, "wait"), 0.0, "{path}: {value}");
+        assert_eq!(timing_of(&value, "db"), 0.0, "{path}: {value}");
+    }
+    assert!(
+        !app.get("/").await.headers().contains_key("server-timing"),
+        "the page's files are not the API's"
+    );
 }

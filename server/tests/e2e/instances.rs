@@ -118,5 +118,22 @@ async fn a_message_sent_through_one_instance_arrives_live_on_the_stream_another_
             .any(|[_, server, outcome]| server == "a" && outcome.contains("applied")),
         "{sends:?}"
     );
+    // Its account says the write was in the database, under the id A's log line gives it.
+    let account = session
+        .eval(
+            "return [...document.querySelectorAll('.inspector-table tbody tr')]
+               .filter(row => row.cells[2].textContent.includes('/api/messages'))
+               .map(row => [row.cells[9].textContent, row.querySelector('.request-id')?.textContent])",
+        )
+        .await;
+    let account: Vec<(String, Option<String>)> = serde_json::from_value(account).expect("rows");
+    assert!(
+        account.iter().any(|(timing, id)| {
+            timing.contains(" ms: ")
+                && timing.contains("db ")
+                && id.as_ref().is_some_and(|id| id.len() == 36)
+        }),
+        "{account:?}"
+    );
     session.close().await;
 }
