@@ -75,11 +75,73 @@ impl Outcome {
     }
 }
 
+impl Outcome {
+    /// Every outcome, in the order a person reads them.
+    pub const ALL: [Self; 7] = [
+        Self::InFlight,
+        Self::Applied,
+        Self::StaleDiscarded,
+        Self::Aborted,
+        Self::TimedOut,
+        Self::Failed,
+        Self::Retried,
+    ];
+}
+
+/// Which part of the page a request or event belongs to, told by the API path it went to (the
+/// Techniques room's examples call the Lab's echo: they count as the Lab's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Room {
+    /// The header's server status (`/api/health`).
+    Shell,
+    Lab,
+    Search,
+    Mail,
+    Tasks,
+}
+
+impl Room {
+    pub const ALL: [Self; 5] = [
+        Self::Shell,
+        Self::Lab,
+        Self::Search,
+        Self::Mail,
+        Self::Tasks,
+    ];
+
+    /// The room of a request to `path` (with its query, if any).
+    pub fn of(path: &str) -> Self {
+        let path = path.split('?').next().unwrap_or_default();
+        let first = path
+            .strip_prefix("/api/")
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_default();
+        match first {
+            "lab" => Self::Lab,
+            "search" => Self::Search,
+            "jobs" => Self::Tasks,
+            "messages" | "inbox" | "outbox" | "mailboxes" | "events" => Self::Mail,
+            _ => Self::Shell,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Shell => "the header",
+            Self::Lab => "Lab",
+            Self::Search => "Search",
+            Self::Mail => "Mail",
+            Self::Tasks => "Tasks",
+        }
+    }
+}
+
 /// One line of the inspector: a request, or a pushed event (a marker).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub id: EntryId,
     pub kind: EntryKind,
+    pub room: Room,
     /// `performance.now()` when the request was handed to the browser.
     pub started_ms: f64,
     /// When the answer's status and headers arrived.
@@ -127,10 +189,13 @@ thread_local! {
 
 /// Starts recording a request; returns its id.
 pub fn begin(method: &'static str, path: &str) -> EntryId {
-    let id = push(EntryKind::Request {
-        method,
-        path: path.to_owned(),
-    });
+    let id = push(
+        EntryKind::Request {
+            method,
+            path: path.to_owned(),
+        },
+        Room::of(path),
+    );
     changed();
     id
 }
@@ -221,10 +286,14 @@ pub fn reclassify(id: EntryId, outcome: Outcome) {
 }
 
 /// Records a pushed event as a marker, with the instance whose stream brought it when known.
-pub fn event(name: &str, served_by: Option<String>) {
-    let id = push(EntryKind::Event {
-        name: name.to_owned(),
-    });
+/// `source` is the stream's address.
+pub fn event(name: &str, source: &str, served_by: Option<String>) {
+    let id = push(
+        EntryKind::Event {
+            name: name.to_owned(),
+        },
+        Room::of(source),
+    );
     update(id, |entry| entry.served_by = served_by);
     finish(id, Outcome::Applied);
 }
@@ -236,7 +305,20 @@ pub fn get(id: EntryId) -> Option<Entry> {
 
 /// Copies of the newest `count` entries, newest first.
 pub fn newest(count: usize) -> Vec<Entry> {
-    RING.with_borrow(|ring| ring.entries.iter().rev().take(count).cloned().collect())
+    newest_matching(count, |_| true)
+}
+
+/// Copies of the newest `count` entries that `wanted` keeps, newest first.
+pub fn newest_matching(count: usize, wanted: impl Fn(&Entry) -> bool) -> Vec<Entry> {
+    RING.with_borrow(|ring| {
+        ring.entries
+            .iter()
+            .rev()
+            .filter(|entry| wanted(entry))
+            .take(count)
+            .cloned()
+            .collect()
+    })
 }
 
 /// How many entries are kept, and how many of them are still in flight.
@@ -262,7 +344,7 @@ pub fn version() -> RwSignal<u64> {
     VERSION.with(|v| *v)
 }
 
-fn push(kind: EntryKind) -> EntryId {
+fn push(kind: EntryKind, room: Room) -> EntryId {
     RING.with_borrow_mut(|ring| {
         let id = ring.next_id;
         ring.next_id += 1;
@@ -272,6 +354,7 @@ fn push(kind: EntryKind) -> EntryId {
         ring.entries.push_back(Entry {
             id,
             kind,
+            room,
             started_ms: now_ms(),
             first_byte_ms: None,
             done_ms: None,

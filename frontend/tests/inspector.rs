@@ -105,7 +105,7 @@ async fn the_drawer_shows_requests_and_pushed_events_as_markers() {
     let answered = inspector::begin("GET", "/api/health");
     inspector::first_byte(answered, 200, ServerSide::default());
     inspector::finish(answered, Outcome::Applied);
-    inspector::event("mail: a new message arrived", None);
+    inspector::event("mail: a new message arrived", "/api/events?ticket=t", None);
     let waiting = inspector::begin("POST", "/api/lab/echo");
 
     // Closed, it shows the counts only; they follow within a frame.
@@ -164,5 +164,53 @@ async fn the_drawer_shows_requests_and_pushed_events_as_markers() {
     page.click(".inspector-body button.quiet");
     let cleared = support::until(2_000, || !page.exists(".inspector-table tbody tr")).await;
     assert!(cleared, "Clear empties the drawer");
+    inspector::clear();
+}
+
+#[wasm_bindgen_test]
+async fn the_drawer_shows_only_what_its_filters_keep() {
+    inspector::clear();
+    let page = support::mount(InspectorDrawer);
+    let echo = inspector::begin("GET", "/api/lab/echo?delay_ms=800");
+    inspector::finish(echo, Outcome::Applied);
+    let stale = inspector::begin("GET", "/api/search?q=snow");
+    inspector::finish(stale, Outcome::StaleDiscarded);
+    let failed = inspector::begin("POST", "/api/jobs");
+    inspector::finish(failed, Outcome::Failed);
+    inspector::event("message #1: {}", "/api/events?ticket=t", None);
+    inspector::event("finished #4: {}", "/api/jobs/events?ticket=t", None);
+    page.click(".inspector-toggle");
+    page.wait_for(".inspector-table tbody tr").await;
+    // Waits until the drawer shows `count` rows, the first `first`.
+    let shown = |count: usize, first: &'static str| {
+        let page = &page;
+        async move {
+            let settled = support::until(2_000, || {
+                let rows = page.texts(".inspector-table tbody tr");
+                rows.len() == count && rows.first().is_none_or(|row| row.contains(first))
+            })
+            .await;
+            let rows = page.texts(".inspector-table tbody tr");
+            assert!(settled, "{count} rows, the first with {first}: {rows:?}");
+        }
+    };
+    shown(5, "finished #4").await;
+
+    page.set_value("[data-testid=inspector-room]", "Tasks");
+    shown(2, "finished #4").await;
+    page.set_value("[data-testid=inspector-kind]", "requests");
+    shown(1, "POST\t/api/jobs").await;
+    page.set_value("[data-testid=inspector-room]", "");
+    page.set_value("[data-testid=inspector-outcome]", "stale — discarded");
+    shown(1, "/api/search?q=snow").await;
+    page.set_value("[data-testid=inspector-outcome]", "");
+    page.set_value("[data-testid=inspector-kind]", "events");
+    shown(2, "finished #4").await;
+    page.set_value("[data-testid=inspector-kind]", "");
+    // The path, whatever its case.
+    page.set_value("[data-testid=inspector-search]", "ECHO");
+    shown(1, "/api/lab/echo").await;
+    page.set_value("[data-testid=inspector-search]", "");
+    shown(5, "finished #4").await;
     inspector::clear();
 }

@@ -120,6 +120,7 @@ impl PushStream {
         });
         let on_event = Closure::<dyn FnMut(MessageEvent)>::new({
             let (record, on_push) = (Rc::clone(&record), Rc::clone(&on_push));
+            let source = record.borrow().address.clone();
             move |event: MessageEvent| {
                 let pushed = Pushed {
                     kind: event.type_(),
@@ -133,7 +134,7 @@ impl PushStream {
                     inspector::get(record.entry).and_then(|entry| entry.served_by)
                 };
                 let name = format!("{} #{}: {}", pushed.kind, pushed.id, pushed.data);
-                inspector::event(&name, served_by);
+                inspector::event(&name, &source, served_by);
                 on_push(Push::Event(pushed));
             }
         });

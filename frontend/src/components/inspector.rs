@@ -3,7 +3,33 @@
 
 use leptos::prelude::*;
 
-use crate::inspector::{self, Entry, EntryKind};
+use crate::inspector::{self, Entry, EntryKind, Outcome, Room};
+
+/// What the drawer shows: everything, or only what each filter keeps.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Filter {
+    room: Option<Room>,
+    /// `Some(true)`: requests only; `Some(false)`: pushed events only.
+    requests: Option<bool>,
+    outcome: Option<Outcome>,
+    /// Kept when the path (or the event) contains it, ignoring case.
+    path: String,
+}
+
+impl Filter {
+    fn keeps(&self, entry: &Entry) -> bool {
+        let (is_request, text) = match &entry.kind {
+            EntryKind::Request { path, .. } => (true, path),
+            EntryKind::Event { name } => (false, name),
+        };
+        self.room.is_none_or(|room| room == entry.room)
+            && self.requests.is_none_or(|requests| requests == is_request)
+            && self
+                .outcome
+                .is_none_or(|outcome| is_request && outcome == entry.outcome)
+            && (self.path.is_empty() || text.to_lowercase().contains(&self.path.to_lowercase()))
+    }
+}
 
 /// Rows the drawer shows; the recorder keeps more (see [`inspector::CAPACITY`]).
 const SHOWN: usize = 200;
@@ -24,13 +50,37 @@ pub fn InspectorDrawer() -> impl IntoView {
         }
     });
     on_cleanup(move || escape.remove());
+    let filter = RwSignal::new(Filter::default());
     // Rows are copied only while the drawer is open.
     let rows = move || {
         if !open.get() {
             return Vec::new();
         }
         version.track();
-        inspector::newest(SHOWN)
+        let filter = filter.get();
+        inspector::newest_matching(SHOWN, |entry| filter.keeps(entry))
+    };
+    let choose_room = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        let room = Room::ALL.into_iter().find(|room| room.label() == value);
+        filter.update(|f| f.room = room);
+    };
+    let choose_kind = move |ev: leptos::ev::Event| {
+        let requests = match event_target_value(&ev).as_str() {
+            "requests" => Some(true),
+            "events" => Some(false),
+            _ => None,
+        };
+        filter.update(|f| f.requests = requests);
+    };
+    let choose_outcome = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        let outcome = Outcome::ALL.into_iter().find(|o| o.label() == value);
+        filter.update(|f| f.outcome = outcome);
+    };
+    let search = move |ev: leptos::ev::Event| {
+        let path = event_target_value(&ev);
+        filter.update(|f| f.path = path);
     };
     view! {
         <section class="inspector" class:open=move || open.get() aria-label="Inspector">
@@ -54,7 +104,31 @@ pub fn InspectorDrawer() -> impl IntoView {
                         ": its whole time, and what went to waiting for the database writer, the database, waiting on purpose and the handler; "
                         "below it the request's id, which the server's log line carries."
                     </p>
-                    <button type="button" class="quiet" on:click=move |_| inspector::clear()>"Clear"</button>
+                    <div class="inspector-filters" role="group" aria-label="Show only">
+                        <label>"Room "
+                            <select data-testid="inspector-room" on:change=choose_room>
+                                <option value="">"all"</option>
+                                {Room::ALL.into_iter().map(|room| view! { <option value=room.label()>{room.label()}</option> }).collect_view()}
+                            </select>
+                        </label>
+                        <label>"Kind "
+                            <select data-testid="inspector-kind" on:change=choose_kind>
+                                <option value="">"all"</option>
+                                <option value="requests">"requests"</option>
+                                <option value="events">"pushed events"</option>
+                            </select>
+                        </label>
+                        <label>"Outcome "
+                            <select data-testid="inspector-outcome" on:change=choose_outcome>
+                                <option value="">"all"</option>
+                                {Outcome::ALL.into_iter().map(|o| view! { <option value=o.label()>{o.label()}</option> }).collect_view()}
+                            </select>
+                        </label>
+                        <label>"Path contains "
+                            <input type="search" data-testid="inspector-search" on:input=search/>
+                        </label>
+                        <button type="button" class="quiet" on:click=move |_| inspector::clear()>"Clear"</button>
+                    </div>
                     <table class="inspector-table">
                         <thead>
                             <tr>

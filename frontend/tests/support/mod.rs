@@ -69,6 +69,23 @@ impl Mounted {
         self.element(css).click();
     }
 
+    /// Sets the value of the input or select `css` as a person would: the value, then the
+    /// `input` and `change` events a browser fires (bubbling, as Leptos listens at the document).
+    pub fn set_value(&self, css: &str, value: &str) {
+        let set = js_sys::Function::new_with_args(
+            "element, value",
+            "element.value = value;
+             element.dispatchEvent(new Event('input', { bubbles: true }));
+             element.dispatchEvent(new Event('change', { bubbles: true }));",
+        );
+        set.call2(
+            &wasm_bindgen::JsValue::NULL,
+            &self.element(css),
+            &value.into(),
+        )
+        .expect("the value is set");
+    }
+
     fn element(&self, css: &str) -> HtmlElement {
         self.root
             .query_selector(css)
