@@ -2,7 +2,8 @@
 //!
 //! - [`app`]: the shell: header with navigation, server status and heartbeat; the router.
 //! - [`api`]: the one door to the network; every request of the page goes through it.
-//! - [`inspector`]: the recorder of every request and pushed event, shown in the drawer.
+//! - [`inspector`]: the recorder of every request and pushed event, shown in the drawer;
+//!   [`har`]: what it holds as a HAR 1.2 file.
 //! - [`frame`]: the one animation-frame loop, the page's clock, and the cost of frame work.
 //! - [`components`]: the shell's pieces (heartbeat, server status, inspector drawer, not found,
 //!   the "Block the page" button).
@@ -12,6 +13,7 @@ pub mod api;
 pub mod app;
 pub mod components;
 pub mod frame;
+pub mod har;
 pub mod inspector;
 pub mod lab;
 pub mod mail;

@@ -214,3 +214,127 @@ async fn the_drawer_shows_only_what_its_filters_keep() {
     shown(5, "finished #4").await;
     inspector::clear();
 }
+
+/// The fields HAR 1.2 requires of an entry, with their JSON types ("s" string, "n" number, "a"
+/// array, "o" object), by path; any other field of an entry must begin with `_`.
+const HAR_ENTRY: &[(&str, char)] = &[
+    ("startedDateTime", 's'),
+    ("time", 'n'),
+    ("request", 'o'),
+    ("request/method", 's'),
+    ("request/url", 's'),
+    ("request/httpVersion", 's'),
+    ("request/cookies", 'a'),
+    ("request/headers", 'a'),
+    ("request/queryString", 'a'),
+    ("request/headersSize", 'n'),
+    ("request/bodySize", 'n'),
+    ("response", 'o'),
+    ("response/status", 'n'),
+    ("response/statusText", 's'),
+    ("response/httpVersion", 's'),
+    ("response/cookies", 'a'),
+    ("response/headers", 'a'),
+    ("response/content", 'o'),
+    ("response/content/size", 'n'),
+    ("response/content/mimeType", 's'),
+    ("response/redirectURL", 's'),
+    ("response/headersSize", 'n'),
+    ("response/bodySize", 'n'),
+    ("cache", 'o'),
+    ("timings", 'o'),
+    ("timings/send", 'n'),
+    ("timings/wait", 'n'),
+    ("timings/receive", 'n'),
+];
+
+fn har_type_of(value: &serde_json::Value) -> char {
+    match value {
+        serde_json::Value::String(_) => 's',
+        serde_json::Value::Number(_) => 'n',
+        serde_json::Value::Array(_) => 'a',
+        serde_json::Value::Object(_) => 'o',
+        _ => '?',
+    }
+}
+
+#[wasm_bindgen_test]
+fn the_export_is_a_har_1_2_archive_with_meanwhiles_own_fields() {
+    inspector::clear();
+    let echo = inspector::begin("GET", "/api/lab/echo?delay_ms=800&seq=7&q=caf%C3%A9+noir");
+    inspector::first_byte(
+        echo,
+        200,
+        ServerSide {
+            served_by: Some("a".into()),
+            request_id: Some("0b6f".into()),
+            server_timing: Some("wait;dur=800.0, total;dur=801.0".into()),
+        },
+    );
+    inspector::finish(echo, Outcome::Applied);
+    inspector::event("message #1: {}", "/api/events?ticket=t", Some("b".into()));
+    let waiting = inspector::begin("POST", "/api/jobs");
+    let entries = inspector::newest(10);
+    let har = frontend::har::archive(&entries, "http://127.0.0.1:3000", 1_796_000_000_000.0);
+
+    let log = &har["log"];
+    assert_eq!(log["version"], "1.2");
+    assert_eq!(log["creator"]["name"], "Meanwhile");
+    assert!(log["creator"]["version"].is_string());
+    assert!(log["pages"].is_array());
+    let har_entries = log["entries"].as_array().expect("entries");
+    assert_eq!(har_entries.len(), 2, "the requests; the event is apart");
+    for entry in har_entries {
+        for (path, kind) in HAR_ENTRY {
+            let value = path.split('/').fold(entry, |value, key| &value[key]);
+            assert_eq!(har_type_of(value), *kind, "{path} in {entry}");
+        }
+        for key in entry.as_object().expect("an object").keys() {
+            let standard = HAR_ENTRY.iter().any(|(path, _)| path == key);
+            assert!(standard || key.starts_with('_'), "{key} is not HAR's");
+        }
+        let date = entry["startedDateTime"].as_str().expect("text");
+        assert!(
+            date.starts_with("2026-") && date.ends_with('Z'),
+            "ISO 8601: {date}"
+        );
+    }
+    // Oldest first, as a network panel lists them.
+    let first = &har_entries[0];
+    assert_eq!(
+        first["request"]["url"],
+        "http://127.0.0.1:3000/api/lab/echo?delay_ms=800&seq=7&q=caf%C3%A9+noir"
+    );
+    assert_eq!(
+        first["request"]["queryString"],
+        serde_json::json!([
+            {"name": "delay_ms", "value": "800"},
+            {"name": "seq", "value": "7"},
+            {"name": "q", "value": "café noir"}
+        ])
+    );
+    assert_eq!(first["response"]["status"], 200);
+    assert_eq!(first["_outcome"], "applied");
+    assert_eq!(first["_servedBy"], "a");
+    assert_eq!(first["_requestId"], "0b6f");
+    assert_eq!(first["_serverTiming"], "wait;dur=800.0, total;dur=801.0");
+    assert_eq!(first["_room"], "Lab");
+    let timings = &first["timings"];
+    let (wait, receive) = (
+        timings["wait"].as_f64().expect("a number"),
+        timings["receive"].as_f64().expect("a number"),
+    );
+    assert!(wait >= 0.0 && receive >= 0.0, "{timings}");
+    let second = &har_entries[1];
+    assert_eq!(second["request"]["method"], "POST");
+    assert_eq!(second["_outcome"], "in flight");
+    assert_eq!(second["timings"]["wait"], -1.0, "no answer yet: unknown");
+    assert_eq!(
+        log["_pushedEvents"][0]["event"], "message #1: {}",
+        "{}",
+        log["_pushedEvents"]
+    );
+    assert_eq!(log["_pushedEvents"][0]["servedBy"], "b");
+    inspector::finish(waiting, Outcome::Aborted);
+    inspector::clear();
+}

@@ -128,6 +128,9 @@ pub fn InspectorDrawer() -> impl IntoView {
                             <input type="search" data-testid="inspector-search" on:input=search/>
                         </label>
                         <button type="button" class="quiet" on:click=move |_| inspector::clear()>"Clear"</button>
+                        <button type="button" class="quiet" data-testid="inspector-har" on:click=move |_| crate::har::download()>
+                            "Export HAR"
+                        </button>
                     </div>
                     <table class="inspector-table">
                         <thead>
