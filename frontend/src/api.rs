@@ -62,3 +62,21 @@ impl Room {
         });
     }
 }
+
+/// The room whose endpoints `path` (an API path, with its query if any) belongs to, for the
+/// inspector's filter; the header's own (`/api/health`) and anything else count as the shell's.
+pub fn room_of(path: &str) -> crate::inspector::Room {
+    use crate::inspector::Room;
+    let path = path.split('?').next().unwrap_or_default();
+    let first = path
+        .strip_prefix("/api/")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_default();
+    match first {
+        "lab" => Room::Lab,
+        "search" => Room::Search,
+        "jobs" => Room::Tasks,
+        "messages" | "inbox" | "outbox" | "mailboxes" | "events" => Room::Mail,
+        _ => Room::Shell,
+    }
+}

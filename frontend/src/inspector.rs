@@ -88,8 +88,9 @@ impl Outcome {
     ];
 }
 
-/// Which part of the page a request or event belongs to, told by the API path it went to (the
-/// Techniques room's examples call the Lab's echo: they count as the Lab's).
+/// Which part of the page a request or event belongs to, told by the API path it went to
+/// ([`crate::api::room_of`]; the Techniques room's examples call the Lab's echo: they count as
+/// the Lab's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Room {
     /// The header's server status (`/api/health`).
@@ -108,22 +109,6 @@ impl Room {
         Self::Mail,
         Self::Tasks,
     ];
-
-    /// The room of a request to `path` (with its query, if any).
-    pub fn of(path: &str) -> Self {
-        let path = path.split('?').next().unwrap_or_default();
-        let first = path
-            .strip_prefix("/api/")
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or_default();
-        match first {
-            "lab" => Self::Lab,
-            "search" => Self::Search,
-            "jobs" => Self::Tasks,
-            "messages" | "inbox" | "outbox" | "mailboxes" | "events" => Self::Mail,
-            _ => Self::Shell,
-        }
-    }
 
     pub fn label(self) -> &'static str {
         match self {
@@ -194,7 +179,7 @@ pub fn begin(method: &'static str, path: &str) -> EntryId {
             method,
             path: path.to_owned(),
         },
-        Room::of(path),
+        crate::api::room_of(path),
     );
     changed();
     id
@@ -292,7 +277,7 @@ pub fn event(name: &str, source: &str, served_by: Option<String>) {
         EntryKind::Event {
             name: name.to_owned(),
         },
-        Room::of(source),
+        crate::api::room_of(source),
     );
     update(id, |entry| entry.served_by = served_by);
     finish(id, Outcome::Applied);

@@ -24,7 +24,7 @@ pub fn run(root: &Path, binary: &Path, dist: &Path, server_args: &[String]) -> R
 
     let folder = root.join("target/cluster");
     std::fs::create_dir_all(&folder)?;
-    let ports = [free_port()?, free_port()?];
+    let ports = [shell::free_port()?, shell::free_port()?];
     let instance = |name: &str, port: u16| {
         let mut command = Command::new(binary);
         command
@@ -133,9 +133,4 @@ fn nginx() -> Result<PathBuf> {
     step("Installing nginx (apt-get)");
     setup::apt_install(&["nginx"])?;
     find().context("nginx is still not there after installing it")
-}
-
-fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
 }

@@ -36,7 +36,7 @@ impl Postgres {
         let server = Self {
             bin,
             data,
-            port: free_port()?,
+            port: shell::free_port()?,
             run_as,
         };
         if server.data.join("postmaster.pid").is_file() {
@@ -190,9 +190,4 @@ fn data_folder(root: &Path, name: &str, run_as: Option<&str>) -> Result<PathBuf>
         bail!("{} is in the way", fallback.display());
     }
     Ok(fallback)
-}
-
-fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
 }

@@ -103,3 +103,9 @@ pub fn run_together(commands: Vec<(&str, Command)>) -> Result<()> {
         bail!("{name} stopped ({status})")
     }
 }
+
+/// A port on 127.0.0.1 that nothing listens on now, for a program this starts.
+pub fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
