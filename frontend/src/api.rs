@@ -10,7 +10,8 @@
 //! - [`live`]: the one session mechanism of Mail and Tasks: load, then follow the event stream
 //!   from the position loaded; start over the same way after any loss.
 //! - [`retry`]: when to try a failed request again (backoff with full jitter, `Retry-After`).
-//! - One module per room with a typed function per endpoint: [`health`], [`lab`], [`mail`], [`search`], [`tasks`].
+//! - One module per room with a typed function per endpoint: [`health`], [`lab`], [`mail`], [`search`], [`tasks`],
+//!   and the inspector's server panel's stream, [`server`].
 
 pub mod fetch;
 pub mod health;
@@ -21,6 +22,7 @@ pub mod promise;
 pub mod push;
 pub mod retry;
 pub mod search;
+pub mod server;
 pub mod tasks;
 pub mod xhr;
 
@@ -58,13 +60,18 @@ impl Room {
         let (abort, registration) = AbortHandle::new_pair();
         owner.with(|| on_cleanup(move || abort.abort()));
         leptos::task::spawn_local(async move {
-            let _ = Abortable::new(work, registration).await;
+            let mut work = Box::pin(Abortable::new(work, registration));
+            if work.as_mut().await.is_err() {
+                // Left: what the work had in flight is dropped here, and says why.
+                crate::inspector::because("aborted — left the room", move || drop(work));
+            }
         });
     }
 }
 
 /// The room whose endpoints `path` (an API path, with its query if any) belongs to, for the
-/// inspector's filter; the header's own (`/api/health`) and anything else count as the shell's.
+/// inspector's filter; the header's own (`/api/health`) and anything else count as the shell's,
+/// the server panel's stream as the inspector's own.
 pub fn room_of(path: &str) -> crate::inspector::Room {
     use crate::inspector::Room;
     let path = path.split('?').next().unwrap_or_default();
@@ -77,6 +84,7 @@ pub fn room_of(path: &str) -> crate::inspector::Room {
         "search" => Room::Search,
         "jobs" => Room::Tasks,
         "messages" | "inbox" | "outbox" | "mailboxes" | "events" => Room::Mail,
+        "server" => Room::Inspector,
         _ => Room::Shell,
     }
 }

@@ -1,7 +1,10 @@
 //! What the inspector holds, as a HAR 1.2 file (the HTTP Archive format Chrome's and Firefox's
 //! network panels open): one entry per request, with Meanwhile's own fields beside the standard
-//! ones, named with a leading `_` as the format allows: `_outcome`, `_servedBy`, `_requestId`,
-//! `_serverTiming`, `_room`. Pushed events have no place in a HAR entry: they are listed in the
+//! ones, named with a leading `_` as the format allows: `_outcome` and `_why` (its reason in
+//! words), `_strategy`, `_attempt` (`{"number": 2, "of": 3}`, `of` null without a limit),
+//! `_idempotencyKey`, `_replayed`, `_servedBy`, `_requestId`, `_serverTiming`, `_room`. The
+//! timings are the browser's own phases where it filed them (blocked, connect, wait, receive),
+//! else the inspector's clock. Pushed events have no place in a HAR entry: they are listed in the
 //! log's `_pushedEvents`.
 
 use serde_json::{Value, json};
@@ -38,15 +41,7 @@ pub fn archive(entries: &[Entry], origin: &str, time_origin_ms: f64) -> Value {
                         .collect()
                 })
                 .unwrap_or_default();
-            let first_byte = entry.first_byte_ms;
-            let done = entry.done_ms;
-            // HAR's phases: `wait` to the first byte, `receive` after it; -1 where unknown.
-            let wait = first_byte.map_or(-1.0, |at| at - entry.started_ms);
-            let receive = match (first_byte, done) {
-                (Some(first), Some(done)) => done - first,
-                _ => -1.0,
-            };
-            let time = done.map_or(0.0, |done| done - entry.started_ms);
+            let (timings, time) = timings(entry);
             json!({
                 "startedDateTime": date(entry.started_ms),
                 "time": time,
@@ -72,8 +67,16 @@ pub fn archive(entries: &[Entry], origin: &str, time_origin_ms: f64) -> Value {
                     "bodySize": -1,
                 },
                 "cache": {},
-                "timings": {"send": 0, "wait": wait, "receive": receive},
+                "timings": timings,
                 "_outcome": entry.outcome.label(),
+                "_why": entry.reason(),
+                "_strategy": entry.about.strategy,
+                "_attempt": entry.about.attempt.map(|attempt| json!({
+                    "number": attempt.number,
+                    "of": (attempt.of != u32::MAX).then_some(attempt.of),
+                })),
+                "_idempotencyKey": entry.about.idempotency_key,
+                "_replayed": entry.replayed,
                 "_room": entry.room.label(),
                 "_servedBy": entry.served_by,
                 "_requestId": entry.request_id,
@@ -113,6 +116,33 @@ fn pair(text: &str) -> Value {
     };
     let (name, value) = text.split_once('=').unwrap_or((text, ""));
     json!({"name": decode(name), "value": decode(value)})
+}
+
+/// HAR's `timings` of a request and its whole `time`, which is their sum: the browser's phases
+/// when it filed them; else, by the inspector's clock, `wait` to the first byte and `receive`
+/// after it (-1 where unknown).
+fn timings(entry: &Entry) -> (Value, f64) {
+    if let Some(phases) = entry.browser {
+        let blocked = (phases.queued - phases.connect).max(0.0);
+        let time = blocked + phases.connect + phases.waiting + phases.download;
+        let timings = json!({
+            "blocked": blocked,
+            "connect": if phases.connect > 0.0 { phases.connect } else { -1.0 },
+            "send": 0,
+            "wait": phases.waiting,
+            "receive": phases.download,
+        });
+        return (timings, time);
+    }
+    let first_byte = entry.first_byte_ms;
+    let done = entry.done_ms;
+    let wait = first_byte.map_or(-1.0, |at| at - entry.started_ms);
+    let receive = match (first_byte, done) {
+        (Some(first), Some(done)) => done - first,
+        _ => -1.0,
+    };
+    let time = done.map_or(0.0, |done| done - entry.started_ms);
+    (json!({"send": 0, "wait": wait, "receive": receive}), time)
 }
 
 /// Saves every entry the inspector keeps as `meanwhile.har`, through a link to a blob the browser

@@ -99,15 +99,18 @@ pub enum Room {
     Search,
     Mail,
     Tasks,
+    /// The inspector's own server panel (`/api/server/live`).
+    Inspector,
 }
 
 impl Room {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Shell,
         Self::Lab,
         Self::Search,
         Self::Mail,
         Self::Tasks,
+        Self::Inspector,
     ];
 
     pub fn label(self) -> &'static str {
@@ -117,8 +120,54 @@ impl Room {
             Self::Search => "Search",
             Self::Mail => "Mail",
             Self::Tasks => "Tasks",
+            Self::Inspector => "the server panel",
         }
     }
+}
+
+/// Which attempt of a request this is, when the page may try it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    /// 1 for the first.
+    pub number: u32,
+    /// Most attempts the page will make.
+    pub of: u32,
+}
+
+impl Attempt {
+    /// "attempt 2 of 3", or "attempt 2" when there is no limit (`of` is `u32::MAX`).
+    pub fn words(self) -> String {
+        if self.of == u32::MAX {
+            format!("attempt {}", self.number)
+        } else {
+            format!("attempt {} of {}", self.number, self.of)
+        }
+    }
+}
+
+/// What the page says of a request as it sends it, beyond its method and address.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct About {
+    /// How the page sends it (the Lab's strategy, Search's, the outbox's retrying).
+    pub strategy: Option<String>,
+    pub attempt: Option<Attempt>,
+    /// The `Idempotency-Key` it carries: every attempt of one write carries the same.
+    pub idempotency_key: Option<String>,
+}
+
+/// The browser's own account of a request (its resource timing), in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Phases {
+    /// From the call to the request leaving: waiting for a connection (the browser's six per
+    /// server over HTTP/1.1), and opening one.
+    pub queued: f64,
+    /// Opening a connection, when this request opened one (part of `queued`).
+    pub connect: f64,
+    /// From the request leaving to the answer's first byte: the network both ways and the
+    /// server's whole time.
+    pub waiting: f64,
+    /// Reading the answer's body.
+    pub download: f64,
 }
 
 /// One line of the inspector: a request, or a pushed event (a marker).
@@ -140,6 +189,16 @@ pub struct Entry {
     pub request_id: Option<String>,
     /// The server's own account of its time (`Server-Timing`).
     pub server_timing: Option<String>,
+    /// The server gave the first attempt's answer again (`Idempotent-Replayed`).
+    pub replayed: bool,
+    /// The answer's `Retry-After`, in seconds.
+    pub retry_after_s: Option<u32>,
+    /// The browser's own phases, once it has filed the request's resource timing.
+    pub browser: Option<Phases>,
+    pub about: About,
+    /// Why it ended as it did, in the words of the code that knows (a newer query answered,
+    /// the room was left, a retry followed); see [`Entry::reason`].
+    pub why: Option<String>,
     pub outcome: Outcome,
     /// Counts the changes to this entry, so a view can tell a changed entry from the same one.
     pub revision: u32,
@@ -174,6 +233,11 @@ thread_local! {
 
 /// Starts recording a request; returns its id.
 pub fn begin(method: &'static str, path: &str) -> EntryId {
+    begin_with(method, path, About::default())
+}
+
+/// Starts recording a request, with what the page says of it.
+pub fn begin_with(method: &'static str, path: &str, about: About) -> EntryId {
     let id = push(
         EntryKind::Request {
             method,
@@ -181,8 +245,51 @@ pub fn begin(method: &'static str, path: &str) -> EntryId {
         },
         crate::api::room_of(path),
     );
-    changed();
+    update(id, |entry| entry.about = about);
     id
+}
+
+impl Entry {
+    /// Why it ended as it did, in words: what the code that knew said, or what its outcome and
+    /// answer say.
+    pub fn reason(&self) -> String {
+        if let Some(why) = &self.why {
+            return why.clone();
+        }
+        if let EntryKind::Event { .. } = self.kind {
+            return "pushed by the server".to_owned();
+        }
+        match self.outcome {
+            Outcome::InFlight if self.status.is_some() => "answering".to_owned(),
+            Outcome::InFlight => "waiting for the answer".to_owned(),
+            Outcome::Applied if self.replayed => {
+                "deduplicated by its Idempotency-Key: the first attempt's answer, nothing done twice"
+                    .to_owned()
+            }
+            Outcome::Applied => "answered and used".to_owned(),
+            Outcome::StaleDiscarded => "stale — a newer request had answered".to_owned(),
+            Outcome::Aborted => "aborted by the page".to_owned(),
+            Outcome::TimedOut => "timed out — the page stopped waiting".to_owned(),
+            Outcome::Failed => match self.status {
+                Some(status) => format!("failed — answered {status}"),
+                None => "failed — no answer".to_owned(),
+            },
+            Outcome::Retried => "failed, and tried again".to_owned(),
+        }
+    }
+}
+
+thread_local! {
+    static ENDING_BECAUSE: Cell<Option<&'static str>> = const { Cell::new(None) };
+}
+
+/// Runs `end`, and every request it aborts says `words` as the reason (a room left drops the
+/// work it started: `inspector::because("aborted — left the room", …)`).
+pub fn because<T>(words: &'static str, end: impl FnOnce() -> T) -> T {
+    let before = ENDING_BECAUSE.replace(Some(words));
+    let ended = end();
+    ENDING_BECAUSE.set(before);
+    ended
 }
 
 /// What an answer's headers say of the server's side: who answered (`X-Served-By`; none when the
@@ -193,6 +300,10 @@ pub struct ServerSide {
     pub served_by: Option<String>,
     pub request_id: Option<String>,
     pub server_timing: Option<String>,
+    /// The first attempt's answer, given again (`Idempotent-Replayed: true`).
+    pub replayed: bool,
+    /// `Retry-After`, in seconds.
+    pub retry_after_s: Option<u32>,
 }
 
 impl ServerSide {
@@ -202,6 +313,8 @@ impl ServerSide {
             served_by: header(SERVED_BY_HEADER),
             request_id: header("x-request-id"),
             server_timing: header("server-timing"),
+            replayed: header("idempotent-replayed").is_some_and(|v| v == "true"),
+            retry_after_s: header("retry-after").and_then(|v| v.trim().parse().ok()),
         }
     }
 }
@@ -216,6 +329,8 @@ pub fn first_byte(id: EntryId, status: u16, server: ServerSide) {
         }
         entry.request_id = server.request_id;
         entry.server_timing = server.server_timing;
+        entry.replayed = server.replayed;
+        entry.retry_after_s = server.retry_after_s;
     });
 }
 
@@ -247,6 +362,20 @@ pub fn timing_in_words(value: &str) -> String {
     }
 }
 
+/// The browser's phases in a few words: `queued 0.4, waiting 305.2, download 0.3`, with the
+/// connection's opening when this request opened one.
+pub fn phases_in_words(phases: Phases) -> String {
+    let connect = if phases.connect > 0.0 {
+        format!(" (connect {:.1})", phases.connect)
+    } else {
+        String::new()
+    };
+    format!(
+        "queued {:.1}{connect}, waiting {:.1}, download {:.1}",
+        phases.queued, phases.waiting, phases.download
+    )
+}
+
 /// The instance holding a stream said its name (a stream cannot read headers: the server sends
 /// it as the stream's first event).
 pub fn served_by(id: EntryId, name: String) {
@@ -256,11 +385,17 @@ pub fn served_by(id: EntryId, name: String) {
 /// The header that names the instance which answered.
 pub const SERVED_BY_HEADER: &str = "x-served-by";
 
-/// The request ended with `outcome`.
+/// The request ended with `outcome` (an abort within [`because`] says its words).
 pub fn finish(id: EntryId, outcome: Outcome) {
+    let because = ENDING_BECAUSE.get();
     update(id, |entry| {
         entry.done_ms.get_or_insert_with(now_ms);
         entry.outcome = outcome;
+        if outcome == Outcome::Aborted
+            && let Some(words) = because
+        {
+            entry.why.get_or_insert_with(|| words.to_owned());
+        }
     });
 }
 
@@ -269,6 +404,94 @@ pub fn finish(id: EntryId, outcome: Outcome) {
 pub fn reclassify(id: EntryId, outcome: Outcome) {
     update(id, |entry| entry.outcome = outcome);
 }
+
+/// [`reclassify`], saying why in words ("stale — a newer query had answered").
+pub fn reclassify_because(id: EntryId, outcome: Outcome, why: String) {
+    update(id, |entry| {
+        entry.outcome = outcome;
+        entry.why = Some(why);
+    });
+}
+
+/// The browser filed its resource timing of the request to `address` (absolute, as the browser
+/// names it) that it was asked for at `fetch_start_ms`: its phases go to that entry. A request's
+/// entry begins just before the browser is asked, so it is the newest request to that address
+/// begun at most a few milliseconds before, without phases yet.
+pub fn browser_phases(address: &str, fetch_start_ms: f64, phases: Phases) {
+    let found = RING.with_borrow_mut(|ring| {
+        // Entries are in the order they began: look only at those begun just before.
+        let from = ring
+            .entries
+            .partition_point(|entry| entry.started_ms < fetch_start_ms - MATCH_WINDOW_MS);
+        let to = ring
+            .entries
+            .partition_point(|entry| entry.started_ms <= fetch_start_ms + 1.0);
+        let entry = ring
+            .entries
+            .range_mut(from..to)
+            .rev()
+            .find(|entry| match &entry.kind {
+                EntryKind::Request { path, .. } => {
+                    entry.browser.is_none() && address.ends_with(path.as_str())
+                }
+                EntryKind::Event { .. } => false,
+            })?;
+        entry.browser = Some(phases);
+        entry.revision += 1;
+        Some(())
+    });
+    if found.is_some() {
+        changed();
+    }
+}
+
+/// Files the browser's resource timing of every `fetch` and `XMLHttpRequest` of the page under
+/// its entry, as the browser reports them (a `PerformanceObserver`: it hears of each however
+/// full the browser's own buffer is). Called once, when the page starts.
+pub fn watch_resource_timing() {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+    use web_sys::{
+        PerformanceObserver, PerformanceObserverEntryList, PerformanceObserverInit,
+        PerformanceResourceTiming,
+    };
+    let on_entries = Closure::<dyn FnMut(PerformanceObserverEntryList)>::new(
+        |list: PerformanceObserverEntryList| {
+            for entry in list.get_entries() {
+                let Ok(timing) = entry.dyn_into::<PerformanceResourceTiming>() else {
+                    continue;
+                };
+                if !matches!(timing.initiator_type().as_str(), "fetch" | "xmlhttprequest") {
+                    continue;
+                }
+                // 0 when the browser does not say (a request that failed before it left).
+                let left = if timing.request_start() > 0.0 {
+                    timing.request_start()
+                } else {
+                    timing.fetch_start()
+                };
+                let first_byte = timing.response_start().max(left);
+                let phases = Phases {
+                    queued: left - timing.start_time(),
+                    connect: timing.connect_end() - timing.connect_start(),
+                    waiting: first_byte - left,
+                    download: (timing.response_end() - first_byte).max(0.0),
+                };
+                browser_phases(&timing.name(), timing.start_time(), phases);
+            }
+        },
+    );
+    let Ok(observer) = PerformanceObserver::new(on_entries.as_ref().unchecked_ref()) else {
+        return;
+    };
+    let options = PerformanceObserverInit::new(&js_sys::Array::of1(&"resource".into()));
+    observer.observe(&options);
+    // Observes for the page's whole life.
+    on_entries.forget();
+}
+
+/// How long before the browser's `fetch` a request's entry may have begun.
+const MATCH_WINDOW_MS: f64 = 50.0;
 
 /// Records a pushed event as a marker, with the instance whose stream brought it when known.
 /// `source` is the stream's address.
@@ -347,6 +570,11 @@ fn push(kind: EntryKind, room: Room) -> EntryId {
             served_by: None,
             request_id: None,
             server_timing: None,
+            replayed: false,
+            retry_after_s: None,
+            browser: None,
+            about: About::default(),
+            why: None,
             outcome: Outcome::InFlight,
             revision: 0,
         });

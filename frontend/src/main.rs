@@ -3,5 +3,6 @@
 
 fn main() {
     console_error_panic_hook::set_once();
+    frontend::inspector::watch_resource_timing();
     leptos::mount::mount_to_body(frontend::App);
 }

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use frontend::api::push::{Push, PushStream, Pushed};
-use frontend::api::{self, ApiError, error_from_answer, xhr};
+use frontend::api::{self, Answer, ApiError, Traced, error_from_answer, xhr};
 use frontend::inspector::{self, EntryKind, Outcome};
 use protocol::{ErrorCode, Health};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -209,41 +209,87 @@ async fn a_retried_write_tries_again_while_it_may_pass_and_stops_at_a_refusal() 
         base_ms: 1,
         cap_ms: 2,
     };
+    // Each attempt as the API client records it: an entry of the inspector.
+    fn traced<T>(result: Result<T, ApiError>) -> Traced<T> {
+        let entry = inspector::begin("POST", "/api/jobs");
+        let outcome = if result.is_ok() {
+            Outcome::Applied
+        } else {
+            Outcome::Failed
+        };
+        inspector::finish(entry, outcome);
+        Traced {
+            entry,
+            result: result.map(|body| Answer {
+                body,
+                status: 202,
+                bytes: 0,
+                server_timing: None,
+            }),
+        }
+    }
     let attempts = Rc::new(RefCell::new(Vec::new()));
     let seen = attempts.clone();
     let answer = retrying(quick, move |attempt| {
-        seen.borrow_mut().push(attempt);
-        async move {
-            if attempt < 3 {
-                Err(ApiError::Network("the answer was lost".into()))
-            } else {
-                Ok(attempt)
-            }
-        }
+        seen.borrow_mut().push((attempt.number, attempt.of));
+        let entry = traced(if attempt.number == 1 {
+            Err(ApiError::Server {
+                status: 503,
+                code: ErrorCode::Unavailable,
+                message: "Busy.".into(),
+                retry_after_s: None,
+            })
+        } else if attempt.number < 3 {
+            Err(ApiError::Network("the answer was lost".into()))
+        } else {
+            Ok(attempt.number)
+        });
+        async move { entry }
     })
     .await;
     assert_eq!(answer, Ok(3));
-    assert_eq!(*attempts.borrow(), [1, 2, 3]);
+    assert_eq!(*attempts.borrow(), [(1, 6), (2, 6), (3, 6)]);
+    // The inspector says of each attempt that was tried again why, and which retry followed.
+    let rows: Vec<(Outcome, String)> = inspector::newest(3)
+        .into_iter()
+        .rev()
+        .map(|entry| (entry.outcome, entry.reason()))
+        .collect();
+    assert_eq!(rows[0].0, Outcome::Retried);
+    assert!(
+        rows[0].1.starts_with("retry 1 of 5 after 503, backoff "),
+        "{}",
+        rows[0].1
+    );
+    assert_eq!(rows[1].0, Outcome::Retried);
+    assert!(
+        rows[1]
+            .1
+            .starts_with("retry 2 of 5 after no answer, backoff "),
+        "{}",
+        rows[1].1
+    );
+    assert_eq!(rows[2], (Outcome::Applied, "answered and used".to_owned()));
 
     let refusals = Rc::new(RefCell::new(0));
     let counted = refusals.clone();
     let refused = retrying(quick, move |_| {
         *counted.borrow_mut() += 1;
-        async {
-            Err::<(), _>(ApiError::Server {
-                status: 422,
-                code: ErrorCode::ValidationFailed,
-                message: "No.".into(),
-                retry_after_s: None,
-            })
-        }
+        let entry = traced::<()>(Err(ApiError::Server {
+            status: 422,
+            code: ErrorCode::ValidationFailed,
+            message: "No.".into(),
+            retry_after_s: None,
+        }));
+        async move { entry }
     })
     .await;
     assert_eq!(refused.map_err(|e| e.status()), Err(Some(422)));
     assert_eq!(*refusals.borrow(), 1, "a refusal is not tried again");
 
-    let gone = retrying(quick, |_| async {
-        Err::<(), _>(ApiError::Network("down".into()))
+    let gone = retrying(quick, |_| {
+        let entry = traced::<()>(Err(ApiError::Network("down".into())));
+        async move { entry }
     })
     .await;
     assert!(

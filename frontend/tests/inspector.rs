@@ -2,7 +2,7 @@
 //! itself, with requests and pushed events as a person sees them.
 
 use frontend::components::inspector::InspectorDrawer;
-use frontend::inspector::{self, CAPACITY, EntryKind, Outcome, ServerSide};
+use frontend::inspector::{self, About, Attempt, CAPACITY, EntryKind, Outcome, ServerSide};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 mod support;
@@ -33,6 +33,7 @@ fn a_request_is_recorded_from_sending_to_its_outcome() {
             served_by: Some("web-2:3000".into()),
             request_id: Some("0b6f".into()),
             server_timing: Some(timing.into()),
+            ..ServerSide::default()
         },
     );
     inspector::finish(id, Outcome::Applied);
@@ -161,7 +162,7 @@ async fn the_drawer_shows_requests_and_pushed_events_as_markers() {
     .await;
     assert!(updated, "{:?}", page.texts(".inspector-table tbody tr"));
 
-    page.click(".inspector-body button.quiet");
+    page.click("[data-testid=inspector-clear]");
     let cleared = support::until(2_000, || !page.exists(".inspector-table tbody tr")).await;
     assert!(cleared, "Clear empties the drawer");
     inspector::clear();
@@ -269,11 +270,20 @@ fn the_export_is_a_har_1_2_archive_with_meanwhiles_own_fields() {
             served_by: Some("a".into()),
             request_id: Some("0b6f".into()),
             server_timing: Some("wait;dur=800.0, total;dur=801.0".into()),
+            ..ServerSide::default()
         },
     );
     inspector::finish(echo, Outcome::Applied);
     inspector::event("message #1: {}", "/api/events?ticket=t", Some("b".into()));
-    let waiting = inspector::begin("POST", "/api/jobs");
+    let waiting = inspector::begin_with(
+        "POST",
+        "/api/jobs",
+        About {
+            strategy: Some("retried with backoff under one Idempotency-Key".into()),
+            attempt: Some(Attempt { number: 2, of: 5 }),
+            idempotency_key: Some("k-42".into()),
+        },
+    );
     let entries = inspector::newest(10);
     let har = frontend::har::archive(&entries, "http://127.0.0.1:3000", 1_796_000_000_000.0);
 
@@ -328,6 +338,18 @@ fn the_export_is_a_har_1_2_archive_with_meanwhiles_own_fields() {
     let second = &har_entries[1];
     assert_eq!(second["request"]["method"], "POST");
     assert_eq!(second["_outcome"], "in flight");
+    assert_eq!(second["_why"], "waiting for the answer");
+    assert_eq!(
+        second["_strategy"],
+        "retried with backoff under one Idempotency-Key"
+    );
+    assert_eq!(
+        second["_attempt"],
+        serde_json::json!({"number": 2, "of": 5})
+    );
+    assert_eq!(second["_idempotencyKey"], "k-42");
+    assert_eq!(first["_why"], "answered and used");
+    assert_eq!(first["_attempt"], serde_json::Value::Null);
     assert_eq!(second["timings"]["wait"], -1.0, "no answer yet: unknown");
     assert_eq!(
         log["_pushedEvents"][0]["event"], "message #1: {}",
@@ -336,5 +358,105 @@ fn the_export_is_a_har_1_2_archive_with_meanwhiles_own_fields() {
     );
     assert_eq!(log["_pushedEvents"][0]["servedBy"], "b");
     inspector::finish(waiting, Outcome::Aborted);
+    inspector::clear();
+}
+
+/// Each row says why it ended as it did: what the code that knew said, or what its outcome and
+/// answer say (a replayed answer, a status, no answer at all); a room left says so of what it
+/// aborted.
+#[wasm_bindgen_test]
+fn each_row_says_why_it_ended_as_it_did() {
+    inspector::clear();
+    let reason = |id| inspector::get(id).expect("kept").reason();
+
+    let stale = inspector::begin("GET", "/api/search?q=sn");
+    inspector::finish(stale, Outcome::Applied);
+    inspector::reclassify_because(
+        stale,
+        Outcome::StaleDiscarded,
+        "stale — a newer query had answered".into(),
+    );
+    assert_eq!(reason(stale), "stale — a newer query had answered");
+
+    let replayed = inspector::begin("POST", "/api/messages");
+    inspector::first_byte(
+        replayed,
+        202,
+        ServerSide::read(|name| (name == "idempotent-replayed").then(|| "true".to_owned())),
+    );
+    inspector::finish(replayed, Outcome::Applied);
+    assert!(
+        reason(replayed).starts_with("deduplicated by its Idempotency-Key"),
+        "{}",
+        reason(replayed)
+    );
+
+    let refused = inspector::begin("POST", "/api/jobs");
+    inspector::first_byte(
+        refused,
+        429,
+        ServerSide::read(|name| (name == "retry-after").then(|| "5".to_owned())),
+    );
+    inspector::finish(refused, Outcome::Failed);
+    assert_eq!(reason(refused), "failed — answered 429");
+    assert_eq!(
+        inspector::get(refused).expect("kept").retry_after_s,
+        Some(5)
+    );
+
+    let unanswered = inspector::begin("GET", "/api/inbox");
+    inspector::finish(unanswered, Outcome::Failed);
+    assert_eq!(reason(unanswered), "failed — no answer");
+
+    // Aborted while a room is left: the abort says so; an abort elsewhere does not.
+    let left = inspector::begin("GET", "/api/lab/stats");
+    inspector::because("aborted — left the room", || {
+        inspector::finish(left, Outcome::Aborted);
+    });
+    assert_eq!(reason(left), "aborted — left the room");
+    let cancelled = inspector::begin("GET", "/api/lab/stats");
+    inspector::finish(cancelled, Outcome::Aborted);
+    assert_eq!(reason(cancelled), "aborted by the page");
+    inspector::clear();
+}
+
+/// The browser's own phases (its resource timing) are filed under the request they belong to,
+/// however many requests to the same address there are.
+#[wasm_bindgen_test]
+async fn the_browsers_own_phases_are_filed_under_each_request() {
+    inspector::clear();
+    inspector::watch_resource_timing();
+    // Written as the API client writes an address, and as the browser files it.
+    let value = js_sys::Math::random().to_string();
+    let path = frontend::api::fetch::address("/", &[("phases", value.clone())]);
+    let earlier = inspector::begin("GET", &path);
+    inspector::finish(earlier, Outcome::Aborted);
+    gloo_timers::future::TimeoutFuture::new(120).await;
+    let entry = inspector::begin("GET", &path);
+    let answer = gloo_net::http::Request::get("/")
+        .query([("phases", value)])
+        .send()
+        .await
+        .expect("answered");
+    answer.text().await.expect("read");
+    inspector::finish(entry, Outcome::Applied);
+    let mut phases = None;
+    for _ in 0..100 {
+        phases = inspector::get(entry).and_then(|entry| entry.browser);
+        if phases.is_some() {
+            break;
+        }
+        gloo_timers::future::TimeoutFuture::new(20).await;
+    }
+    let phases = phases.expect("the browser filed its timing");
+    assert!(phases.queued >= 0.0, "{phases:?}");
+    assert!(phases.waiting > 0.0, "{phases:?}");
+    assert!(phases.download >= 0.0, "{phases:?}");
+    assert_eq!(
+        inspector::get(earlier).and_then(|entry| entry.browser),
+        None,
+        "not the earlier request to the same address"
+    );
+    assert!(inspector::phases_in_words(phases).starts_with("queued "));
     inspector::clear();
 }

@@ -248,12 +248,15 @@ impl Reads {
     }
 }
 
-/// Begins a write's transaction on `pool`. How long it waited for a connection (on SQLite, its
-/// turn for the one writer) is recorded in `meanwhile_db_begin_wait_seconds` and, with the time
+/// Begins a write's transaction on `pool`. While it waits for a connection (on SQLite, its turn
+/// for the one writer) it is counted in `meanwhile_db_writes_waiting`; how long it waited is
+/// recorded in `meanwhile_db_begin_wait_seconds` and, with the time
 /// the transaction then lasts, in its request's `Server-Timing` ([`crate::timing`]).
 pub async fn begin(pool: &AnyPool) -> sqlx::Result<Write> {
     let started = Instant::now();
+    let waiting = crate::metrics::InFlight::new(metrics::gauge!("meanwhile_db_writes_waiting"));
     let transaction = pool.begin().await;
+    drop(waiting);
     let waited = started.elapsed();
     metrics::histogram!("meanwhile_db_begin_wait_seconds").record(waited.as_secs_f64());
     timing::add(Part::DbWait, waited);

@@ -4,11 +4,21 @@
 //! made, in the same transaction; this is what the rooms share: reading the header, and the hash
 //! that tells "the same request again" from "another request under a used key".
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use protocol::mail::is_idempotency_key;
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, Result};
+
+/// The header on an answer that is a replay: the first attempt's answer given again, the work
+/// not done twice (the name some public APIs use for it). The page's inspector says so of the
+/// request it answered.
+pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// [`REPLAYED`] as a header of an answer.
+pub fn replayed() -> [(HeaderName, HeaderValue); 1] {
+    [(REPLAYED, HeaderValue::from_static("true"))]
+}
 
 /// The header when it is there; `400` when it is there and not 1–64 visible ASCII characters.
 pub fn optional(headers: &HeaderMap) -> Result<Option<String>> {

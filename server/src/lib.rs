@@ -15,6 +15,7 @@ pub mod lab;
 pub mod mail;
 pub mod metrics;
 pub mod page;
+pub mod panel;
 pub mod retention;
 pub mod search;
 pub mod state;
@@ -65,6 +66,7 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         .merge(lab::router())
         .merge(mail::router())
+        .merge(panel::router())
         .merge(search::router())
         .merge(tasks::router());
     let edge = ServiceBuilder::new()

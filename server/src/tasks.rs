@@ -19,6 +19,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 pub use runner::{Jobs, start};
+pub use store::waiting;
 
 use crate::state::AppState;
 

@@ -11,6 +11,7 @@ pub mod lab;
 pub mod limits;
 pub mod mail;
 pub mod search;
+pub mod server;
 
 /// The event that opens each of Mail's and Tasks' event streams, with the `retry:` hint: its data
 /// is the name of the server instance holding the stream (what the `X-Served-By` header says of

@@ -8,7 +8,7 @@ use protocol::{ErrorBody, ErrorCode};
 use serde::de::DeserializeOwned;
 use web_sys::{AbortSignal, UrlSearchParams};
 
-use crate::inspector::{self, EntryId, Outcome, ServerSide};
+use crate::inspector::{self, About, Attempt, EntryId, Outcome, ServerSide};
 
 /// Why a request did not produce the expected answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -78,6 +78,10 @@ pub struct Call<'a> {
     /// A JSON body (for POST and PUT).
     pub body: Option<serde_json::Value>,
     pub abort: Option<&'a AbortSignal>,
+    /// How the page sends it, for the inspector.
+    pub strategy: Option<String>,
+    /// Which attempt this is, for the inspector.
+    pub attempt: Option<Attempt>,
 }
 
 impl<'a> Call<'a> {
@@ -90,6 +94,33 @@ impl<'a> Call<'a> {
             headers: Vec::new(),
             body: None,
             abort: None,
+            strategy: None,
+            attempt: None,
+        }
+    }
+
+    /// Tells the inspector how the page sends it (a strategy's name).
+    pub fn strategy(mut self, strategy: impl Into<String>) -> Self {
+        self.strategy = Some(strategy.into());
+        self
+    }
+
+    /// Tells the inspector which attempt this is: `number` of at most `of`.
+    pub fn attempt(mut self, number: u32, of: u32) -> Self {
+        self.attempt = Some(Attempt { number, of });
+        self
+    }
+
+    /// What the inspector records of it beside its method and address.
+    fn about(&self) -> About {
+        About {
+            strategy: self.strategy.clone(),
+            attempt: self.attempt,
+            idempotency_key: self
+                .headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case("idempotency-key"))
+                .map(|(_, key)| key.clone()),
         }
     }
 
@@ -201,7 +232,7 @@ enum Body {
 }
 
 async fn send_reading(mut call: Call<'_>, read: Read) -> Traced<Body> {
-    let entry = inspector::begin(method_name(&call.method), &call.address());
+    let entry = inspector::begin_with(method_name(&call.method), &call.address(), call.about());
     let own = match call.abort {
         Some(_) => None,
         None => web_sys::AbortController::new().ok(),

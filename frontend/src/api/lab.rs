@@ -8,6 +8,7 @@ use web_sys::AbortSignal;
 
 use super::fetch::{self, ApiError, Call, Traced};
 use super::push::{Push, PushStream};
+use crate::inspector::Attempt;
 
 const ECHO: &str = "/api/lab/echo";
 
@@ -69,6 +70,21 @@ pub async fn echo(
     abort: Option<&AbortSignal>,
 ) -> Traced<EchoResponse> {
     fetch::send(echo_call(method, request, abort)).await
+}
+
+/// [`echo`] as one attempt of a Lab run: the inspector records the run's strategy and which
+/// attempt this is.
+pub async fn echo_attempt(
+    method: EchoMethod,
+    request: &EchoRequest,
+    abort: Option<&AbortSignal>,
+    strategy: String,
+    attempt: Attempt,
+) -> Traced<EchoResponse> {
+    let call = echo_call(method, request, abort)
+        .strategy(strategy)
+        .attempt(attempt.number, attempt.of);
+    fetch::send(call).await
 }
 
 /// `GET /api/lab/stats`: what the echo endpoint counted since the server started.

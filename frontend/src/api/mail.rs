@@ -38,11 +38,14 @@ pub async fn directory(start: &str) -> Result<Directory, ApiError> {
 
 /// `POST /api/messages`: one attempt at sending `message` under `key`. Traced, so the outbox can
 /// mark the attempt in the inspector (a lost answer, a retry).
-pub async fn send(token: &str, key: &str, message: &NewMessage) -> Traced<Sent> {
+/// `attempt` counts from 1; the outbox tries for as long as it takes.
+pub async fn send(token: &str, key: &str, message: &NewMessage, attempt: u32) -> Traced<Sent> {
     let call = Call::new(Method::POST, "/api/messages")
         .bearer(token)
         .header("idempotency-key", key)
-        .json(message);
+        .json(message)
+        .strategy("outbox: retried with backoff under one Idempotency-Key")
+        .attempt(attempt, u32::MAX);
     fetch::send(call).await
 }
 

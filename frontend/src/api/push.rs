@@ -38,6 +38,16 @@ pub enum Push {
     Closed,
 }
 
+/// Whether a stream's events are rows of the inspector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Markers {
+    /// Each event is a marker row: what a room's stream brings is what the inspector is for.
+    EachEvent,
+    /// Only the connection is a row: the server panel's samples, four a second, would push
+    /// everything else out of the inspector.
+    ConnectionOnly,
+}
+
 /// An open `EventSource`, closed when dropped.
 pub struct PushStream {
     source: EventSource,
@@ -72,6 +82,16 @@ impl PushStream {
     pub fn open(
         address: String,
         kinds: &[&str],
+        on_push: impl Fn(Push) + 'static,
+    ) -> Result<Self, ApiError> {
+        Self::open_with(address, kinds, Markers::EachEvent, on_push)
+    }
+
+    /// [`PushStream::open`], saying whether each event is a marker row of the inspector.
+    pub fn open_with(
+        address: String,
+        kinds: &[&str],
+        markers: Markers,
         on_push: impl Fn(Push) + 'static,
     ) -> Result<Self, ApiError> {
         let source = EventSource::new(&address)
@@ -133,8 +153,10 @@ impl PushStream {
                     record.last_id.clone_from(&pushed.id);
                     inspector::get(record.entry).and_then(|entry| entry.served_by)
                 };
-                let name = format!("{} #{}: {}", pushed.kind, pushed.id, pushed.data);
-                inspector::event(&name, &source, served_by);
+                if markers == Markers::EachEvent {
+                    let name = format!("{} #{}: {}", pushed.kind, pushed.id, pushed.data);
+                    inspector::event(&name, &source, served_by);
+                }
                 on_push(Push::Event(pushed));
             }
         });

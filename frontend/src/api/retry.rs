@@ -3,7 +3,8 @@
 //! server's `Retry-After` honoured when it sends one. One policy for every caller of the client:
 //! the Lab's runs (its knobs), Mail's outbox and Tasks' submissions.
 
-use super::ApiError;
+use super::{ApiError, Traced};
+use crate::inspector::{self, Attempt, Outcome};
 
 /// Whether failed attempts are tried again, how often, and how long to wait between.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,22 +52,55 @@ impl RetryPolicy {
     }
 }
 
+/// Why an attempt that failed is tried again, in the inspector's words: "retry 2 of 3 after 503,
+/// Retry-After 1 s" (`retry` counts from 1; `retries` is the most there will be, `u32::MAX` for
+/// no limit; `wait_ms` the backoff that was drawn).
+pub fn retry_words(retry: u32, retries: u32, error: &ApiError, wait_ms: u32) -> String {
+    let after = match error {
+        ApiError::Server { status, .. } => status.to_string(),
+        ApiError::Network(_) => "no answer".to_owned(),
+        other => other.to_string(),
+    };
+    let wait = match error {
+        ApiError::Server {
+            retry_after_s: Some(seconds),
+            ..
+        } => format!("Retry-After {seconds} s"),
+        _ => format!("backoff {wait_ms} ms"),
+    };
+    let of = if retries == u32::MAX {
+        String::new()
+    } else {
+        format!(" of {retries}")
+    };
+    format!("retry {retry}{of} after {after}, {wait}")
+}
+
 /// Runs `attempt` until it succeeds, fails for good, or `policy` gives up, waiting the policy's
-/// backoff between attempts. `attempt` gets the attempt's number (1 for the first); a write it
-/// makes must carry the same `Idempotency-Key` every time, so a retry after a lost answer does
-/// not do the work twice.
+/// backoff between attempts. `attempt` gets the attempt's number (1 for the first) and the most
+/// there will be; a write it makes must carry the same `Idempotency-Key` every time, so a retry
+/// after a lost answer does not do the work twice. An attempt that is tried again is marked so
+/// in the inspector, with why ([`retry_words`]).
 pub async fn retrying<T, F, Fut>(policy: RetryPolicy, mut attempt: F) -> Result<T, ApiError>
 where
-    F: FnMut(u32) -> Fut,
-    Fut: Future<Output = Result<T, ApiError>>,
+    F: FnMut(Attempt) -> Fut,
+    Fut: Future<Output = Traced<T>>,
 {
     let mut retries = 0;
+    let of = policy.max_retries.saturating_add(1);
     loop {
-        match attempt(retries + 1).await {
-            Ok(answer) => return Ok(answer),
+        let Traced { entry, result } = attempt(Attempt {
+            number: retries + 1,
+            of,
+        })
+        .await;
+        match result {
+            Ok(answer) => return Ok(answer.body),
             Err(error) => match policy.next_retry(&error, retries, js_sys::Math::random()) {
                 Some(wait_ms) => {
                     retries += 1;
+                    let words = retry_words(retries, policy.max_retries, &error, wait_ms);
+                    inspector::reclassify_because(entry, Outcome::Retried, words);
                     gloo_timers::future::TimeoutFuture::new(wait_ms).await;
                 }
                 None => return Err(error),

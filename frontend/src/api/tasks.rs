@@ -8,8 +8,9 @@ use protocol::jobs::{
     EventTicket, Job, JobAccepted, JobList, JobOwnerCreated, JobResult, JobSpec, NewJob,
 };
 
-use super::fetch::{self, ApiError, Call};
+use super::fetch::{self, ApiError, Call, Traced};
 use super::push::{Push, PushStream};
+use crate::inspector::Attempt;
 
 /// The event names the stream carries.
 pub const EVENT_KINDS: [&str; 3] = ["submitted", "progress", "finished"];
@@ -26,15 +27,20 @@ pub async fn new_owner() -> Result<JobOwnerCreated, ApiError> {
 /// `POST /api/jobs`: queued; the answer comes at once, whatever the workers are doing. Every
 /// attempt of one submission carries the same `key`: a retry after a lost answer gets the job
 /// the first attempt queued, never a second one.
-pub async fn submit(token: &str, spec: &JobSpec, key: &str) -> Result<JobAccepted, ApiError> {
+pub async fn submit(
+    token: &str,
+    spec: &JobSpec,
+    key: &str,
+    attempt: Attempt,
+) -> Traced<JobAccepted> {
     let new = NewJob { spec: spec.clone() };
-    body(
-        Call::new(Method::POST, "/api/jobs")
-            .bearer(token)
-            .header("idempotency-key", key)
-            .json(&new),
-    )
-    .await
+    let call = Call::new(Method::POST, "/api/jobs")
+        .bearer(token)
+        .header("idempotency-key", key)
+        .json(&new)
+        .strategy("retried with backoff under one Idempotency-Key")
+        .attempt(attempt.number, attempt.of);
+    fetch::send(call).await
 }
 
 /// `GET /api/jobs/{id}`.

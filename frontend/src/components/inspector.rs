@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use super::server_panel::ServerPanel;
 use crate::inspector::{self, Entry, EntryKind, Outcome, Room};
 
 /// What the drawer shows: everything, or only what each filter keeps.
@@ -51,6 +52,8 @@ pub fn InspectorDrawer() -> impl IntoView {
     });
     on_cleanup(move || escape.remove());
     let filter = RwSignal::new(Filter::default());
+    // The server panel follows its stream only while it is shown.
+    let panel = RwSignal::new(false);
     // Rows are copied only while the drawer is open.
     let rows = move || {
         if !open.get() {
@@ -100,10 +103,25 @@ pub fn InspectorDrawer() -> impl IntoView {
                         <b>"pushed"</b> "), newest first: the last " {SHOWN} " shown, the last "
                         {inspector::CAPACITY} " kept. Times are milliseconds since the page loaded; "
                         "the server is the instance that answered (its " <code>"X-Served-By"</code>
-                        "), or that holds the stream. The server's account is its " <code>"Server-Timing"</code>
+                        "), or that holds the stream. The browser's phases are its own resource timing: queued "
+                        "(waiting for one of its connections, and opening one), waiting (from sending to the first byte) "
+                        "and download. The server's account is its " <code>"Server-Timing"</code>
                         ": its whole time, and what went to waiting for the database writer, the database, waiting on purpose and the handler; "
                         "below it the request's id, which the server's log line carries."
                     </p>
+                    <button
+                        type="button"
+                        class="quiet panel-toggle"
+                        data-testid="panel-toggle"
+                        aria-expanded=move || panel.get().to_string()
+                        aria-controls="server-panel"
+                        on:click=move |_| panel.update(|p| *p = !*p)
+                    >
+                        {move || if panel.get() { "Hide the server panel" } else { "Show the server panel" }}
+                    </button>
+                    <Show when=move || panel.get()>
+                        <ServerPanel/>
+                    </Show>
                     <div class="inspector-filters" role="group" aria-label="Show only">
                         <label>"Room "
                             <select data-testid="inspector-room" on:change=choose_room>
@@ -127,7 +145,7 @@ pub fn InspectorDrawer() -> impl IntoView {
                         <label>"Path contains "
                             <input type="search" data-testid="inspector-search" on:input=search/>
                         </label>
-                        <button type="button" class="quiet" on:click=move |_| inspector::clear()>"Clear"</button>
+                        <button type="button" class="quiet" data-testid="inspector-clear" on:click=move |_| inspector::clear()>"Clear"</button>
                         <button type="button" class="quiet" data-testid="inspector-har" on:click=move |_| crate::har::download()>
                             "Export HAR"
                         </button>
@@ -136,8 +154,8 @@ pub fn InspectorDrawer() -> impl IntoView {
                         <thead>
                             <tr>
                                 <th>"#"</th><th>"method"</th><th>"path"</th><th>"status"</th><th>"server"</th>
-                                <th>"outcome"</th><th>"sent"</th><th>"first byte"</th><th>"done"</th>
-                                <th>"the server's account"</th>
+                                <th>"outcome, and why"</th><th>"sent"</th><th>"first byte"</th><th>"done"</th>
+                                <th>"the browser's phases"</th><th>"the server's account"</th>
                             </tr>
                         </thead>
                         <tbody>
@@ -174,10 +192,15 @@ fn InspectorRow(entry: Entry) -> impl IntoView {
             <td class="path">{path}</td>
             <td>{entry.status.map(|s| s.to_string()).unwrap_or_default()}</td>
             <td class="served-by">{entry.served_by.clone().unwrap_or_default()}</td>
-            <td class="outcome">{outcome}</td>
+            <td class="outcome">
+                {outcome}
+                <br/><span class="why">{entry.reason()}</span>
+                {entry.about.attempt.map(|attempt| view! { <br/><span class="why">{attempt.words()}</span> })}
+            </td>
             <td>{ms(Some(entry.started_ms))}</td>
             <td>{ms(entry.first_byte_ms)}</td>
             <td>{ms(entry.done_ms)}</td>
+            <td class="phases">{entry.browser.map(inspector::phases_in_words)}</td>
             <td class="account">
                 {entry.server_timing.as_deref().map(inspector::timing_in_words)}
                 {entry.request_id.clone().map(|id| view! { <br/><code class="request-id">{id}</code> })}

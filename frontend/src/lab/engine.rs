@@ -22,8 +22,9 @@ use web_sys::{AbortController, AbortSignal};
 
 use crate::api::ApiError;
 use crate::api::lab::{self as lab_api, EchoMethod};
+use crate::api::retry::retry_words;
 use crate::frame;
-use crate::inspector::{self, EntryId, Outcome};
+use crate::inspector::{self, Attempt, EntryId, Outcome};
 use crate::lab::pacer;
 use crate::lab::settings::{RunSettings, Strategy};
 
@@ -254,13 +255,32 @@ async fn one_request(context: Rc<RequestContext>, seq: u64) {
         } else {
             outcome
         };
-        if let Some(entry) = answer.entry
-            && matches!(
-                reported,
-                Outcome::TimedOut | Outcome::Retried | Outcome::StaleDiscarded
-            )
-        {
-            inspector::reclassify(entry, reported);
+        if let Some(entry) = answer.entry {
+            let why = match (reported, &answer.result, backoff_ms) {
+                (Outcome::Retried, Err(error), Some(wait)) => Some(retry_words(
+                    retries_done + 1,
+                    settings.retry.max_retries,
+                    error,
+                    wait,
+                )),
+                (Outcome::TimedOut, ..) => Some(format!(
+                    "timed out — no answer within the run's {} ms",
+                    settings.timeout_ms.unwrap_or_default()
+                )),
+                (Outcome::StaleDiscarded, ..) => {
+                    Some("stale — another request of the race had answered first".to_owned())
+                }
+                (Outcome::Aborted, ..) if settings.strategy == Strategy::Race => {
+                    Some("aborted — another request won the race (or Cancel all)".to_owned())
+                }
+                (Outcome::Aborted, ..) => {
+                    Some("aborted — Cancel all, or the Lab was left".to_owned())
+                }
+                _ => None,
+            };
+            if let Some(why) = why {
+                inspector::reclassify_because(entry, reported, why);
+            }
         }
         (env.sink)(LabEvent::AttemptEnded {
             seq,
@@ -352,7 +372,13 @@ fn report(answer: &AttemptAnswer, outcome: Outcome, backoff_ms: Option<u32>) -> 
 /// after the answer: the page looks it up with [`lab_api::request_start`].)
 async fn http_attempt(call: AttemptCall, signal: AbortSignal) -> AttemptAnswer {
     let request = call.settings.echo_for(call.seq);
-    let traced = lab_api::echo(call.method, &request, Some(&signal)).await;
+    let attempt = Attempt {
+        number: call.attempt,
+        of: call.settings.retry.max_retries.saturating_add(1),
+    };
+    let strategy = call.settings.strategy.label();
+    let traced =
+        lab_api::echo_attempt(call.method, &request, Some(&signal), strategy, attempt).await;
     let entry = inspector::get(traced.entry);
     AttemptAnswer {
         entry: Some(traced.entry),

@@ -141,17 +141,25 @@ impl Outbox {
             .min_by(f64::total_cmp)
     }
 
+    /// Attempts made so far at sending the message under `key`.
+    pub fn attempts(&self, key: &str) -> u32 {
+        self.items
+            .iter()
+            .find(|item| item.key == key)
+            .map_or(0, |item| item.attempts)
+    }
+
     /// The outcome of the attempt for `key`. `random` is uniform in `[0, 1)`, for the jitter.
+    /// Returns the wait before it is tried again, when it will be.
     pub fn answered(
         &mut self,
         key: &str,
         outcome: Result<Sent, ApiError>,
         now_ms: f64,
         random: f64,
-    ) {
-        let Some(item) = self.items.iter_mut().find(|item| item.key == key) else {
-            return;
-        };
+    ) -> Option<u32> {
+        let item = self.items.iter_mut().find(|item| item.key == key)?;
+        let mut retry_in = None;
         let delivered = outcome.is_ok();
         item.state = match outcome {
             Ok(sent) => State::Delivered {
@@ -160,10 +168,13 @@ impl Outbox {
             },
             Err(error) => match BACKOFF.next_retry(&error, item.attempts.saturating_sub(1), random)
             {
-                Some(wait_ms) => State::Waiting {
-                    retry_at_ms: now_ms + f64::from(wait_ms),
-                    error: error.to_string(),
-                },
+                Some(wait_ms) => {
+                    retry_in = Some(wait_ms);
+                    State::Waiting {
+                        retry_at_ms: now_ms + f64::from(wait_ms),
+                        error: error.to_string(),
+                    }
+                }
                 None => State::Refused {
                     error: error.to_string(),
                 },
@@ -172,6 +183,7 @@ impl Outbox {
         if delivered {
             self.keep_delivered(KEEP_DELIVERED);
         }
+        retry_in
     }
 
     /// Drops the oldest delivered messages beyond `keep`.

@@ -12,9 +12,11 @@ use wasm_bindgen::prelude::*;
 pub use crate::api::live::Connection;
 use crate::api::live::{Feed, Follow, Live};
 use crate::api::push::{Push, PushStream, Pushed};
+use crate::api::retry::retry_words;
 use crate::api::{self, ApiError};
 use crate::inspector::{self, Outcome};
 use crate::mail::identity::{self, Identity};
+use crate::mail::outbox::BACKOFF;
 use crate::mail::outbox::{Outbox, State};
 use crate::mail::shelf::{Change, Shelf};
 
@@ -316,8 +318,9 @@ impl MailSession {
         let session = *self;
         let generation = self.generation();
         let lose = self.lose_share.get_untracked();
+        let attempt = self.outbox.with_untracked(|outbox| outbox.attempts(&key));
         spawn_local(async move {
-            let traced = api::mail::send(&identity.token, &key, &message).await;
+            let traced = api::mail::send(&identity.token, &key, &message, attempt).await;
             if session.generation() != generation {
                 return;
             }
@@ -333,10 +336,7 @@ impl MailSession {
                 Ok(answer) => Ok(answer.body),
                 Err(error) => Err(error),
             };
-            let retried = matches!(&result, Err(error) if error.is_retryable());
-            if retried {
-                inspector::reclassify(traced.entry, Outcome::Retried);
-            }
+            let failed = result.as_ref().err().cloned();
             if let Ok(sent) = &result {
                 let delivered = Message {
                     id: sent.id,
@@ -359,9 +359,18 @@ impl MailSession {
                     }
                 });
             }
-            session.outbox.update(|outbox| {
-                outbox.answered(&key, result, wall_ms(), js_sys::Math::random());
-            });
+            let (attempts, retry_in) = session
+                .outbox
+                .try_update(|outbox| {
+                    let attempts = outbox.attempts(&key);
+                    let retry_in = outbox.answered(&key, result, wall_ms(), js_sys::Math::random());
+                    (attempts, retry_in)
+                })
+                .unwrap_or_default();
+            if let (Some(error), Some(wait)) = (failed, retry_in) {
+                let words = retry_words(attempts, BACKOFF.max_retries, &error, wait);
+                inspector::reclassify_because(traced.entry, Outcome::Retried, words);
+            }
             session.save();
             session.schedule();
         });

@@ -61,6 +61,8 @@ pub fn Search() -> impl IntoView {
         controllers.update_value(|c| {
             c.insert(send.id, controller);
         });
+        let strategy = typeahead
+            .with_value(|t| format!("{}, debounce {} ms", t.strategy.label(), t.debounce_ms));
         spawn_local(async move {
             let query = SearchQuery {
                 q: send.query.clone(),
@@ -68,11 +70,15 @@ pub fn Search() -> impl IntoView {
                 offset: None,
                 delay_ms: (send.delay_ms > 0).then_some(send.delay_ms),
             };
-            let traced = api::search::search(&query, Some(&signal)).await;
+            let traced = api::search::search(&query, Some(&signal), strategy).await;
             let _ = controllers.try_update_value(|c| c.remove(&send.id));
             let verdict = match &traced.result {
                 Err(ApiError::Aborted) => {
-                    typeahead.try_update_value(|t| t.aborted(send.id));
+                    let why = match typeahead.try_update_value(|t| t.aborted(send.id)) {
+                        Some(_) => "aborted — a newer query replaced it",
+                        None => "aborted — left the room",
+                    };
+                    inspector::reclassify_because(traced.entry, Outcome::Aborted, why.to_owned());
                     None
                 }
                 _ => typeahead.try_update_value(|t| t.answered(send.id)),
@@ -95,7 +101,11 @@ pub fn Search() -> impl IntoView {
                     });
                 }
                 (Some(Verdict::Discard), _) => {
-                    inspector::reclassify(traced.entry, Outcome::StaleDiscarded);
+                    inspector::reclassify_because(
+                        traced.entry,
+                        Outcome::StaleDiscarded,
+                        "stale — a newer query had answered".to_owned(),
+                    );
                 }
                 (None, _) => {}
             }
@@ -222,7 +232,7 @@ pub fn Search() -> impl IntoView {
                 offset: i64::try_from(offset).ok(),
                 delay_ms: None,
             };
-            let traced = api::search::search(&page, None).await;
+            let traced = api::search::search(&page, None, "the next page".to_owned()).await;
             match traced.result {
                 Ok(answer) => {
                     let _ = shown.try_update(|shown| {

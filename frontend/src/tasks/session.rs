@@ -195,15 +195,19 @@ impl TasksSession {
     pub async fn submit(&self, spec: JobSpec) -> Result<(), ApiError> {
         let key = retry::idempotency_key();
         let mut token = self.ensure_token().await?;
-        let mut submitted =
-            retry::retrying(SUBMIT_RETRY, |_| api::tasks::submit(&token, &spec, &key)).await;
+        let mut submitted = retry::retrying(SUBMIT_RETRY, |attempt| {
+            api::tasks::submit(&token, &spec, &key, attempt)
+        })
+        .await;
         if matches!(&submitted, Err(error) if error.status() == Some(401)) {
             // The server no longer knows this owner (its database was reset): a new one.
             self.keep_token(None);
             self.board.set(Board::default());
             token = self.ensure_token().await?;
-            submitted =
-                retry::retrying(SUBMIT_RETRY, |_| api::tasks::submit(&token, &spec, &key)).await;
+            submitted = retry::retrying(SUBMIT_RETRY, |attempt| {
+                api::tasks::submit(&token, &spec, &key, attempt)
+            })
+            .await;
         }
         let accepted = submitted?;
         // Queued: from here on nothing may say otherwise. If this read fails, the stream (or the

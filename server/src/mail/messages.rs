@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use protocol::mail::{
     CORRECTIONS_MAX, Change, Correction, CorrectionAsked, CorrectionRequest, HISTORY_MAX,
     HISTORY_PAGE_MAX, HistoryPage, MailEvent, Message, MessagePage, MessageStatus, NewMessage,
@@ -29,7 +30,7 @@ use crate::streams::{self, Hub};
 const CLAIM_LEASE_MS: i64 = 10_000;
 
 /// `POST /api/messages`: `202` once the message is in the recipient's inbox. The same key and
-/// body again answer the same; the same key with another body is `422`; while the first request
+/// body again answer the same (marked [`idempotency::REPLAYED`]); the same key with another body is `422`; while the first request
 /// with a key is still being processed, another with it is `409` (retry in a moment).
 pub async fn send(
     State(tasks): State<TaskTracker>,
@@ -38,7 +39,7 @@ pub async fn send(
     Mailbox(sender): Mailbox,
     headers: HeaderMap,
     ApiJson(new): ApiJson<NewMessage>,
-) -> Result<(StatusCode, ApiJson<Sent>)> {
+) -> Result<Response> {
     streams::detached(&tasks, async move {
         let key = idempotency::required(&headers, "Sending")?;
         new.validate()
@@ -50,13 +51,14 @@ pub async fn send(
                 // The first attempt's wake may have been lost with its answer: the recipient's
                 // streams read their rows again.
                 hub.nudge(&new.to);
-                return Ok((StatusCode::ACCEPTED, ApiJson(sent)));
+                let replay = (StatusCode::ACCEPTED, idempotency::replayed(), ApiJson(sent));
+                return Ok(replay.into_response());
             }
         };
         match deliver(&db, &sender, &key, claim, new).await {
             Ok((sent, recipient, event)) => {
                 hub.wake(&recipient, event);
-                Ok((StatusCode::ACCEPTED, ApiJson(sent)))
+                Ok((StatusCode::ACCEPTED, ApiJson(sent)).into_response())
             }
             Err(error) => {
                 // Nothing was sent: free the key, so a corrected retry can use it.

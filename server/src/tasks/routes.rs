@@ -54,7 +54,7 @@ pub async fn new_owner(
 
 /// `POST /api/jobs`: queued at once, however busy the workers are, within the owner's share of
 /// the queue. With an `Idempotency-Key`, a retry (the same key and body) answers with the job the
-/// first attempt queued; the same key with another body is `422`.
+/// first attempt queued (marked [`idempotency::REPLAYED`]); the same key with another body is `422`.
 pub async fn submit(
     State(tasks): State<TaskTracker>,
     State(db): State<AnyPool>,
@@ -73,12 +73,12 @@ pub async fn submit(
             key,
             request_hash: idempotency::request_hash(&new),
         });
-        let job = match store::submit(&db, &hub, &id, &new.spec, &owner, keyed).await? {
+        let (job, replayed) = match store::submit(&db, &hub, &id, &new.spec, &owner, keyed).await? {
             Submitted::Queued(job) => {
                 jobs.submitted();
-                job
+                (job, false)
             }
-            Submitted::Again(job) => job,
+            Submitted::Again(job) => (job, true),
             Submitted::QueueFull => {
                 return Err(ApiError::TooManyRequests {
                     message: format!(
@@ -103,12 +103,16 @@ pub async fn submit(
             id: job.id,
             state: job.state,
         };
-        Ok((
+        let mut response = (
             StatusCode::ACCEPTED,
             [(header::LOCATION, location)],
             ApiJson(accepted),
         )
-            .into_response())
+            .into_response();
+        if replayed {
+            response.headers_mut().extend(idempotency::replayed());
+        }
+        Ok(response)
     })
     .await
 }

@@ -4,9 +4,10 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use protocol::jobs::PROGRESS_INTERVAL_MS;
+use protocol::server::RunningJob;
 use sqlx::AnyPool;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -26,12 +27,20 @@ const RENEW: Duration = Duration::from_millis(PROGRESS_INTERVAL_MS);
 const POLL: Duration = Duration::from_secs(1);
 
 /// The pool's shared state: the bell idle workers wait on, and the jobs running here (to stop one
-/// at once when it is cancelled).
+/// at once when it is cancelled, and for the server panel to show).
 #[derive(Debug)]
 pub struct Jobs {
     submitted: Notify,
-    running: Mutex<HashMap<String, Arc<Step>>>,
+    running: Mutex<HashMap<String, Running>>,
     pub workers: usize,
+}
+
+/// A job a worker of this process runs.
+#[derive(Debug)]
+struct Running {
+    step: Arc<Step>,
+    kind: &'static str,
+    started: Instant,
 }
 
 impl Jobs {
@@ -56,12 +65,28 @@ impl Jobs {
     /// Stops job `id` if it runs in this process; its worker writes it cancelled. (One running
     /// elsewhere learns of the cancel when its worker next renews its lease.)
     pub fn stop(&self, id: &str) {
-        if let Some(step) = self.running().get(id) {
-            step.cancel.cancel();
+        if let Some(running) = self.running().get(id) {
+            running.step.cancel.cancel();
         }
     }
 
-    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Step>>> {
+    /// The jobs running here now, longest running first.
+    pub fn running_now(&self) -> Vec<RunningJob> {
+        let mut jobs: Vec<_> = self
+            .running()
+            .iter()
+            .map(|(id, running)| RunningJob {
+                id: id.clone(),
+                kind: running.kind.to_owned(),
+                progress: running.step.progress(),
+                running_ms: running.started.elapsed().as_millis() as u64,
+            })
+            .collect();
+        jobs.sort_by_key(|job| std::cmp::Reverse(job.running_ms));
+        jobs
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -130,10 +155,17 @@ async fn run(
         "job started"
     );
     let step = Arc::new(Step::stopped_by(shutdown));
-    jobs.running().insert(id.clone(), step.clone());
     let kind = spec.kind();
+    let started = Instant::now();
+    jobs.running().insert(
+        id.clone(),
+        Running {
+            step: step.clone(),
+            kind,
+            started,
+        },
+    );
     let running = crate::metrics::InFlight::new(metrics::gauge!("meanwhile_jobs_running"));
-    let started = std::time::Instant::now();
     let mut work = {
         let step = step.clone();
         tokio::task::spawn_blocking(move || work::run(&spec, &step))

@@ -203,6 +203,14 @@ pub async fn submit(
     Ok(Submitted::Queued(job))
 }
 
+/// How many jobs wait for a worker, in the whole queue (every instance's).
+pub async fn waiting(db: &AnyPool) -> sqlx::Result<u64> {
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE state = 'queued'")
+        .fetch_one(db)
+        .await?;
+    Ok(count.max(0) as u64)
+}
+
 /// `owner`'s job `id`; `None` when there is none, or it is another owner's.
 pub async fn find(db: &AnyPool, owner: &str, id: &str) -> Result<Option<JobRow>> {
     Ok(sqlx::query_as(&format!(

@@ -289,10 +289,25 @@ async fn sending_again_with_the_same_key_answers_the_same_and_sends_nothing_more
     let alice = mailbox(&app, "alice").await;
     let bob = mailbox(&app, "bob").await;
 
-    let first = app.send(&alice, "bob", "key-1", "Hi Bob").await;
+    let send = async |key: &str| {
+        let body = json!({"to": "bob", "subject": "Hello", "body": "Hi Bob"});
+        let response = app
+            .post_as(&alice.token, "/api/messages", Some(key), &body)
+            .await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let replayed = response.headers().get("idempotent-replayed").cloned();
+        (response.json::<Sent>().await.expect("JSON"), replayed)
+    };
+    let (first, replayed) = send("key-1").await;
     assert_eq!(first.status, protocol::mail::MessageStatus::Delivered);
-    let again = app.send(&alice, "bob", "key-1", "Hi Bob").await;
+    assert_eq!(replayed, None, "the first answer is no replay");
+    let (again, replayed) = send("key-1").await;
     assert_eq!(again, first);
+    assert_eq!(
+        replayed.as_ref().and_then(|v| v.to_str().ok()),
+        Some("true"),
+        "the answer says it is the first one's"
+    );
     assert_eq!(app.inbox(&bob).await.len(), 1);
 
     // Another key is another message, even with the same text.

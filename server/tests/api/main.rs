@@ -10,6 +10,7 @@ mod instances;
 mod lab;
 mod mail;
 mod page;
+mod panel;
 mod retention;
 mod search;
 mod shutdown;

@@ -702,11 +702,17 @@ async fn submitting_again_with_the_same_key_gets_the_same_job_and_queues_nothing
     };
     let first = submit_with("job-key-1", &body).await;
     assert_eq!(first.status(), StatusCode::ACCEPTED);
+    assert!(first.headers().get("idempotent-replayed").is_none());
     let first: JobAccepted = first.json().await.expect("JSON");
     me.finished(&first.id).await;
     // The answer was lost; the page retries with the same key, even after the job ran.
     let again = submit_with("job-key-1", &body).await;
     assert_eq!(again.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        again.headers()["idempotent-replayed"],
+        "true",
+        "the answer says it is the first one's"
+    );
     let again: JobAccepted = again.json().await.expect("JSON");
     assert_eq!(again.id, first.id);
     assert_eq!(again.state, JobState::Succeeded, "the job as it is now");

@@ -7,6 +7,7 @@
 //! land in `target/e2e-screenshots/`.
 
 mod browser;
+mod inspector;
 mod instances;
 mod lab;
 mod mail;
