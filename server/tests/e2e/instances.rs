@@ -123,7 +123,7 @@ async fn a_message_sent_through_one_instance_arrives_live_on_the_stream_another_
         .eval(
             "return [...document.querySelectorAll('.inspector-table tbody tr')]
                .filter(row => row.cells[2].textContent.includes('/api/messages'))
-               .map(row => [row.cells[9].textContent, row.querySelector('.request-id')?.textContent])",
+               .map(row => [row.querySelector('.account').textContent, row.querySelector('.request-id')?.textContent])",
         )
         .await;
     let account: Vec<(String, Option<String>)> = serde_json::from_value(account).expect("rows");
