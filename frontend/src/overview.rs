@@ -52,8 +52,9 @@ pub fn Overview() -> impl IntoView {
                     <a href="/mail">"Mail"</a> ": two tabs write to each other; each message waits "
                     "in an outbox that survives a reload and goes out, once, whenever the network "
                     "lets it. "
-                    <em>"Try first: open a second tab, switch one offline, write three messages, "
-                    "and switch it back."</em>
+                    <em>"Try first: open a second tab, turn on one tab's Offline switch, write three "
+                    "messages, reload that tab (they wait in its outbox, and the switch stays on), "
+                    "then turn the switch off: each arrives once."</em>
                 </li>
             </ul>
             <h2>"Work done alongside, with a word at the end"</h2>

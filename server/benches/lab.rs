@@ -446,6 +446,8 @@ fn waiting_memory() {
             // Connecting 10 000 clients takes a while; the first must not be cut off meanwhile,
             // and the cap must leave room for them and the bench's own requests.
             .args(["--header-timeout-secs", "60", "--max-connections", "20000"])
+            // They all come from one address, which may otherwise hold 256.
+            .args(["--max-connections-per-address", "20000"])
             .arg("--database")
             .arg(folder.path().join("bench.db"))
             .arg("--dist")
@@ -524,6 +526,16 @@ fn flood(addr: SocketAddr, pid: u32, count: usize) -> (u64, u64) {
     let during = resident_bytes(pid);
     let quick = quick_echo_ms(addr, 200);
     println!("   a 0-delay echo with {count} waiting: median {quick:.2} ms");
+    let panel = panel_sample(addr);
+    let echoes = panel["requests"]
+        .as_array()
+        .and_then(|routes| routes.iter().find(|r| r["name"] == "/api/lab/echo"))
+        .and_then(|route| route["count"].as_u64())
+        .unwrap_or(0);
+    println!(
+        "   the server panel meanwhile: {echoes} echoes being answered on {} threads, {} tasks alive, {} connections",
+        panel["threads"], panel["tasks"], panel["connections"]
+    );
     drop(waiting);
     let started = Instant::now();
     while stats(addr)["in_flight"].as_u64().unwrap_or(u64::MAX) > 0 {
@@ -585,6 +597,27 @@ fn wait_for_waiting(addr: SocketAddr, wanted: u64, within: Duration) -> u64 {
             return waiting;
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The server panel's first sample (`GET /api/server/live`), read off the stream's first event.
+fn panel_sample(addr: SocketAddr) -> Value {
+    let mut stream = TcpStream::connect(addr).expect("connects");
+    stream
+        .write_all(b"GET /api/server/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .expect("sent");
+    let mut text = String::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let read = stream.read(&mut chunk).expect("reads");
+        assert!(read > 0, "the server closed the panel's stream");
+        text.push_str(&String::from_utf8_lossy(&chunk[..read]));
+        // The body is chunked: the event's `data:` line is whole once its line ends.
+        if let Some(data) = text.split("data:").nth(1)
+            && let Some((json, _)) = data.split_once('\n')
+        {
+            return serde_json::from_str(json.trim()).expect("a sample");
+        }
     }
 }
 

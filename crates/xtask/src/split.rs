@@ -8,8 +8,9 @@
 //!    (`-split.js`), which fetches a room's files when it is first opened; each is named after
 //!    the shell, as in `frontend-<hash>-split_lab.wasm`;
 //! 2. wasm-bindgen (keeping the table and stack exports the room files link against) and
-//!    wasm-opt on the shell, written over the two files trunk named in `index.html`, whose
-//!    `integrity` hashes are updated to match, with a `modulepreload` of the loader beside them;
+//!    wasm-opt on the shell, written over the two files trunk named in `index.html` (which
+//!    carries no `integrity` for them: `data-integrity="none"`), with a `modulepreload` of the
+//!    loader beside them;
 //!    wasm-opt on each room file and chunk.
 //!
 //! Which files each room fetches is written to [`ROOMS`] for the bench's weight report.
@@ -19,8 +20,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, anyhow, bail};
-use base64::Engine;
-use sha2::{Digest, Sha384};
 
 use crate::page::{self, file_name};
 use crate::setup::PageTools;
@@ -133,17 +132,10 @@ pub fn apply(root: &Path, tools: &PageTools, dist: &Path) -> Result<()> {
         (&wasm_name, bindgen.join("optimised.wasm")),
     ] {
         let old = dist.join(name);
-        index = index.replace(
-            &integrity(&std::fs::read(&old)?),
-            &integrity(&std::fs::read(&new)?),
-        );
         std::fs::copy(&new, &old).with_context(|| format!("cannot write {}", old.display()))?;
     }
     // The shell's JS imports the loader: fetch it alongside, not one round trip after.
-    let preload = format!(
-        "<link crossorigin href=/{loader} integrity={} rel=modulepreload>",
-        integrity(&std::fs::read(dist.join(&loader))?)
-    );
+    let preload = format!("<link crossorigin href=/{loader} rel=modulepreload>");
     let Some(head_end) = index.find("</head>") else {
         bail!("{} has no </head>", index_file.display());
     };
@@ -166,15 +158,6 @@ pub fn apply(root: &Path, tools: &PageTools, dist: &Path) -> Result<()> {
         modules.len().saturating_sub(rooms.len()),
     );
     Ok(())
-}
-
-/// A subresource-integrity value as trunk writes it (`sha384-<base64>`).
-fn integrity(bytes: &[u8]) -> String {
-    let digest = Sha384::digest(bytes);
-    format!(
-        "sha384-{}",
-        base64::engine::general_purpose::STANDARD.encode(digest)
-    )
 }
 
 /// `wasm-opt -Oz`, as trunk runs it for `data-wasm-opt="z"`.

@@ -452,6 +452,12 @@ impl Session {
 
     /// Severe messages from the browser's console (errors, CSP violations, failed loads).
     pub async fn console_errors(&self) -> Vec<String> {
+        self.console(&["SEVERE"]).await
+    }
+
+    /// The browser's console messages at `levels` (`SEVERE`, `WARNING`, `INFO`) since it was
+    /// last read.
+    pub async fn console(&self, levels: &[&str]) -> Vec<String> {
         let entries = self
             .browser
             .issue_cmd(ChromeDriverCommand {
@@ -464,7 +470,7 @@ impl Session {
             .as_array()
             .into_iter()
             .flatten()
-            .filter(|entry| entry["level"] == "SEVERE")
+            .filter(|entry| levels.iter().any(|level| entry["level"] == *level))
             .map(|entry| entry["message"].as_str().unwrap_or_default().to_owned())
             .collect()
     }

@@ -405,3 +405,53 @@ async fn two_tabs_of_one_mailbox_write_offline_and_every_message_arrives_once_an
     assert!(errors.is_empty(), "console errors: {errors:#?}");
     session.close().await;
 }
+
+/// A tab whose first load failed stayed without its Sent list until a person reloaded it. Now
+/// the load is the session's like any loss: tried again with a backoff until it succeeds.
+#[tokio::test]
+async fn a_tab_whose_first_load_failed_gets_its_sent_list_without_a_reload() {
+    let session = Session::start().await;
+    make_mailbox(&session, "ben").await;
+    let ann = session
+        .browser
+        .new_window(true)
+        .await
+        .expect("a new tab")
+        .handle;
+    to_tab(&session, &ann).await;
+    make_mailbox(&session, "ann").await;
+    write(&session, "ben", "Before the reload", "kept on the server").await;
+    session
+        .wait_for_text("[data-testid=mail-sent]", "delivered ✓", LIVE)
+        .await;
+
+    // The Sent list cannot be fetched while the tab loads again.
+    session.devtools("Network.enable", json!({})).await;
+    session
+        .devtools("Network.setBlockedURLs", json!({"urls": ["*/api/outbox*"]}))
+        .await;
+    session.browser.refresh().await.expect("reloaded");
+    session
+        .wait_for_text("[data-testid=mail-me]", "ann", LIVE)
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let sent = session.text("[data-testid=mail-sent]").await;
+    assert!(!sent.contains("Before the reload"), "not loaded: {sent}");
+    let connection = session.text("[data-testid=mail-connection]").await;
+    assert!(
+        !connection.contains("live"),
+        "says it is not live: {connection}"
+    );
+
+    // The network lets it through again: the list comes, nobody reloads.
+    session
+        .devtools("Network.setBlockedURLs", json!({"urls": []}))
+        .await;
+    session
+        .wait_for_text("[data-testid=mail-sent]", "Before the reload", LIVE)
+        .await;
+    session
+        .wait_for_text("[data-testid=mail-connection]", "live", LIVE)
+        .await;
+    session.close().await;
+}

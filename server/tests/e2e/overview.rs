@@ -42,6 +42,13 @@ async fn waiting_for_an_answer_does_not_block_but_a_busy_loop_does() {
         all.contains("primes up to 10 000 000 000") && !all.contains("2048×2048"),
         "{all}"
     );
+    // Mail's reload is made with the page's Offline switch, which a reload keeps (a reload with
+    // the browser itself offline gets the browser's error page: the page is not kept offline).
+    // `mail::two_tabs_write_to_each_other…` follows it step by step.
+    assert!(
+        all.contains("Offline switch") && all.contains("reload that tab"),
+        "{all}"
+    );
     session
         .assert_frames_flow(
             Duration::from_millis(1000),
