@@ -22,6 +22,8 @@
 //!   so one client cannot take the places every other needs;
 //! - **who the client is**: each request carries the connection's peer address as axum's
 //!   `ConnectInfo<SocketAddr>`, which `clients::ClientAddress` reads;
+//! - **a reset on purpose**: each request also carries a [`ResetConnection`], with which the
+//!   Lab's `reset` fault closes its connection with a TCP RST ([`Resettable`]);
 //! - **a half-close**: with [`Connections::half_close`], hyper answers a request whose client
 //!   has shut its sending side (`shutdown(SHUT_WR)`) after it. Off by default: at the TCP level a
 //!   half-close looks exactly like a client that went away, and with it on hyper stops watching
@@ -31,7 +33,9 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -43,9 +47,11 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_io_timeout::TimeoutStream;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tower::ServiceExt;
 
 use crate::clients::{ClientAddress, PerAddress};
@@ -125,7 +131,8 @@ pub async fn serve(
         }
         let mut stream = TimeoutStream::new(stream);
         stream.set_write_timeout(Some(limits.write_timeout));
-        let io = TokioIo::new(Box::pin(stream));
+        let reset = ResetConnection::default();
+        let io = TokioIo::new(Resettable::new(stream, &reset));
 
         let Some(held) = per_address.enter(ClientAddress::of(remote.ip()).0) else {
             refuse(&refusing, io, too_many_from_one);
@@ -136,9 +143,9 @@ pub async fn serve(
                 at_cap = false;
                 let service = TowerToHyperService::new(router.clone().map_request(
                     move |mut request: Request<hyper::body::Incoming>| {
-                        request
-                            .extensions_mut()
-                            .insert(ConnectInfo::<SocketAddr>(remote));
+                        let extensions = request.extensions_mut();
+                        extensions.insert(ConnectInfo::<SocketAddr>(remote));
+                        extensions.insert(reset.clone());
                         request
                     },
                 ));
@@ -166,6 +173,81 @@ pub async fn serve(
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// Lets a request reset the connection it came on (a TCP RST, as a crashed server or a
+/// middlebox sends): in each request's extensions. The Lab's `reset` fault uses it.
+#[derive(Debug, Clone, Default)]
+pub struct ResetConnection(CancellationToken);
+
+impl ResetConnection {
+    /// Resets the connection at once; the request's answer is never sent.
+    pub fn reset(&self) {
+        self.0.cancel();
+    }
+}
+
+/// A connection's socket that [`ResetConnection`] can reset. Told to, it wakes whoever waits on
+/// the socket (hyper always waits to read, to notice a client that leaves), sets `SO_LINGER` to
+/// zero — so that closing the socket sends RST instead of FIN — and fails, and hyper drops the
+/// connection.
+struct Resettable {
+    io: Pin<Box<TimeoutStream<TcpStream>>>,
+    reset: Pin<Box<WaitForCancellationFutureOwned>>,
+}
+
+impl Resettable {
+    fn new(io: TimeoutStream<TcpStream>, reset: &ResetConnection) -> Self {
+        Self {
+            io: Box::pin(io),
+            reset: Box::pin(reset.0.clone().cancelled_owned()),
+        }
+    }
+
+    /// `Err` once the connection is to be reset.
+    fn go_on(&mut self, cx: &mut Context<'_>) -> std::io::Result<()> {
+        if self.reset.as_mut().poll(cx).is_pending() {
+            return Ok(());
+        }
+        if let Err(error) =
+            socket2::SockRef::from(self.io.get_ref()).set_linger(Some(Duration::ZERO))
+        {
+            tracing::debug!(%error, "cannot set SO_LINGER for a reset");
+        }
+        Err(std::io::ErrorKind::ConnectionReset.into())
+    }
+}
+
+impl AsyncRead for Resettable {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        self.go_on(cx)?;
+        self.io.as_mut().poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Resettable {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.go_on(cx)?;
+        self.io.as_mut().poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.go_on(cx)?;
+        self.io.as_mut().poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.go_on(cx)?;
+        self.io.as_mut().poll_shutdown(cx)
+    }
 }
 
 fn server_full() -> ApiError {

@@ -63,8 +63,14 @@ pub enum ApiError {
         retry_after: Duration,
     },
     /// 503: the Lab was asked to fail and did.
-    #[error("This request failed on purpose: the Lab's failure rate drew it.")]
+    #[error("This request failed on purpose (the Lab's 503): not now; worth retrying.")]
     InjectedFailure,
+    /// 500: the Lab was asked to fail as a broken server does, and did. Not logged: it is no
+    /// fault of the server's.
+    #[error(
+        "This request failed on purpose with a 500 (the Lab's fault): a server that is broken; retrying will not help."
+    )]
+    InjectedInternal,
     /// 503: a component the answer needs (the database) is not answering.
     #[error("{0}")]
     Unavailable(String),
@@ -106,6 +112,7 @@ impl ApiError {
                 (StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyRequests)
             }
             Self::InjectedFailure => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::InjectedFailure),
+            Self::InjectedInternal => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
             Self::Database(_) | Self::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal)

@@ -10,8 +10,69 @@ pub const JITTER_MS_MAX: u32 = 10_000;
 /// Allowed `bytes`: how many padding characters the answer carries.
 pub const PADDING_BYTES_MAX: u32 = 262_144;
 
+/// Allowed `fail_first`: attempts of each request that fail before one succeeds.
+pub const FAIL_FIRST_MAX: u32 = 10;
+
+/// What a failing echo does, each as a real server or network does it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// `503 injected_failure`: "not now", worth retrying.
+    #[default]
+    Unavailable,
+    /// `429 too_many_requests` with `Retry-After: 1`: come back in a second.
+    TooMany,
+    /// `500 internal`: the server is broken; retrying will not help.
+    Internal,
+    /// The connection is reset (a TCP RST): no answer, an I/O error.
+    Reset,
+    /// The answer's head and the first part of its body, then the connection closes: a body
+    /// shorter than its `Content-Length`.
+    Cut,
+    /// The whole answer, slowly: in [`DRIP_PARTS`] parts, one every [`DRIP_EVERY_MS`].
+    Drip,
+    /// No answer at all, until the client gives up (or the server's own request deadline,
+    /// `408`).
+    Silent,
+}
+
+impl Fault {
+    pub const ALL: [Self; 7] = [
+        Self::Unavailable,
+        Self::TooMany,
+        Self::Internal,
+        Self::Reset,
+        Self::Cut,
+        Self::Drip,
+        Self::Silent,
+    ];
+
+    /// Its name on the wire (`fault=too_many`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Unavailable => "unavailable",
+            Self::TooMany => "too_many",
+            Self::Internal => "internal",
+            Self::Reset => "reset",
+            Self::Cut => "cut",
+            Self::Drip => "drip",
+            Self::Silent => "silent",
+        }
+    }
+}
+
+/// A dripped answer comes in this many parts…
+pub const DRIP_PARTS: usize = 10;
+/// …one every this many milliseconds.
+pub const DRIP_EVERY_MS: u64 = 100;
+
 /// What the Lab asks of one echo: the query of `GET /api/lab/echo`, or the body of
 /// `POST /api/lab/echo`. Every field is optional on the wire and defaults to 0 / none.
+///
+/// A request fails when it is one of the first `fail_first` attempts of its request, or when
+/// `fail_rate` draws it; it then fails as `fault` says. Attempts are counted per request: by its
+/// `Idempotency-Key` header, else by `run` and `seq`. With a `seed`, what `fail_rate` draws
+/// depends only on the seed, `seq` and the attempt: the same run twice fails the same requests.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EchoRequest {
@@ -19,17 +80,48 @@ pub struct EchoRequest {
     pub delay_ms: u32,
     /// Milliseconds of random spread around `delay_ms`, `0..=JITTER_MS_MAX`.
     pub jitter_ms: u32,
-    /// Chance the server answers `503 injected_failure` instead, `0.0..=1.0`.
+    /// Chance the request fails, `0.0..=1.0`.
     pub fail_rate: f64,
     /// Padding characters in the answer, `0..=PADDING_BYTES_MAX`.
     pub bytes: u32,
     /// The client's own number for this request, echoed back unchanged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
+    /// The client's own number for the run this request belongs to, echoed back unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<u64>,
+    /// How a failing request fails.
+    #[serde(skip_serializing_if = "is_default_fault")]
+    pub fault: Fault,
+    /// The first attempts of each request that fail, whatever `fail_rate` draws,
+    /// `0..=FAIL_FIRST_MAX`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub fail_first: u32,
+    /// Makes what `fail_rate` draws repeatable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+fn is_default_fault(fault: &Fault) -> bool {
+    *fault == Fault::default()
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The names of [`EchoRequest`]'s fields, as they appear in a query string or body.
-pub const ECHO_FIELDS: [&str; 5] = ["delay_ms", "jitter_ms", "fail_rate", "bytes", "seq"];
+pub const ECHO_FIELDS: [&str; 9] = [
+    "delay_ms",
+    "jitter_ms",
+    "fail_rate",
+    "bytes",
+    "seq",
+    "run",
+    "fault",
+    "fail_first",
+    "seed",
+];
 
 /// A value outside its allowed range: which field, and what it allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +144,9 @@ impl EchoRequest {
             "jitter_ms" => format!("a whole number of milliseconds from 0 to {JITTER_MS_MAX}"),
             "fail_rate" => "a number from 0.0 to 1.0".to_owned(),
             "bytes" => format!("a whole number from 0 to {PADDING_BYTES_MAX}"),
-            "seq" => format!("a whole number from 0 to {}", u64::MAX),
+            "seq" | "run" | "seed" => format!("a whole number from 0 to {}", u64::MAX),
+            "fault" => format!("one of {}", Fault::ALL.map(Fault::key).join(", ")),
+            "fail_first" => format!("a whole number from 0 to {FAIL_FIRST_MAX}"),
             _ => return None,
         })
     }
@@ -74,6 +168,9 @@ impl EchoRequest {
         }
         if self.bytes > PADDING_BYTES_MAX {
             return Err(out_of_range("bytes"));
+        }
+        if self.fail_first > FAIL_FIRST_MAX {
+            return Err(out_of_range("fail_first"));
         }
         Ok(())
     }

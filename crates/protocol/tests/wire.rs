@@ -121,7 +121,7 @@ fn only_transient_errors_are_retryable() {
 
 mod lab {
     use super::check;
-    use protocol::lab::{ECHO_FIELDS, EchoRequest, EchoResponse, LabStats};
+    use protocol::lab::{ECHO_FIELDS, EchoRequest, EchoResponse, Fault, LabStats};
     use serde_json::json;
 
     #[test]
@@ -135,9 +135,28 @@ mod lab {
                 fail_rate: 0.5,
                 bytes: 10,
                 seq: Some(7),
+                ..EchoRequest::default()
             },
             json!({"delay_ms": 250, "jitter_ms": 50, "fail_rate": 0.5, "bytes": 10, "seq": 7}),
         );
+        check(
+            EchoRequest {
+                fail_rate: 0.3,
+                seq: Some(7),
+                run: Some(2),
+                fault: Fault::TooMany,
+                fail_first: 2,
+                seed: Some(42),
+                ..EchoRequest::default()
+            },
+            json!({"delay_ms": 0, "jitter_ms": 0, "fail_rate": 0.3, "bytes": 0, "seq": 7, "run": 2,
+                   "fault": "too_many", "fail_first": 2, "seed": 42}),
+        );
+        for fault in Fault::ALL {
+            let read: EchoRequest = serde_json::from_value(json!({"fault": fault.key()}))
+                .expect("each fault by its key");
+            assert_eq!(read.fault, fault);
+        }
     }
 
     #[test]

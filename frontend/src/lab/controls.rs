@@ -74,7 +74,7 @@ impl Form {
                 jitter_ms: whole(self.jitter_ms, "Jitter")?,
                 fail_rate,
                 bytes: whole(self.bytes, "Payload")?,
-                seq: None,
+                ..EchoRequest::default()
             },
             method: if self.method.get() == "post" {
                 EchoMethod::Post

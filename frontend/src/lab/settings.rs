@@ -57,7 +57,7 @@ impl Default for RunSettings {
                 jitter_ms: 600,
                 fail_rate: 0.0,
                 bytes: 0,
-                seq: None,
+                ..EchoRequest::default()
             },
             method: EchoMethod::Get,
             strategy: Strategy::AllAtOnce,

@@ -92,6 +92,7 @@ async fn echo_after(delay: u32) -> Result<(), String> {
         fail_rate: 0.0,
         bytes: 0,
         seq: Some(u64::from(delay)),
+        ..EchoRequest::default()
     };
     let traced = lab::echo(EchoMethod::Get, &request, None).await;
     traced.result.map(drop).map_err(|error| error.to_string())

@@ -159,6 +159,7 @@ impl Knobs {
                 .clamp(0.0, 1.0),
             bytes: 0,
             seq: Some((js_sys::Math::random() * 1000.0) as u64),
+            ..EchoRequest::default()
         }
     }
 }

@@ -1,21 +1,38 @@
 //! The Lab's echo, the domain behind its routes: wait without holding a thread, maybe fail on
-//! purpose, and count what happened, including clients that went away before the answer was ready.
+//! purpose (on a script: the first attempts of each request, a rate drawn from a seed), and count
+//! what happened, including clients that went away before the answer was ready.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use protocol::lab::{EchoRequest, EchoResponse, LabStats};
+use protocol::lab::{EchoRequest, EchoResponse, Fault, LabStats};
 
 use crate::error::{ApiError, Result};
 
-/// The echo endpoint's counters since the server started.
+/// The echo endpoint's counters since the server started, and the attempts it has seen of each
+/// request (for `fail_first`).
 #[derive(Debug, Default)]
 pub struct Lab {
     served: AtomicU64,
     failed_injected: AtomicU64,
     abandoned: AtomicU64,
     in_flight: AtomicU64,
+    attempts: Mutex<HashMap<String, Seen>>,
 }
+
+/// How many attempts of one request arrived, and when the last did.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    attempts: u32,
+    last: Instant,
+}
+
+/// Requests whose attempts are remembered, at most; past it the oldest are forgotten.
+const REMEMBERED: usize = 10_000;
+/// How long a request's attempts are remembered after its last one.
+const REMEMBER_FOR: Duration = Duration::from_secs(600);
 
 impl Lab {
     /// What this instance counted (its name left for the caller to fill in).
@@ -32,7 +49,12 @@ impl Lab {
     /// Answers one validated echo request after its delay. The wait is a timer, not a thread: a
     /// waiting echo costs a few hundred bytes. When the client disconnects, hyper drops this
     /// future mid-wait, and dropping its [`Waiting`] counter counts the echo as abandoned.
-    pub async fn echo(&self, request: EchoRequest) -> Result<Echoed> {
+    ///
+    /// `identity` names the request its attempts are counted under (its `Idempotency-Key`, or
+    /// its run and `seq`); without one, each attempt is a first. A failure that is an answer
+    /// (503, 429, 500) is returned as the error; one the connection must act out (a reset, a
+    /// cut or dripped body, silence) comes back in [`Echoed::fault`].
+    pub async fn echo(&self, request: EchoRequest, identity: Option<&str>) -> Result<Echoed> {
         // One reading of each clock on arrival and one of the steady clock at the end: the answer
         // time is the arrival plus the steady time taken, so it never reads before the arrival
         // even if the wall clock is set back meanwhile.
@@ -48,13 +70,32 @@ impl Lab {
         waiting.finished = true;
         drop(waiting);
 
-        if request.fail_rate > 0.0 && fastrand::f64() < request.fail_rate {
+        let attempt = identity.map_or(1, |identity| self.attempt_of(identity));
+        let fails = attempt <= request.fail_first
+            || (request.fail_rate > 0.0
+                && draw(request.seed, request.seq, attempt) < request.fail_rate);
+        let fault = if fails {
             self.failed_injected.fetch_add(1, Ordering::Relaxed);
-            return Err(ApiError::InjectedFailure);
-        }
-        self.served.fetch_add(1, Ordering::Relaxed);
+            match request.fault {
+                Fault::Unavailable => return Err(ApiError::InjectedFailure),
+                Fault::TooMany => {
+                    return Err(ApiError::TooManyRequests {
+                        message: "This request was refused on purpose (the Lab's 429): come back \
+                                  after its Retry-After."
+                            .to_owned(),
+                        retry_after: Duration::from_secs(1),
+                    });
+                }
+                Fault::Internal => return Err(ApiError::InjectedInternal),
+                other => Some(other),
+            }
+        } else {
+            self.served.fetch_add(1, Ordering::Relaxed);
+            None
+        };
         let took = arrived.elapsed();
         Ok(Echoed {
+            fault,
             answer: EchoResponse {
                 seq: request.seq,
                 delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
@@ -66,10 +107,48 @@ impl Lab {
     }
 }
 
-/// An echo's answer.
+impl Lab {
+    /// Counts one more attempt of the request `identity`; returns its number (1 for the first).
+    fn attempt_of(&self, identity: &str) -> u32 {
+        let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if attempts.len() >= REMEMBERED && !attempts.contains_key(identity) {
+            attempts.retain(|_, seen| now.duration_since(seen.last) < REMEMBER_FOR);
+            if attempts.len() >= REMEMBERED {
+                attempts.clear();
+            }
+        }
+        let seen = attempts.entry(identity.to_owned()).or_insert(Seen {
+            attempts: 0,
+            last: now,
+        });
+        seen.attempts = seen.attempts.saturating_add(1);
+        seen.last = now;
+        seen.attempts
+    }
+}
+
+/// A number in `[0, 1)` that decides whether attempt `attempt` of request `seq` fails: from
+/// `seed` when there is one (the same for the same seed, request and attempt), else at random.
+fn draw(seed: Option<u64>, seq: Option<u64>, attempt: u32) -> f64 {
+    match seed {
+        Some(seed) => {
+            let mixed = seed
+                ^ seq.unwrap_or(0).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                ^ u64::from(attempt).rotate_left(32);
+            fastrand::Rng::with_seed(mixed).f64()
+        }
+        None => fastrand::f64(),
+    }
+}
+
+/// An echo's answer, and the fault its connection must act out instead of answering plainly.
 #[derive(Debug)]
 pub struct Echoed {
     pub answer: EchoResponse,
+    /// [`Fault::Reset`], [`Fault::Cut`], [`Fault::Drip`] or [`Fault::Silent`] when this attempt
+    /// fails that way.
+    pub fault: Option<Fault>,
 }
 
 /// Counts an echo as in flight while it exists, and as abandoned if dropped before it finished.

@@ -1,34 +1,44 @@
 //! The Lab's handlers: parse the echo's parameters (query or JSON body), validate them, let
-//! [`Lab`] answer, and say the server's share of the time in `Server-Timing`.
+//! [`Lab`] answer, say the server's share of the time in `Server-Timing`, and act out a fault
+//! that is the connection's (a reset, a cut or dripped body, silence).
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use protocol::lab::{EchoRequest, LabStats};
+use futures::StreamExt;
+use protocol::lab::{DRIP_EVERY_MS, DRIP_PARTS, EchoRequest, Fault, LabStats};
 
 use super::Lab;
+use crate::connections::ResetConnection;
 use crate::error::{ApiError, ApiJson, ApiQuery, Result};
 use crate::state::ServedBy;
 
-/// `GET /api/lab/echo?delay_ms=&jitter_ms=&fail_rate=&bytes=&seq=`.
+/// `GET /api/lab/echo?delay_ms=&jitter_ms=&fail_rate=&bytes=&seq=&run=&fault=&fail_first=&seed=`.
 pub async fn echo_query(
     State(lab): State<Arc<Lab>>,
     format: Format,
+    reset: Option<axum::Extension<ResetConnection>>,
+    headers: HeaderMap,
     ApiQuery(request): ApiQuery<EchoRequest>,
 ) -> Result<Response> {
-    echo(&lab, format, request).await
+    echo(&lab, format, reset, &headers, request).await
 }
 
 /// `POST /api/lab/echo` with the same fields as a JSON body.
 pub async fn echo_body(
     State(lab): State<Arc<Lab>>,
     format: Format,
+    reset: Option<axum::Extension<ResetConnection>>,
+    headers: HeaderMap,
     ApiJson(request): ApiJson<EchoRequest>,
 ) -> Result<Response> {
-    echo(&lab, format, request).await
+    echo(&lab, format, reset, &headers, request).await
 }
 
 /// `GET /api/lab/stats`.
@@ -42,16 +52,93 @@ pub async fn stats_show(
     })
 }
 
-async fn echo(lab: &Lab, format: Format, request: EchoRequest) -> Result<Response> {
+async fn echo(
+    lab: &Lab,
+    format: Format,
+    reset: Option<axum::Extension<ResetConnection>>,
+    headers: &HeaderMap,
+    request: EchoRequest,
+) -> Result<Response> {
     request
         .validate()
         .map_err(|e| ApiError::Validation(e.to_string()))?;
-    let echoed = lab.echo(request).await?;
+    // Which request this is an attempt of: its key, else its run and number.
+    let identity = match crate::idempotency::optional(headers)? {
+        Some(key) => Some(format!("key {key}")),
+        None => request
+            .seq
+            .map(|seq| format!("run {} seq {seq}", request.run.unwrap_or(0))),
+    };
+    let echoed = lab.echo(request, identity.as_deref()).await?;
+    let response = answer(format, echoed.answer)?;
+    match echoed.fault {
+        None => Ok(response),
+        Some(Fault::Reset) => match reset {
+            Some(axum::Extension(reset)) => {
+                reset.reset();
+                // The connection goes, and this future with it.
+                std::future::pending().await
+            }
+            None => Err(ApiError::Internal(
+                "this server cannot reset its connections (no connection layer)".to_owned(),
+            )),
+        },
+        Some(Fault::Silent) => std::future::pending().await,
+        Some(Fault::Cut) => Ok(cut(response).await),
+        Some(Fault::Drip) => Ok(drip(response).await),
+        Some(_) => Ok(response),
+    }
+}
+
+/// The answer with its whole `Content-Length` but only the first half of its body; a moment
+/// later (the half is on its way) the body fails, and hyper closes the connection: the client
+/// reads a short body.
+async fn cut(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    let half = bytes.slice(..bytes.len() / 2);
+    let every = Duration::from_millis(DRIP_EVERY_MS);
+    let chunks = futures::stream::iter([Ok(half)]).chain(futures::stream::once(async move {
+        tokio::time::sleep(every).await;
+        Err(std::io::Error::other("the Lab's cut: the body ends here"))
+    }));
+    Response::from_parts(parts, Body::from_stream(chunks))
+}
+
+/// The whole answer, in [`DRIP_PARTS`] parts, one every [`DRIP_EVERY_MS`].
+async fn drip(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    let part = bytes.len().div_ceil(DRIP_PARTS).max(1);
+    let pieces: Vec<Bytes> = (0..bytes.len())
+        .step_by(part)
+        .map(|start| bytes.slice(start..(start + part).min(bytes.len())))
+        .collect();
+    let every = Duration::from_millis(DRIP_EVERY_MS);
+    let dripped = futures::stream::iter(pieces).then(move |piece| async move {
+        tokio::time::sleep(every).await;
+        Ok::<_, Infallible>(piece)
+    });
+    Response::from_parts(parts, Body::from_stream(dripped))
+}
+
+/// The echo's answer in the form `format` names.
+fn answer(format: Format, answer: protocol::lab::EchoResponse) -> Result<Response> {
     let vary = (header::VARY, HeaderValue::from_static("accept"));
     Ok(match format {
-        Format::Json => ([vary], ApiJson(echoed.answer)).into_response(),
+        Format::Json => ([vary], ApiJson(answer)).into_response(),
         Format::Xml => {
-            let xml = quick_xml::se::to_string_with_root("echo", &echoed.answer).map_err(|e| {
+            let xml = quick_xml::se::to_string_with_root("echo", &answer).map_err(|e| {
                 ApiError::Internal(format!(
                     "the echo's answer could not be written as XML: {e}"
                 ))

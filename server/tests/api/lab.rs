@@ -122,6 +122,7 @@ async fn out_of_range_parameters_are_422_naming_the_parameter_and_its_range() {
         ("fail_rate=-0.5", "fail_rate", "0.0 to 1.0"),
         ("fail_rate=NaN", "fail_rate", "0.0 to 1.0"),
         ("bytes=262145", "bytes", "0 to 262144"),
+        ("fail_first=11", "fail_first", "0 to 10"),
     ] {
         let response = app.get(&format!("/api/lab/echo?{query}")).await;
         let message = assert_error(

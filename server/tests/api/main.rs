@@ -4,6 +4,7 @@
 mod clients;
 mod connections;
 mod errors;
+mod faults;
 mod health;
 mod helpers;
 mod instances;
