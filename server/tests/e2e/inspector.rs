@@ -33,6 +33,7 @@ async fn the_server_panel_shows_the_labs_echoes_waiting_and_closes_its_stream_wh
     // Twelve echoes of 3 s: the server holds those the browser's connections let through.
     session.type_into("[data-testid=lab-count]", "12").await;
     session.type_into("[data-testid=lab-delay]", "3000").await;
+    session.type_into("[data-testid=lab-jitter]", "0").await;
     session.click("[data-testid=lab-start]").await;
     let route = session
         .wait_for_text(".server-panel", "/api/lab/echo", Duration::from_secs(10))
