@@ -5,10 +5,13 @@
 //! - [`inspector`]: the recorder of every request and pushed event, shown in the drawer;
 //!   [`har`]: what it holds as a HAR 1.2 file.
 //! - [`frame`]: the one animation-frame loop, the page's clock, and the cost of frame work.
+//! - [`address`]: a room's settings kept in the page's address, so a link opens the same
+//!   experiment.
 //! - [`components`]: the shell's pieces (heartbeat, server status, inspector drawer, not found,
 //!   the "Block the page" button).
 //! - One module per room: [`overview`], [`lab`], [`search`], [`mail`], [`tasks`], [`techniques`].
 
+pub mod address;
 pub mod api;
 pub mod app;
 pub mod components;

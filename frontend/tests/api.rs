@@ -393,3 +393,35 @@ async fn an_xhr_dropped_on_its_way_is_aborted_and_calls_back_once() {
         Some(Outcome::Aborted)
     );
 }
+
+/// The echo's address carries every field the server reads from a GET, the faults' only when
+/// they are not the default; a POST's carries only what makes it unique.
+#[wasm_bindgen_test]
+fn an_echos_address_carries_its_faults() {
+    use frontend::api::lab::{EchoMethod, echo_address};
+    use protocol::lab::{EchoRequest, Fault};
+    let plain = EchoRequest {
+        delay_ms: 800,
+        seq: Some(5),
+        run: Some(2),
+        ..EchoRequest::default()
+    };
+    assert_eq!(
+        echo_address(EchoMethod::Get, &plain),
+        "/api/lab/echo?delay_ms=800&jitter_ms=0&fail_rate=0&bytes=0&seq=5&run=2"
+    );
+    let scripted = EchoRequest {
+        fault: Fault::Reset,
+        fail_first: 1,
+        seed: Some(3),
+        ..plain
+    };
+    assert_eq!(
+        echo_address(EchoMethod::Get, &scripted),
+        "/api/lab/echo?delay_ms=800&jitter_ms=0&fail_rate=0&bytes=0&fault=reset&fail_first=1&seed=3&seq=5&run=2"
+    );
+    assert_eq!(
+        echo_address(EchoMethod::Post, &scripted),
+        "/api/lab/echo?seq=5&run=2"
+    );
+}

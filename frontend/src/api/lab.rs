@@ -3,7 +3,7 @@
 //! left, after waiting for a connection).
 
 use gloo_net::http::Method;
-use protocol::lab::{EchoRequest, EchoResponse, LabStats, TicksRequest};
+use protocol::lab::{EchoRequest, EchoResponse, Fault, LabStats, TicksRequest};
 use web_sys::AbortSignal;
 
 use super::fetch::{self, ApiError, Call, Traced};
@@ -28,30 +28,39 @@ impl EchoMethod {
     }
 }
 
-/// The echo `request` as a [`Call`]: a GET carries every field in its query; a POST carries
-/// them as its JSON body, and its `seq` in the query too, only so that each address is unique
-/// (the browser's timing entry is found by its address; the server reads a POST's body only).
+/// The echo `request` as a [`Call`]: a GET carries every field in its query (the faults' only
+/// when they are not the default); a POST carries them as its JSON body, and its `seq` and
+/// `run` in the query too, only so that each address is unique (the browser's timing entry is
+/// found by its address; the server reads a POST's body only).
 fn echo_call<'a>(
     method: EchoMethod,
     request: &EchoRequest,
     abort: Option<&'a AbortSignal>,
 ) -> Call<'a> {
-    let seq = request.seq.map(|seq| ("seq", seq.to_string()));
+    let numbers = [
+        request.seq.map(|seq| ("seq", seq.to_string())),
+        request.run.map(|run| ("run", run.to_string())),
+    ];
     match method {
         EchoMethod::Get => Call {
             query: [
-                ("delay_ms", request.delay_ms.to_string()),
-                ("jitter_ms", request.jitter_ms.to_string()),
-                ("fail_rate", request.fail_rate.to_string()),
-                ("bytes", request.bytes.to_string()),
+                Some(("delay_ms", request.delay_ms.to_string())),
+                Some(("jitter_ms", request.jitter_ms.to_string())),
+                Some(("fail_rate", request.fail_rate.to_string())),
+                Some(("bytes", request.bytes.to_string())),
+                (request.fault != Fault::default())
+                    .then(|| ("fault", request.fault.key().to_owned())),
+                (request.fail_first > 0).then(|| ("fail_first", request.fail_first.to_string())),
+                request.seed.map(|seed| ("seed", seed.to_string())),
             ]
             .into_iter()
-            .chain(seq)
+            .chain(numbers)
+            .flatten()
             .collect(),
             ..Call::new(Method::GET, ECHO).abort(abort)
         },
         EchoMethod::Post => Call {
-            query: seq.into_iter().collect(),
+            query: numbers.into_iter().flatten().collect(),
             ..Call::new(Method::POST, ECHO).json(request).abort(abort)
         },
     }

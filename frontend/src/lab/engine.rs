@@ -20,6 +20,8 @@ use gloo_timers::future::TimeoutFuture;
 use tokio_util::sync::CancellationToken;
 use web_sys::{AbortController, AbortSignal};
 
+use protocol::lab::{EchoRequest, Fault};
+
 use crate::api::ApiError;
 use crate::api::lab::{self as lab_api, EchoMethod};
 use crate::api::retry::retry_words;
@@ -37,6 +39,8 @@ pub struct AttemptCall {
     pub method: EchoMethod,
     /// Where the echo is fetched (see [`lab_api::echo_address`]).
     pub address: String,
+    /// What it asks of the server.
+    pub echo: EchoRequest,
     pub settings: RunSettings,
 }
 
@@ -163,6 +167,8 @@ pub async fn run(run: Run, env: Env, cancel: CancellationToken) {
         settings,
         env,
         cancel,
+        run: run.id,
+        first_seq: run.first_seq,
     });
     let requests = seqs.map(|seq| one_request(Rc::clone(&context), seq));
     match settings.strategy {
@@ -187,6 +193,8 @@ struct RequestContext {
     settings: RunSettings,
     env: Env,
     cancel: CancellationToken,
+    run: u32,
+    first_seq: u64,
 }
 
 /// One request: attempts until one succeeds, the retry policy gives up, or the run is cancelled.
@@ -195,7 +203,10 @@ async fn one_request(context: Rc<RequestContext>, seq: u64) {
         settings,
         env,
         cancel,
+        run,
+        first_seq,
     } = &*context;
+    let echo = settings.echo_for(*run, seq - first_seq + 1);
     let now = || (env.now)();
     let finish = |outcome| {
         (env.sink)(LabEvent::Finished {
@@ -218,7 +229,7 @@ async fn one_request(context: Rc<RequestContext>, seq: u64) {
             return;
         }
         let attempt = retries_done + 1;
-        let address = lab_api::echo_address(settings.method, &settings.echo_for(seq));
+        let address = lab_api::echo_address(settings.method, &echo);
         (env.sink)(LabEvent::AttemptStarted {
             seq,
             attempt,
@@ -231,6 +242,7 @@ async fn one_request(context: Rc<RequestContext>, seq: u64) {
             attempt,
             method: settings.method,
             address,
+            echo,
             settings: *settings,
         };
         let (answer, timed_out) = attempt_once(&context, call).await;
@@ -256,13 +268,16 @@ async fn one_request(context: Rc<RequestContext>, seq: u64) {
             outcome
         };
         if let Some(entry) = answer.entry {
+            let fault = settings.echo.fault;
             let why = match (reported, &answer.result, backoff_ms) {
-                (Outcome::Retried, Err(error), Some(wait)) => Some(retry_words(
-                    retries_done + 1,
-                    settings.retry.max_retries,
-                    error,
-                    wait,
+                (Outcome::Retried, Err(error), Some(wait)) => Some(format!(
+                    "{}{}",
+                    retry_words(retries_done + 1, settings.retry.max_retries, error, wait),
+                    fault_note(error, fault)
                 )),
+                (Outcome::Failed, Err(error), None) => {
+                    Some(failure_words(error, fault, settings.retry.max_retries))
+                }
                 (Outcome::TimedOut, ..) => Some(format!(
                     "timed out — no answer within the run's {} ms",
                     settings.timeout_ms.unwrap_or_default()
@@ -342,6 +357,33 @@ async fn attempt_once(context: &RequestContext, call: AttemptCall) -> (AttemptAn
     (answer, timed_out.get())
 }
 
+/// What the Lab's fault did, when an attempt got no (whole) answer: the browser only says the
+/// fetch failed, the Lab knows what it asked the server for.
+fn fault_note(error: &ApiError, fault: Fault) -> &'static str {
+    match (error, fault) {
+        (ApiError::Network(_), Fault::Reset) => " (the Lab's fault: the connection was reset)",
+        (ApiError::Network(_), Fault::Cut) => " (the Lab's fault: the body was cut short)",
+        _ => "",
+    }
+}
+
+/// Why an attempt failed for good, in words: what came back, and why it was not tried again.
+fn failure_words(error: &ApiError, fault: Fault, max_retries: u32) -> String {
+    let what = match error {
+        ApiError::Server { status, .. } => format!("answered {status}"),
+        ApiError::Network(_) => "no answer".to_owned(),
+        other => other.to_string(),
+    };
+    let why = if !error.is_retryable() {
+        "not retried: its answer says trying again will not help"
+    } else if max_retries == 0 {
+        "retries are off"
+    } else {
+        "no retries left"
+    };
+    format!("failed — {what}{}; {why}", fault_note(error, fault))
+}
+
 fn report(answer: &AttemptAnswer, outcome: Outcome, backoff_ms: Option<u32>) -> AttemptReport {
     let (status, bytes, server_delay_ms, server_timing, error) = match &answer.result {
         Ok(echo) => (
@@ -371,7 +413,7 @@ fn report(answer: &AttemptAnswer, outcome: Outcome, backoff_ms: Option<u32>) -> 
 /// byte came. (When it really left, after waiting for a connection, the browser tells a moment
 /// after the answer: the page looks it up with [`lab_api::request_start`].)
 async fn http_attempt(call: AttemptCall, signal: AbortSignal) -> AttemptAnswer {
-    let request = call.settings.echo_for(call.seq);
+    let request = call.echo;
     let attempt = Attempt {
         number: call.attempt,
         of: call.settings.retry.max_retries.saturating_add(1),

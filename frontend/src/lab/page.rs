@@ -25,6 +25,8 @@ const CONNECTIONS_PER_HOST: usize = 6;
 #[component]
 pub fn Lab() -> impl IntoView {
     let form = Form::default();
+    // The settings live in the address: a link a teacher shares opens the same experiment.
+    form.keep_in_address("/lab");
     let model = StoredValue::new_local(LabModel::default());
     let pending = StoredValue::new_local(Vec::<LabEvent>::new());
     let runs = StoredValue::new_local(Rc::new(Runs::default()));
@@ -91,6 +93,15 @@ pub fn Lab() -> impl IntoView {
                 "Fire many requests at the echo endpoint and watch them leave, wait, and come back — "
                 "out of order, sometimes failing — while the page keeps ticking. The server waits "
                 "on a timer, not a thread, so a thousand waiting requests cost it almost nothing."
+            </p>
+            <p class="lede">
+                "A failure is what a real server or network does: a 503 or a 429 says “not now” and is "
+                "worth retrying (after its Retry-After); a 500 says the server is broken, and is not; a reset "
+                "connection or a body cut short gives no answer, and is retried — though a browser sends a "
+                "request whose reused connection was reset before any answer again by itself, and the page "
+                "never knows (the server's count of failures says so); a dripped body arrives "
+                "late; silence ends only at your timeout. Fail first fails each request's first attempts "
+                "then lets it through; a seed makes the same run fail the same requests every time."
             </p>
 
             <LabControls form=form/>

@@ -90,10 +90,13 @@ impl RunSettings {
         self.echo.validate().map_err(|e| e.to_string())
     }
 
-    /// The echo of request number `seq`.
-    pub fn echo_for(&self, seq: u64) -> EchoRequest {
+    /// The echo of run `run`'s request number `number` (from 1): the same numbers in every run,
+    /// so a seeded run fails the same requests again, and the server counts each request's
+    /// attempts apart from another run's; the run's number keeps each address unique.
+    pub fn echo_for(&self, run: u32, number: u64) -> EchoRequest {
         EchoRequest {
-            seq: Some(seq),
+            seq: Some(number),
+            run: Some(u64::from(run)),
             ..self.echo
         }
     }

@@ -17,7 +17,7 @@ use crate::frame::now_ms;
 use crate::inspector::{self, Outcome};
 use crate::search::more::{LoadMore, More};
 use crate::search::results::{ResultList, SearchStatus, Shown, copy, option_id};
-use crate::search::settings::SearchSettings;
+use crate::search::settings::{self, SearchSettings};
 use crate::search::typeahead::{Counts, Send, Typeahead, Typed, Verdict};
 
 /// Results asked for at a time.
@@ -32,6 +32,11 @@ pub fn Search() -> impl IntoView {
     let toast = RwSignal::new(None::<String>);
     let more = RwSignal::new(More::Idle);
     let typeahead = StoredValue::new_local(Typeahead::default());
+    // The knobs live in the address beside the query: a shared link opens the same experiment.
+    let query_map = use_query_map();
+    query_map.with_untracked(|query| {
+        typeahead.update_value(|t| settings::read_address(t, query));
+    });
     let controllers = StoredValue::new_local(HashMap::<u64, AbortController>::new());
     let timer = StoredValue::new_local(None::<Timeout>);
     // Leaving the room aborts what it asked for.
@@ -127,7 +132,31 @@ pub fn Search() -> impl IntoView {
 
     // The address holds the query: a shared link, or back and forward, set the box.
     let navigate = use_navigate();
-    let query_map = use_query_map();
+    // The address of what the box holds, with the knobs.
+    let write_address = Callback::new(move |text: String| {
+        let Ok(params) = web_sys::UrlSearchParams::new() else {
+            return;
+        };
+        if !text.is_empty() {
+            params.append("q", &text);
+        }
+        typeahead.with_value(|t| settings::write_address(t, &params));
+        let query = String::from(params.to_string());
+        let address = if query.is_empty() {
+            "/search".to_owned()
+        } else {
+            format!("/search?{query}")
+        };
+        navigate(
+            &address,
+            NavigateOptions {
+                replace: true,
+                scroll: false,
+                ..NavigateOptions::default()
+            },
+        );
+    });
+    let knobs_changed = Callback::new(move |()| write_address.run(text.get_untracked()));
     Effect::new(move |_| {
         let q = query_map.with(|map| map.get("q")).unwrap_or_default();
         if q != text.get_untracked() {
@@ -140,19 +169,7 @@ pub fn Search() -> impl IntoView {
     });
     let keystroke = move |value: String| {
         text.set(value.clone());
-        let address = if value.is_empty() {
-            "/search".to_owned()
-        } else {
-            format!("/search?q={}", js_sys::encode_uri_component(&value))
-        };
-        navigate(
-            &address,
-            NavigateOptions {
-                replace: true,
-                scroll: false,
-                ..NavigateOptions::default()
-            },
-        );
+        write_address.run(value.clone());
         match typeahead.try_update_value(|t| t.typed(&value, now_ms())) {
             Some(Typed::SendAt(at)) => {
                 let fire = move || {
@@ -264,7 +281,7 @@ pub fn Search() -> impl IntoView {
                 "Each keystroke is a request; answers can come back out of order. Pick a strategy and watch "
                 "what the list shows."
             </p>
-            <SearchSettings typeahead=typeahead counts=counts/>
+            <SearchSettings typeahead=typeahead counts=counts changed=knobs_changed/>
             <input
                 type="search"
                 class="search-box"

@@ -16,6 +16,20 @@ pub fn Techniques() -> impl IntoView {
         fail: RwSignal::new("0".to_owned()),
     };
     provide_context(knobs);
+    // The knobs live in the address: a shared link opens the same experiment.
+    let field = |name, value: RwSignal<String>| crate::address::Field {
+        name,
+        value,
+        default: value.get_untracked(),
+    };
+    crate::address::keep(
+        "/techniques",
+        vec![
+            field("delay", knobs.delay),
+            field("jitter", knobs.jitter),
+            field("fail", knobs.fail),
+        ],
+    );
     view! {
         <section class="page techniques">
             <h1>"Techniques"</h1>

@@ -327,3 +327,64 @@ async fn leaving_the_lab_cancels_its_requests() {
         .await;
     session.close().await;
 }
+
+/// The echo's faults from the Lab: a reset connection is retried (the inspector names the
+/// reset), a 500 is not (and says why); with a seed the same run fails the same requests.
+#[tokio::test]
+async fn faults_on_a_script_are_retried_or_not_as_their_kind_says() {
+    let session = Session::start().await;
+    open_lab(&session).await;
+    session.type_into("[data-testid=lab-count]", "3").await;
+    session.type_into("[data-testid=lab-delay]", "0").await;
+    session.type_into("[data-testid=lab-jitter]", "0").await;
+    session.choose("[data-testid=lab-fault]", "reset").await;
+    // Two each. When a connection it reused is reset before any answer, the browser sends the
+    // request again by itself on another (Chromium: up to twice) — attempts the page never
+    // sees; a reset it does not absorb reaches the page, whose retry goes on.
+    session.type_into("[data-testid=lab-fail-first]", "2").await;
+    session.type_into("[data-testid=lab-retries]", "2").await;
+    session.assert_accessible("the Lab's faults").await;
+    session.click("[data-testid=lab-start]").await;
+    session
+        .wait_until(
+            "3 answered after two resets each",
+            Duration::from_secs(20),
+            async || session.number("sum-ok").await == 3,
+        )
+        .await;
+    assert_eq!(
+        session.state.lab.stats().failed_injected,
+        6,
+        "the server counted every reset"
+    );
+    let seen = session.number("sum-retries").await;
+    assert!(seen <= 6, "{seen}");
+    if seen > 0 {
+        session.click(".inspector-toggle").await;
+        let table = session.text(".inspector-table").await;
+        assert!(
+            table.contains("after no answer") && table.contains("the connection was reset"),
+            "{table}"
+        );
+        session.click(".inspector-toggle").await;
+    }
+
+    // A 500 says the server is broken: not retried, and the row says why.
+    session.click("[data-testid=lab-clear]").await;
+    session.choose("[data-testid=lab-fault]", "internal").await;
+    session.type_into("[data-testid=lab-retries]", "2").await;
+    session.click("[data-testid=lab-start]").await;
+    session
+        .wait_until("3 failed at once", Duration::from_secs(20), async || {
+            session.number("sum-failed").await == 3
+        })
+        .await;
+    assert_eq!(session.number("sum-retries").await, 0);
+    session.click(".inspector-toggle").await;
+    let table = session.text(".inspector-table").await;
+    assert!(
+        table.contains("failed — answered 500; not retried"),
+        "{table}"
+    );
+    session.close().await;
+}

@@ -10,6 +10,7 @@ mod browser;
 mod inspector;
 mod instances;
 mod lab;
+mod links;
 mod mail;
 mod overview;
 mod search;
