@@ -42,13 +42,23 @@ pub fn archive(entries: &[Entry], origin: &str, time_origin_ms: f64) -> Value {
                 })
                 .unwrap_or_default();
             let (timings, time) = timings(entry);
+            // As the browser's timing names it, else what this server speaks.
+            let version = match entry
+                .browser
+                .as_ref()
+                .map(|phases| phases.protocol.as_str())
+            {
+                Some("h2") => "HTTP/2",
+                Some("h3") => "HTTP/3",
+                _ => "HTTP/1.1",
+            };
             json!({
                 "startedDateTime": date(entry.started_ms),
                 "time": time,
                 "request": {
                     "method": method,
                     "url": url,
-                    "httpVersion": "HTTP/1.1",
+                    "httpVersion": version,
                     "cookies": [],
                     "headers": [],
                     "queryString": query,
@@ -58,7 +68,7 @@ pub fn archive(entries: &[Entry], origin: &str, time_origin_ms: f64) -> Value {
                 "response": {
                     "status": entry.status.unwrap_or(0),
                     "statusText": "",
-                    "httpVersion": "HTTP/1.1",
+                    "httpVersion": version,
                     "cookies": [],
                     "headers": [],
                     "content": {"size": -1, "mimeType": ""},
@@ -122,7 +132,7 @@ fn pair(text: &str) -> Value {
 /// when it filed them; else, by the inspector's clock, `wait` to the first byte and `receive`
 /// after it (-1 where unknown).
 fn timings(entry: &Entry) -> (Value, f64) {
-    if let Some(phases) = entry.browser {
+    if let Some(phases) = &entry.browser {
         let blocked = (phases.queued - phases.connect).max(0.0);
         let time = blocked + phases.connect + phases.waiting + phases.download;
         let timings = json!({

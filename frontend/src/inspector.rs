@@ -156,8 +156,10 @@ pub struct About {
 }
 
 /// The browser's own account of a request (its resource timing), in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Phases {
+    /// The protocol the answer came over, as the browser names it (`http/1.1`, `h2`).
+    pub protocol: String,
     /// From the call to the request leaving: waiting for a connection (the browser's six per
     /// server over HTTP/1.1), and opening one.
     pub queued: f64,
@@ -362,16 +364,21 @@ pub fn timing_in_words(value: &str) -> String {
     }
 }
 
-/// The browser's phases in a few words: `queued 0.4, waiting 305.2, download 0.3`, with the
-/// connection's opening when this request opened one.
-pub fn phases_in_words(phases: Phases) -> String {
+/// The browser's phases in a few words: `http/1.1: queued 0.4, waiting 305.2, download 0.3`,
+/// with the connection's opening when this request opened one.
+pub fn phases_in_words(phases: &Phases) -> String {
     let connect = if phases.connect > 0.0 {
         format!(" (connect {:.1})", phases.connect)
     } else {
         String::new()
     };
+    let protocol = if phases.protocol.is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", phases.protocol)
+    };
     format!(
-        "queued {:.1}{connect}, waiting {:.1}, download {:.1}",
+        "{protocol}queued {:.1}{connect}, waiting {:.1}, download {:.1}",
         phases.queued, phases.waiting, phases.download
     )
 }
@@ -472,6 +479,7 @@ pub fn watch_resource_timing() {
                 };
                 let first_byte = timing.response_start().max(left);
                 let phases = Phases {
+                    protocol: timing.next_hop_protocol(),
                     queued: left - timing.start_time(),
                     connect: timing.connect_end() - timing.connect_start(),
                     waiting: first_byte - left,

@@ -457,6 +457,7 @@ async fn the_browsers_own_phases_are_filed_under_each_request() {
         None,
         "not the earlier request to the same address"
     );
-    assert!(inspector::phases_in_words(phases).starts_with("queued "));
+    assert_eq!(phases.protocol, "http/1.1", "the test runner's server");
+    assert!(inspector::phases_in_words(&phases).starts_with("http/1.1: queued "));
     inspector::clear();
 }

@@ -117,13 +117,24 @@ pub fn ticks(
 /// `requestStart` of the newest resource timing entry for `address` (as [`echo_address`] gives
 /// it) on this page, if the browser has one: it files entries for completed requests only.
 pub fn request_start(address: &str) -> Option<f64> {
+    let start = newest_timing(address, "requestStart")?.as_f64()?;
+    (start > 0.0).then_some(start)
+}
+
+/// The protocol the newest answer for `address` came over (`http/1.1`, `h2`), once the browser
+/// has filed its timing.
+pub fn protocol(address: &str) -> Option<String> {
+    newest_timing(address, "nextHopProtocol")?
+        .as_string()
+        .filter(|protocol| !protocol.is_empty())
+}
+
+/// Field `field` of the newest resource timing entry for `address`.
+fn newest_timing(address: &str, field: &str) -> Option<wasm_bindgen::JsValue> {
     let window = web_sys::window()?;
     let url = web_sys::Url::new_with_base(address, &window.location().href().ok()?).ok()?;
     let performance = window.performance()?;
     let entries = performance.get_entries_by_name(&url.href());
     let last = entries.get(entries.length().checked_sub(1)?);
-    let start = js_sys::Reflect::get(&last, &"requestStart".into())
-        .ok()?
-        .as_f64()?;
-    (start > 0.0).then_some(start)
+    js_sys::Reflect::get(&last, &field.into()).ok()
 }

@@ -200,7 +200,7 @@ fn InspectorRow(entry: Entry) -> impl IntoView {
             <td>{ms(Some(entry.started_ms))}</td>
             <td>{ms(entry.first_byte_ms)}</td>
             <td>{ms(entry.done_ms)}</td>
-            <td class="phases">{entry.browser.map(inspector::phases_in_words)}</td>
+            <td class="phases">{entry.browser.as_ref().map(inspector::phases_in_words)}</td>
             <td class="account">
                 {entry.server_timing.as_deref().map(inspector::timing_in_words)}
                 {entry.request_id.clone().map(|id| view! { <br/><code class="request-id">{id}</code> })}

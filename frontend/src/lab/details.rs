@@ -50,6 +50,10 @@ fn Details(request: Request) -> impl IntoView {
                 (None, None) if attempt.ended_at.is_none() => "still waiting for one".to_owned(),
                 (None, None) => "—".to_owned(),
             };
+            let protocol = report
+                .as_ref()
+                .and_then(|_| crate::api::lab::protocol(&attempt.address))
+                .unwrap_or_else(|| "—".to_owned());
             let first_byte = ms(attempt.started_at, report.as_ref().and_then(|r| r.first_byte_at));
             let total = ms(attempt.started_at, attempt.ended_at);
             let server = report
@@ -66,6 +70,7 @@ fn Details(request: Request) -> impl IntoView {
                     <dl>
                         <dt>"request"</dt><dd><code>{format!("{method} {}", attempt.address)}</code></dd>
                         <dt>"status"</dt><dd>{status}</dd>
+                        <dt>"protocol"</dt><dd data-testid="lab-protocol">{protocol}</dd>
                         <dt>"waited for a connection"</dt><dd>{waited_for_connection}</dd>
                         <dt>"first byte after"</dt><dd>{first_byte}</dd>
                         <dt>"total"</dt><dd>{total}</dd>

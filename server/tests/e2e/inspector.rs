@@ -70,7 +70,7 @@ async fn the_server_panel_shows_the_labs_echoes_waiting_and_closes_its_stream_wh
     assert!(echo_row.contains("answered and used"), "{echo_row}");
     assert!(echo_row.contains("attempt 1 of 1"), "{echo_row}");
     assert!(
-        echo_row.contains("queued "),
+        echo_row.contains("http/1.1: queued "),
         "the browser's phases: {echo_row}"
     );
     assert!(

@@ -242,6 +242,10 @@ async fn two_retries_make_three_attempts_each_with_a_json_post() {
     assert!(details.contains("Attempt 3 — failed"), "{details}");
     assert!(details.contains("503"), "{details}");
     assert!(details.contains("POST /api/lab/echo"), "{details}");
+    assert!(
+        details.contains("http/1.1"),
+        "the protocol it came over: {details}"
+    );
 
     // The inspector saw every attempt.
     session.click(".inspector-toggle").await;
