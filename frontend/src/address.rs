@@ -35,19 +35,26 @@ pub fn keep(path: &'static str, fields: Vec<Field>) {
                 params.append(field.name, &value);
             }
         }
-        let query = String::from(params.to_string());
-        let address = if query.is_empty() {
-            path.to_owned()
-        } else {
-            format!("{path}?{query}")
-        };
-        navigate(
-            &address,
-            NavigateOptions {
-                replace: true,
-                scroll: false,
-                ..NavigateOptions::default()
-            },
-        );
+        navigate(&with_query(path, &params), replacing());
     });
+}
+
+/// `path` with `params` as its query (none when there are none).
+pub fn with_query(path: &str, params: &web_sys::UrlSearchParams) -> String {
+    let query = String::from(params.to_string());
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
+/// How a room writes its settings into the address: in place of the current entry (Back still
+/// leaves the room), without scrolling.
+pub fn replacing() -> NavigateOptions {
+    NavigateOptions {
+        replace: true,
+        scroll: false,
+        ..NavigateOptions::default()
+    }
 }

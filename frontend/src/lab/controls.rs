@@ -53,35 +53,25 @@ fn defaults() -> [(&'static str, String); 13] {
 impl Default for Form {
     /// The fields filled with [`RunSettings::default`].
     fn default() -> Self {
-        let [
-            count,
-            delay_ms,
-            jitter_ms,
-            fail_rate,
-            fault,
-            fail_first,
-            seed,
-            bytes,
-            method,
-            strategy,
-            at_most,
-            timeout_ms,
-            retries,
-        ] = defaults().map(|(_, value)| RwSignal::new(value));
+        let defaults = defaults();
+        let field = |name: &str| {
+            let value = defaults.iter().find(|(field, _)| *field == name);
+            RwSignal::new(value.map(|(_, value)| value.clone()).unwrap_or_default())
+        };
         Self {
-            count,
-            delay_ms,
-            jitter_ms,
-            fail_rate,
-            fault,
-            fail_first,
-            seed,
-            bytes,
-            method,
-            strategy,
-            at_most,
-            timeout_ms,
-            retries,
+            count: field("count"),
+            delay_ms: field("delay"),
+            jitter_ms: field("jitter"),
+            fail_rate: field("fail"),
+            fault: field("fault"),
+            fail_first: field("fail_first"),
+            seed: field("seed"),
+            bytes: field("bytes"),
+            method: field("method"),
+            strategy: field("strategy"),
+            at_most: field("n"),
+            timeout_ms: field("timeout"),
+            retries: field("retries"),
         }
     }
 }

@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use gloo_timers::callback::Timeout;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use protocol::search::{CharacterHit, SearchQuery};
 use web_sys::AbortController;
 
+use crate::address;
 use crate::api::{self, ApiError};
 use crate::frame::now_ms;
 use crate::inspector::{self, Outcome};
@@ -141,19 +141,9 @@ pub fn Search() -> impl IntoView {
             params.append("q", &text);
         }
         typeahead.with_value(|t| settings::write_address(t, &params));
-        let query = String::from(params.to_string());
-        let address = if query.is_empty() {
-            "/search".to_owned()
-        } else {
-            format!("/search?{query}")
-        };
         navigate(
-            &address,
-            NavigateOptions {
-                replace: true,
-                scroll: false,
-                ..NavigateOptions::default()
-            },
+            &address::with_query("/search", &params),
+            address::replacing(),
         );
     });
     let knobs_changed = Callback::new(move |()| write_address.run(text.get_untracked()));

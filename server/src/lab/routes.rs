@@ -94,13 +94,7 @@ async fn echo(
 /// later (the half is on its way) the body fails, and hyper closes the connection: the client
 /// reads a short body.
 async fn cut(response: Response) -> Response {
-    let (mut parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .unwrap_or_default();
-    parts
-        .headers
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    let (parts, bytes) = whole(response).await;
     let half = bytes.slice(..bytes.len() / 2);
     let every = Duration::from_millis(DRIP_EVERY_MS);
     let chunks = futures::stream::iter([Ok(half)]).chain(futures::stream::once(async move {
@@ -112,13 +106,7 @@ async fn cut(response: Response) -> Response {
 
 /// The whole answer, in [`DRIP_PARTS`] parts, one every [`DRIP_EVERY_MS`].
 async fn drip(response: Response) -> Response {
-    let (mut parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .unwrap_or_default();
-    parts
-        .headers
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    let (parts, bytes) = whole(response).await;
     let part = bytes.len().div_ceil(DRIP_PARTS).max(1);
     let pieces: Vec<Bytes> = (0..bytes.len())
         .step_by(part)
@@ -130,6 +118,18 @@ async fn drip(response: Response) -> Response {
         Ok::<_, Infallible>(piece)
     });
     Response::from_parts(parts, Body::from_stream(dripped))
+}
+
+/// The answer's head, saying its whole length, and its body (the echo's, in memory already).
+async fn whole(response: Response) -> (axum::http::response::Parts, Bytes) {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    (parts, bytes)
 }
 
 /// The echo's answer in the form `format` names.
