@@ -100,6 +100,20 @@ pub struct Config {
     #[arg(long, env = "MEANWHILE_HALF_CLOSE")]
     pub half_close: bool,
 
+    /// Serve over TLS, HTTP/1.1 and HTTP/2 on the one port, with a certificate made at start
+    /// for 127.0.0.1 and localhost (a browser warns once: it does not know who made it), or
+    /// the one `--tls-cert` and `--tls-key` give.
+    #[arg(long, env = "MEANWHILE_TLS")]
+    pub tls: bool,
+
+    /// The certificate chain for `--tls`, PEM (with `--tls-key`).
+    #[arg(long, env = "MEANWHILE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// Its private key, PEM.
+    #[arg(long, env = "MEANWHILE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+
     /// Jobs run at once (the Tasks room); the rest wait in order. 0: one per core.
     #[arg(long, env = "MEANWHILE_JOB_WORKERS", default_value_t = 0)]
     pub job_workers: usize,
@@ -150,6 +164,18 @@ impl Config {
         })
     }
 
+    /// Where `--tls`'s certificate comes from, when the server is to speak TLS (a certificate
+    /// given means TLS too).
+    pub fn tls(&self) -> Option<crate::tls::Certificate> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::Certificate::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => self.tls.then_some(crate::tls::Certificate::MadeAtStart),
+        }
+    }
+
     /// The connection layer's clocks and cap, from the flags.
     pub fn connections(&self) -> Connections {
         Connections {
@@ -158,6 +184,7 @@ impl Config {
             max_connections: self.max_connections,
             max_per_address: self.max_connections_per_address,
             half_close: self.half_close,
+            tls: None,
         }
     }
 }

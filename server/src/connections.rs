@@ -44,13 +44,15 @@ use axum::http::{HeaderValue, Request, header};
 use axum::response::IntoResponse;
 use axum::serve::Listener;
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_io_timeout::TimeoutStream;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tower::ServiceExt;
 
@@ -74,6 +76,8 @@ pub struct Connections {
     /// Answer a request whose client half-closed the connection after sending it, at the cost
     /// of no longer noticing clients that went away before their answer.
     pub half_close: bool,
+    /// Serve over TLS, HTTP/1.1 and HTTP/2 on the one port ([`crate::tls`]).
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 impl Default for Connections {
@@ -84,9 +88,15 @@ impl Default for Connections {
             max_connections: 10_000,
             max_per_address: 256,
             half_close: false,
+            tls: None,
         }
     }
 }
+
+/// How often HTTP/2 pings a quiet connection, and how long it waits for the answer.
+const HTTP2_PING: Duration = Duration::from_secs(20);
+/// Requests one HTTP/2 connection may carry at once.
+const HTTP2_STREAMS: u32 = 256;
 
 /// How long a connection refused at the cap may take to send the request it is refused.
 const REFUSAL_HEADER_TIMEOUT: Duration = Duration::from_secs(1);
@@ -105,6 +115,21 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .half_close(limits.half_close);
+    // Over TLS: HTTP/1.1 with the same clock, or HTTP/2 (which the client chose by ALPN), with
+    // HTTP/2's own: a ping when a connection is quiet, and a cap on its concurrent streams.
+    let mut secure = auto::Builder::new(TokioExecutor::new());
+    secure
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .half_close(limits.half_close);
+    secure
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(HTTP2_PING))
+        .keep_alive_timeout(HTTP2_PING)
+        .max_concurrent_streams(HTTP2_STREAMS);
+    let acceptor = limits.tls.clone().map(TlsAcceptor::from);
     let mut refusing = http1::Builder::new();
     refusing
         .timer(TokioTimer::new())
@@ -132,10 +157,14 @@ pub async fn serve(
         let mut stream = TimeoutStream::new(stream);
         stream.set_write_timeout(Some(limits.write_timeout));
         let reset = ResetConnection::default();
-        let io = TokioIo::new(Resettable::new(stream, &reset));
+        let socket = Resettable::new(stream, &reset);
 
         let Some(held) = per_address.enter(ClientAddress::of(remote.ip()).0) else {
-            refuse(&refusing, io, too_many_from_one);
+            refuse(
+                &refusing,
+                acceptor.is_none().then_some(socket),
+                too_many_from_one,
+            );
             continue;
         };
         match open.clone().try_acquire_owned() {
@@ -149,11 +178,32 @@ pub async fn serve(
                         request
                     },
                 ));
-                let connection = graceful.watch(builder.serve_connection(io, service));
                 let counted = InFlight::new(metrics::gauge!("meanwhile_connections_open"));
+                let Some(acceptor) = acceptor.clone() else {
+                    let io = TokioIo::new(socket);
+                    let connection = graceful.watch(builder.serve_connection(io, service));
+                    tokio::spawn(async move {
+                        if let Err(error) = connection.await {
+                            tracing::debug!(%error, "connection ended with an error");
+                        }
+                        drop((permit, held, counted));
+                    });
+                    continue;
+                };
+                let (secure, watcher) = (secure.clone(), graceful.watcher());
+                let handshake = limits.header_timeout;
                 tokio::spawn(async move {
-                    if let Err(error) = connection.await {
-                        tracing::debug!(%error, "connection ended with an error");
+                    // The handshake is on the same clock as a request's head.
+                    match tokio::time::timeout(handshake, acceptor.accept(socket)).await {
+                        Ok(Ok(tls)) => {
+                            let io = TokioIo::new(tls);
+                            let connection = secure.serve_connection_with_upgrades(io, service);
+                            if let Err(error) = watcher.watch(connection.into_owned()).await {
+                                tracing::debug!(%error, "connection ended with an error");
+                            }
+                        }
+                        Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake too slow"),
                     }
                     drop((permit, held, counted));
                 });
@@ -167,7 +217,7 @@ pub async fn serve(
                     at_cap = true;
                 }
                 drop(held);
-                refuse(&refusing, io, server_full);
+                refuse(&refusing, acceptor.is_none().then_some(socket), server_full);
             }
         }
     }
@@ -266,10 +316,12 @@ fn too_many_from_one() -> ApiError {
 }
 
 /// Answers the first request of a connection that is not let in with `error` and closes it.
-fn refuse<I>(refusing: &http1::Builder, io: I, error: fn() -> ApiError)
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
+/// Over TLS (no `socket` given) it is closed at once: an answer would cost a handshake.
+fn refuse(refusing: &http1::Builder, socket: Option<Resettable>, error: fn() -> ApiError) {
+    let Some(socket) = socket else {
+        return;
+    };
+    let io = TokioIo::new(socket);
     let service =
         hyper::service::service_fn(
             move |_request| async move { Ok::<_, Infallible>(refusal(error())) },

@@ -23,6 +23,7 @@ pub mod streams;
 pub mod tasks;
 pub mod telemetry;
 pub mod timing;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -219,14 +220,22 @@ pub async fn run(config: Config) -> startup::Result<()> {
             "no built page here; the API works, the page will say it is not built"
         );
     }
-    let connections = config.connections();
+    let mut connections = config.connections();
+    if let Some(certificate) = config.tls() {
+        connections.tls = Some(tls::server_config(&certificate)?);
+    }
+    let scheme = if connections.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let name = config
         .name
         .clone()
         .unwrap_or_else(|| default_name(addr.port()));
     let shown = name.to_str().unwrap_or_default();
-    tracing::info!(name = shown, database = %config.database, "Meanwhile is serving on http://{addr}");
-    println!("Meanwhile is serving on http://{addr}");
+    tracing::info!(name = shown, database = %config.database, "Meanwhile is serving on {scheme}://{addr}");
+    println!("Meanwhile is serving on {scheme}://{addr}");
     let state = AppState {
         request_timeout: Duration::from_secs(config.request_timeout_secs),
         body_timeout: Duration::from_secs(config.body_timeout_secs),
@@ -331,6 +340,8 @@ pub mod startup {
         },
         #[error(transparent)]
         Io(#[from] std::io::Error),
+        #[error(transparent)]
+        Tls(#[from] crate::tls::TlsError),
     }
 }
 

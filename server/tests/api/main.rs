@@ -17,3 +17,4 @@ mod search;
 mod shutdown;
 mod tasks;
 mod telemetry;
+mod tls;

@@ -1,0 +1,130 @@
+//! `--tls`: HTTP/1.1 and HTTP/2 on one port, over TLS. A client that offers HTTP/2 gets it, one
+//! that does not gets HTTP/1.1; over HTTP/2 many requests share one connection.
+
+use std::time::Duration;
+
+use protocol::server::ServerNow;
+use reqwest::Version;
+
+use crate::helpers::{Events, new_database, start_process_with};
+
+/// A client that trusts the server's self-made certificate; `http1` only offers HTTP/1.1.
+fn client(http1: bool) -> reqwest::Client {
+    let builder = reqwest::Client::builder().danger_accept_invalid_certs(true);
+    let builder = if http1 { builder.http1_only() } else { builder };
+    builder.build().expect("a client")
+}
+
+#[tokio::test]
+async fn one_port_speaks_http2_to_who_asks_and_http1_to_the_rest() {
+    let folder = tempfile::tempdir().expect("a folder");
+    let database = new_database(folder.path()).await;
+    let server = start_process_with(&database, folder.path(), "warn", &["--tls"]).await;
+    assert!(server.address.starts_with("https://"), "{}", server.address);
+    let url = |path: &str| format!("{}{path}", server.address);
+
+    let two = client(false);
+    let answer = two.get(url("/api/health")).send().await.expect("answered");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.version(), Version::HTTP_2);
+    let one = client(true);
+    let answer = one.get(url("/api/health")).send().await.expect("answered");
+    assert_eq!(answer.version(), Version::HTTP_11);
+    drop(one);
+    // The plain scheme is not spoken there.
+    assert!(
+        reqwest::get(url("/api/health").replacen("https", "http", 1))
+            .await
+            .is_err()
+    );
+
+    // Over HTTP/2, forty echoes waiting at once share the one connection.
+    let mut panel = Events::new(
+        two.get(url("/api/server/live"))
+            .send()
+            .await
+            .expect("a panel"),
+    );
+    let mut alone = false;
+    for _ in 0..40 {
+        let pushed = panel.next(Duration::from_secs(5)).await.expect("a sample");
+        if pushed.event == protocol::server::LIVE_EVENT {
+            let now: ServerNow = serde_json::from_str(&pushed.data).expect("a sample");
+            if now.connections == 1 {
+                alone = true;
+                break;
+            }
+        }
+    }
+    assert!(alone, "the other clients' connections closed");
+    let echoes: Vec<_> = (0..40)
+        .map(|_| {
+            let request = two.get(url("/api/lab/echo?delay_ms=2000")).send();
+            tokio::spawn(async move { request.await.expect("answered").version() })
+        })
+        .collect();
+    let mut seen = None;
+    for _ in 0..40 {
+        let pushed = panel.next(Duration::from_secs(5)).await.expect("a sample");
+        if pushed.event != protocol::server::LIVE_EVENT {
+            continue;
+        }
+        let now: ServerNow = serde_json::from_str(&pushed.data).expect("a sample");
+        let echoing = now.requests.iter().find(|r| r.name == "/api/lab/echo");
+        if echoing.is_some_and(|r| r.count == 40) {
+            seen = Some(now);
+            break;
+        }
+    }
+    let now = seen.expect("40 echoes waiting at once");
+    assert_eq!(
+        now.connections, 1,
+        "one connection for the panel and all forty: {now:?}"
+    );
+    for echo in echoes {
+        assert_eq!(echo.await.expect("joined"), Version::HTTP_2);
+    }
+}
+
+#[tokio::test]
+async fn a_certificate_of_ones_own_is_served_and_an_unreadable_one_stops_the_start() {
+    let folder = tempfile::tempdir().expect("a folder");
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("made");
+    let cert = folder.path().join("cert.pem");
+    let key = folder.path().join("key.pem");
+    std::fs::write(&cert, made.cert.pem()).expect("written");
+    std::fs::write(&key, made.key_pair.serialize_pem()).expect("written");
+    let database = new_database(folder.path()).await;
+    let (cert_flag, key_flag) = (cert.display().to_string(), key.display().to_string());
+    let server = start_process_with(
+        &database,
+        folder.path(),
+        "warn",
+        &["--tls-cert", &cert_flag, "--tls-key", &key_flag],
+    )
+    .await;
+    let answer = client(false)
+        .get(format!("{}/api/health", server.address))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(answer.version(), Version::HTTP_2);
+
+    let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_meanwhile"))
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "no-such.pem",
+            "--tls-key",
+            &key_flag,
+        ])
+        .arg("--database")
+        .arg(folder.path().join("other.db"))
+        .output()
+        .await
+        .expect("ran");
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("no-such.pem"), "{said}");
+}
