@@ -94,7 +94,8 @@ impl Session {
         let folder = tempfile::tempdir().expect("temporary folder");
         let database =
             database.unwrap_or_else(|| server::db::Address::Sqlite(folder.path().join("e2e.db")));
-        let (address, state, shutdown) = serve(&database, "a", |_| {}).await;
+        let (address, state, shutdown) =
+            serve(&database, "a", server::Connections::default(), |_| {}).await;
 
         let port = free_port();
         let driver = Driver(
@@ -115,6 +116,8 @@ impl Session {
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--disable-quic", "--no-first-run", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync", "--window-size=1280,800",
+                    // The TLS instance's certificate is made at its start: nobody vouches for it.
+                    "--ignore-certificate-errors",
                     format!("--user-data-dir={}", profile.display()),
                 ],
             },
@@ -174,9 +177,29 @@ impl Session {
     /// Starts a second instance of the server, named `b`, on this session's database (as a
     /// deployment behind a proxy runs several), changed by `configure`; returns its address.
     pub async fn beside(&mut self, configure: impl FnOnce(&mut AppState)) -> String {
-        let (address, state, shutdown) = serve(&self.database, "b", configure).await;
+        let (address, state, shutdown) = serve(
+            &self.database,
+            "b",
+            server::Connections::default(),
+            configure,
+        )
+        .await;
         self.beside = Some((state, shutdown));
         address
+    }
+
+    /// Starts a second instance, named `b`, on this session's database over TLS (`--tls`:
+    /// HTTP/1.1 and HTTP/2 on one port, a certificate made at its start); returns its address.
+    pub async fn beside_over_tls(&mut self) -> String {
+        let tls = server::tls::server_config(&server::tls::Certificate::MadeAtStart)
+            .expect("a TLS configuration");
+        let connections = server::Connections {
+            tls: Some(tls),
+            ..server::Connections::default()
+        };
+        let (address, state, shutdown) = serve(&self.database, "b", connections, |_| {}).await;
+        self.beside = Some((state, shutdown));
+        address.replacen("http://", "https://", 1)
     }
 
     /// Opens `path` and waits until the page has started and shows the server up; returns the
@@ -505,6 +528,7 @@ impl Drop for Session {
 async fn serve(
     database: &server::db::Address,
     name: &'static str,
+    connections: server::Connections,
     configure: impl FnOnce(&mut AppState),
 ) -> (String, AppState, oneshot::Sender<()>) {
     let dist = required_path("MEANWHILE_E2E_DIST");
@@ -523,7 +547,7 @@ async fn serve(
     tokio::spawn(server::serve(
         listener,
         state.clone(),
-        server::Connections::default(),
+        connections,
         async move {
             let _ = stop.await;
         },

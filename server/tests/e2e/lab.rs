@@ -392,3 +392,70 @@ async fn faults_on_a_script_are_retried_or_not_as_their_kind_says() {
     );
     session.close().await;
 }
+
+/// Each echo's wait for a connection and the protocol it came over, by the browser's resource
+/// timing: `[(wait ms, protocol)]`.
+async fn connection_waits(session: &Session) -> Vec<(f64, String)> {
+    let waits = session
+        .eval(
+            "return performance.getEntriesByType('resource') \
+               .filter(r => r.name.includes('/api/lab/echo')) \
+               .map(r => [r.requestStart - r.startTime, r.nextHopProtocol])",
+        )
+        .await;
+    serde_json::from_value(waits).expect("pairs")
+}
+
+/// The same run over HTTP/1.1 and over HTTP/2 (the server's `--tls`): over HTTP/1.1 the browser
+/// opens six connections and the rest of the requests wait for one; over HTTP/2 they all leave
+/// at once on one connection.
+#[tokio::test]
+async fn over_http2_no_request_waits_for_a_connection() {
+    let mut session = Session::start().await;
+    let run = async |session: &Session, address: &str| {
+        session
+            .open_started_at(address, "/lab?count=30&delay=1000&jitter=0")
+            .await;
+        session.click("[data-testid=lab-start]").await;
+        session
+            .wait_until("30 answered", Duration::from_secs(30), async || {
+                session.number("sum-ok").await == 30
+            })
+            .await;
+        session.click("[data-testid=waterfall]").await;
+        let details = session.text("[data-testid=lab-details]").await;
+        (connection_waits(session).await, details)
+    };
+    let plain = session.address.clone();
+    let (http1, _) = run(&session, &plain).await;
+    let secure = session.beside_over_tls().await;
+    let (http2, details) = run(&session, &secure).await;
+
+    assert_eq!(http1.len(), 30);
+    assert!(
+        http1.iter().all(|(_, protocol)| protocol == "http/1.1"),
+        "{http1:?}"
+    );
+    let waited = http1.iter().filter(|(wait, _)| *wait >= 900.0).count();
+    assert!(
+        waited >= 24,
+        "all but six waited an echo's time or more: {http1:?}"
+    );
+
+    assert_eq!(http2.len(), 30);
+    assert!(
+        http2.iter().all(|(_, protocol)| protocol == "h2"),
+        "{http2:?}"
+    );
+    let longest = http2.iter().map(|(wait, _)| *wait).fold(0.0, f64::max);
+    assert!(
+        longest < 1000.0,
+        "none waited for another's answer: {http2:?}"
+    );
+    assert!(
+        details.contains("h2"),
+        "the Lab says which protocol: {details}"
+    );
+    session.screenshot("lab-over-http2").await;
+    session.close().await;
+}
