@@ -8,6 +8,9 @@
 //!    the same run: requests per second and p99 latency. Target: echo/hello ≥ 0.8.
 //! 3. Memory: the release server with 10 000 echoes waiting; bytes per waiting request, and how
 //!    long a 0-delay echo takes meanwhile.
+//! 4. Protocols: 200 echoes of 500 ms from Chromium over HTTP/1.1 (the plain server) and over
+//!    HTTP/2 (a second instance with `--tls`): wall time, and the time spent waiting for a
+//!    connection (the browser's resource timing).
 //!
 //! Figures are printed, not asserted: the machines are shared and noisy.
 
@@ -31,7 +34,7 @@ use serde_json::{Value, json};
 use support::{nearest_rank, record};
 
 fn main() {
-    // MEANWHILE_BENCH_ONLY=frames,echo,memory runs only the named parts (all three by default).
+    // MEANWHILE_BENCH_ONLY=frames,echo,memory,protocols runs only the named parts (all by default).
     let only = std::env::var("MEANWHILE_BENCH_ONLY").unwrap_or_default();
     let wanted = |part: &str| only.is_empty() || only.split(',').any(|p| p.trim() == part);
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
@@ -45,6 +48,71 @@ fn main() {
     if wanted("memory") {
         waiting_memory();
     }
+    if wanted("protocols") {
+        runtime.block_on(protocols());
+    }
+}
+
+// ---- 4. The same run over HTTP/1.1 and HTTP/2 ------------------------------------------------
+
+async fn protocols() {
+    println!("4. 200 echoes of 500 ms from Chromium, over HTTP/1.1 and over HTTP/2 (--tls)");
+    let mut session = Session::start().await;
+    let plain = session.address.clone();
+    let secure = session.beside_over_tls().await;
+    for (protocol, address) in [("HTTP/1.1", plain), ("HTTP/2", secure)] {
+        session
+            .open_started_at(&address, "/lab?count=200&delay=500&jitter=0")
+            .await;
+        session
+            .eval("performance.clearResourceTimings(); return null")
+            .await;
+        let started = Instant::now();
+        session.click("[data-testid=lab-start]").await;
+        while session
+            .eval("return document.querySelector('[data-testid=sum-ok]').textContent")
+            .await
+            != "200"
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "not every echo answered within 120 s"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let wall = session
+            .eval(
+                "const all = performance.getEntriesByType('resource')                    .filter(r => r.name.includes('/api/lab/echo'));                  return [Math.max(...all.map(r => r.responseEnd)) - Math.min(...all.map(r => r.startTime)),                          all.map(r => r.requestStart - r.startTime)]",
+            )
+            .await;
+        let total = wall[0].as_f64().unwrap_or(0.0);
+        let mut waits: Vec<f64> = wall[1]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_f64).collect())
+            .unwrap_or_default();
+        waits.sort_by(f64::total_cmp);
+        let median = nearest_rank(&waits, 50.0);
+        let longest = waits.last().copied().unwrap_or(0.0);
+        println!(
+            "   {protocol:>8}: wall {total:.0} ms; waiting for a connection: median {median:.0} ms, longest {longest:.0} ms"
+        );
+        record(
+            "protocols",
+            &format!("200 echoes of 500 ms over {protocol}: wall time"),
+            total,
+            "ms",
+            None,
+        );
+        record(
+            "protocols",
+            &format!("200 echoes of 500 ms over {protocol}: median wait for a connection"),
+            median,
+            "ms",
+            None,
+        );
+    }
+    session.close().await;
+    println!();
 }
 
 // ---- 1. Frame gaps while answers arrive -----------------------------------------------------
