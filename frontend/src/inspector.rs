@@ -246,8 +246,9 @@ pub fn begin_with(method: &'static str, path: &str, about: About) -> EntryId {
             path: path.to_owned(),
         },
         crate::api::room_of(path),
+        about,
     );
-    update(id, |entry| entry.about = about);
+    changed();
     id
 }
 
@@ -509,6 +510,7 @@ pub fn event(name: &str, source: &str, served_by: Option<String>) {
             name: name.to_owned(),
         },
         crate::api::room_of(source),
+        About::default(),
     );
     update(id, |entry| entry.served_by = served_by);
     finish(id, Outcome::Applied);
@@ -560,7 +562,7 @@ pub fn version() -> RwSignal<u64> {
     VERSION.with(|v| *v)
 }
 
-fn push(kind: EntryKind, room: Room) -> EntryId {
+fn push(kind: EntryKind, room: Room, about: About) -> EntryId {
     RING.with_borrow_mut(|ring| {
         let id = ring.next_id;
         ring.next_id += 1;
@@ -581,7 +583,7 @@ fn push(kind: EntryKind, room: Room) -> EntryId {
             replayed: false,
             retry_after_s: None,
             browser: None,
-            about: About::default(),
+            about,
             why: None,
             outcome: Outcome::InFlight,
             revision: 0,

@@ -82,7 +82,7 @@ pub fn ServerPanel() -> impl IntoView {
             </h2>
             <p class="inspector-note">
                 "What the server is doing now, four times a second, while this panel is open "
-                "(its stream is the " <code>"/api/server/live"</code> " row below). A request "
+                "(its stream is the " <code>{server::LIVE}</code> " row below). A request "
                 "that waits holds no thread: a thousand echoes wait on the same few. (From one "
                 "browser over HTTP/1.1 at most six arrive at once, and this panel's stream holds one "
                 "of those six.)"

@@ -144,3 +144,38 @@ async fn the_panel_shows_waiting_requests_streams_connections_and_the_workers_jo
     })
     .await;
 }
+
+/// The panel's stream is an event stream like any other: past the address's streams, the 429
+/// envelope with `Retry-After`; any method but GET, the 405 envelope.
+#[tokio::test]
+async fn a_panel_past_the_addresss_streams_is_429_and_another_method_405() {
+    use std::sync::Arc;
+
+    use server::clients::{ClientLimits, Clients};
+
+    let app = crate::helpers::spawn_app_with(|state| {
+        state.clients = Arc::new(Clients::new(ClientLimits {
+            streams_per_address: 1,
+            ..ClientLimits::default()
+        }));
+    })
+    .await;
+    let first = app.get("/api/server/live").await;
+    assert_eq!(first.status(), 200);
+    let second = app.get("/api/server/live").await;
+    assert!(second.headers().contains_key("retry-after"));
+    crate::helpers::assert_error(
+        second,
+        reqwest::StatusCode::TOO_MANY_REQUESTS,
+        "too_many_requests",
+    )
+    .await;
+    drop(first);
+    let posted = app.post_json("/api/server/live", &json!({})).await;
+    crate::helpers::assert_error(
+        posted,
+        reqwest::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    )
+    .await;
+}
