@@ -7,6 +7,7 @@
 //! request ([`model`]), and where each bar of the waterfall goes ([`waterfall`]).
 
 pub mod canvas;
+pub mod compare;
 pub mod controls;
 pub mod details;
 pub mod engine;

@@ -407,7 +407,7 @@ fn an_echos_address_carries_its_faults() {
         ..EchoRequest::default()
     };
     assert_eq!(
-        echo_address(EchoMethod::Get, &plain),
+        echo_address(None, EchoMethod::Get, &plain),
         "/api/lab/echo?delay_ms=800&jitter_ms=0&fail_rate=0&bytes=0&seq=5&run=2"
     );
     let scripted = EchoRequest {
@@ -417,11 +417,16 @@ fn an_echos_address_carries_its_faults() {
         ..plain
     };
     assert_eq!(
-        echo_address(EchoMethod::Get, &scripted),
+        echo_address(None, EchoMethod::Get, &scripted),
         "/api/lab/echo?delay_ms=800&jitter_ms=0&fail_rate=0&bytes=0&fault=reset&fail_first=1&seed=3&seq=5&run=2"
     );
     assert_eq!(
-        echo_address(EchoMethod::Post, &scripted),
+        echo_address(None, EchoMethod::Post, &scripted),
         "/api/lab/echo?seq=5&run=2"
+    );
+    // To the server's other origin (the comparison of the protocols): the same, from there.
+    assert_eq!(
+        echo_address(Some("https://localhost:3001"), EchoMethod::Get, &plain),
+        "https://localhost:3001/api/lab/echo?delay_ms=800&jitter_ms=0&fail_rate=0&bytes=0&seq=5&run=2"
     );
 }

@@ -5,6 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use frontend::api::ApiError;
+use frontend::api::lab::EchoTiming;
 use frontend::inspector::Outcome;
 use frontend::lab::engine::{
     self, AttemptAnswer, AttemptCall, EchoAnswer, Env, LabEvent, Run, Runs,
@@ -185,6 +186,7 @@ async fn run_with(
             id: 1,
             first_seq: 1,
             settings,
+            origin: None,
         },
         env,
         cancel,
@@ -323,6 +325,7 @@ async fn in_a_race_an_answer_landing_with_the_winner_is_discarded() {
         id: 1,
         first_seq: 1,
         settings: settings(5, Strategy::Race),
+        origin: None,
     };
 
     engine::run(run, env, CancellationToken::new()).await;
@@ -366,23 +369,27 @@ async fn runs_are_forgotten_when_they_end_and_cancel_all_stops_those_going() {
             },
             ..settings(2, Strategy::AllAtOnce)
         },
+        origin: None,
     };
 
-    runs.run(run(1, 0), network.env(always_ok(10), Rc::clone(&events)))
+    let ended = runs
+        .run(run(1, 0), network.env(always_ok(10), Rc::clone(&events)))
         .await;
+    assert!(ended, "it ran to its end");
     assert_eq!(runs.going(), 0, "a finished run is forgotten");
 
     let going = Rc::clone(&runs);
     let env = network.env(always_ok(60_000), Rc::clone(&events));
     let long =
         wasm_bindgen_futures::JsFuture::from(wasm_bindgen_futures::future_to_promise(async move {
-            going.run(run(2, 60_000), env).await;
-            Ok(wasm_bindgen::JsValue::UNDEFINED)
+            let ended = going.run(run(2, 60_000), env).await;
+            Ok(wasm_bindgen::JsValue::from_bool(ended))
         }));
     TimeoutFuture::new(30).await;
     assert_eq!(runs.going(), 1);
     runs.cancel_all();
-    long.await.expect("the run ends");
+    let ended = long.await.expect("the run ends");
+    assert_eq!(ended.as_bool(), Some(false), "it was cancelled");
     assert_eq!(runs.going(), 0);
     let model = model_from(events.take());
     assert_eq!(
@@ -520,6 +527,7 @@ fn ended(
             server_delay_ms: None,
             server_timing: None,
             sent_at,
+            protocol: None,
             first_byte_at,
             error: None,
             backoff_ms: None,
@@ -764,7 +772,12 @@ fn a_request_settles_once_over_and_its_browser_timing_is_known_or_given_up_on() 
     }
     assert_eq!(settled(&model), [false, false], "its timing may still come");
     // The browser has a timing entry for the first only.
-    let lookup = |address: &str| address.ends_with("seq=1").then_some(20.0);
+    let lookup = |address: &str| {
+        address.ends_with("seq=1").then(|| EchoTiming {
+            request_start: 20.0,
+            protocol: Some("http/1.1".to_owned()),
+        })
+    };
     assert!(model.fill_sent_times(lookup));
     assert_eq!(settled(&model), [true, false]);
     for _ in 0..20 {
@@ -1134,4 +1147,70 @@ fn rows_that_differ_stay_apart_and_nothing_shrinks_below_a_device_pixel() {
             },
         ]
     );
+}
+
+/// The comparison of the protocols: two runs side by side. Over HTTP/2 (a run that shares one
+/// connection) nobody is estimated to wait for a connection; each run's summary is its own, with
+/// the protocol its answers came over.
+#[wasm_bindgen_test]
+fn two_runs_are_summed_up_apart_and_one_over_a_shared_connection_waits_for_none() {
+    let mut events = Vec::new();
+    for (run, seqs) in [(1, 1..=8), (2, 11..=18)] {
+        for seq in seqs {
+            events.push(LabEvent::Queued {
+                seq,
+                run,
+                at: 0.0,
+                race: false,
+            });
+            events.push(started(seq, 1, 0.0));
+        }
+    }
+    let mut model = model_from(events);
+    model.shares_one_connection(2);
+    assert!(model.note_connections(6));
+    let estimated = |model: &LabModel, run: u32| {
+        model
+            .requests()
+            .iter()
+            .filter(|r| r.run == run && r.attempts[0].slot_at.is_some())
+            .count()
+    };
+    assert_eq!(
+        estimated(&model, 1),
+        6,
+        "six of HTTP/1.1's got a connection"
+    );
+    assert_eq!(estimated(&model, 2), 0, "HTTP/2's share one: no estimate");
+
+    for seq in (1..=8).chain(11..=18) {
+        model.apply(ended(seq, 1, 1_000.0, Outcome::Applied, None, Some(990.0)));
+        model.apply(LabEvent::Finished {
+            seq,
+            at: 1_000.0,
+            outcome: Outcome::Applied,
+        });
+    }
+    // The browser's timing: over HTTP/1.1 the last two left after 500 ms; over HTTP/2 at once.
+    model.fill_sent_times(|address: &str| {
+        let seq: u64 = address
+            .rsplit("seq=")
+            .next()?
+            .split('&')
+            .next()?
+            .parse()
+            .ok()?;
+        Some(EchoTiming {
+            request_start: if seq == 7 || seq == 8 { 500.0 } else { 1.0 },
+            protocol: Some(if seq < 10 { "http/1.1" } else { "h2" }.to_owned()),
+        })
+    });
+    let http1 = model.summary_of_run(1, 2_000.0);
+    let http2 = model.summary_of_run(2, 2_000.0);
+    assert_eq!((http1.ok, http2.ok), (8, 8));
+    assert_eq!(http1.protocols.iter().collect::<Vec<_>>(), ["http/1.1"]);
+    assert_eq!(http2.protocols.iter().collect::<Vec<_>>(), ["h2"]);
+    assert_eq!(http1.connection_wait(100.0), Some(500.0));
+    assert_eq!(http2.connection_wait(100.0), Some(1.0));
+    assert_eq!(model.summary(2_000.0).ok, 16, "the whole is both");
 }

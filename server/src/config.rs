@@ -114,6 +114,12 @@ pub struct Config {
     #[arg(long, env = "MEANWHILE_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<std::path::PathBuf>,
 
+    /// With `--tls`, where the server also listens speaking only HTTP/1.1 (over TLS, the same
+    /// certificate), so the Lab can run the same experiment over both protocols. By default a
+    /// free port on `--addr`'s address.
+    #[arg(long, env = "MEANWHILE_TLS_HTTP1_ADDR")]
+    pub tls_http1_addr: Option<SocketAddr>,
+
     /// Jobs run at once (the Tasks room); the rest wait in order. 0: one per core.
     #[arg(long, env = "MEANWHILE_JOB_WORKERS", default_value_t = 0)]
     pub job_workers: usize,

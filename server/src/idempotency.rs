@@ -10,6 +10,9 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, Result};
 
+/// The request header that names a write, the same on each of its retries.
+pub const KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
 /// The header on an answer that is a replay: the first attempt's answer given again, the work
 /// not done twice (the name some public APIs use for it). The page's inspector says so of the
 /// request it answered.
@@ -22,7 +25,7 @@ pub fn replayed() -> [(HeaderName, HeaderValue); 1] {
 
 /// The header when it is there; `400` when it is there and not 1–64 visible ASCII characters.
 pub fn optional(headers: &HeaderMap) -> Result<Option<String>> {
-    let Some(value) = headers.get("idempotency-key") else {
+    let Some(value) = headers.get(KEY) else {
         return Ok(None);
     };
     value

@@ -65,7 +65,7 @@ pub const SERVED_BY: header::HeaderName = header::HeaderName::from_static("x-ser
 pub fn app(state: AppState) -> Router {
     let rooms = Router::new()
         .merge(health::router())
-        .merge(lab::router())
+        .merge(lab::router(&state.lab_origins))
         .merge(mail::router())
         .merge(panel::router())
         .merge(search::router())
@@ -204,6 +204,23 @@ pub async fn serve(
     }
 }
 
+/// With TLS (`connections.tls`): serves [`app`] on `listener` too, speaking only HTTP/1.1 there,
+/// as background work of `state` until it shuts down (`serve` waits for its connections to
+/// finish). The Lab runs the same experiment against it and against the page's own port, over
+/// HTTP/2; `state.lab_origins` says where both are. Its connections have the same clocks and
+/// limits, counted apart.
+pub fn serve_http1_beside(listener: TcpListener, state: &AppState, connections: Connections) {
+    let tls = connections.tls.as_deref().map(tls::http1_only);
+    let connections = Connections { tls, ..connections };
+    let stop = state.shutdown.clone().cancelled_owned();
+    state.tasks.spawn(connections::serve(
+        listener,
+        app(state.clone()),
+        connections,
+        stop,
+    ));
+}
+
 /// Opens the database, binds `config.addr`, and serves until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> startup::Result<()> {
     let db = db::open_for_start(&config.database).await?;
@@ -221,8 +238,16 @@ pub async fn run(config: Config) -> startup::Result<()> {
         );
     }
     let mut connections = config.connections();
+    let mut http1 = None;
     if let Some(certificate) = config.tls() {
         connections.tls = Some(tls::server_config(&certificate)?);
+        let at = config
+            .tls_http1_addr
+            .unwrap_or(std::net::SocketAddr::new(addr.ip(), 0));
+        let listener = TcpListener::bind(at)
+            .await
+            .map_err(|source| startup::Error::Bind { addr: at, source })?;
+        http1 = Some(listener);
     }
     let scheme = if connections.tls.is_some() {
         "https"
@@ -236,7 +261,17 @@ pub async fn run(config: Config) -> startup::Result<()> {
     let shown = name.to_str().unwrap_or_default();
     tracing::info!(name = shown, database = %config.database, "Meanwhile is serving on {scheme}://{addr}");
     println!("Meanwhile is serving on {scheme}://{addr}");
+    let http1_addr = http1.as_ref().map(TcpListener::local_addr).transpose()?;
+    if let Some(http1_addr) = http1_addr {
+        tracing::info!(
+            "and speaking only HTTP/1.1, for the Lab's comparison, on https://{http1_addr}"
+        );
+    }
     let state = AppState {
+        lab_origins: lab::Origins {
+            page_port: http1_addr.map(|_| addr.port()),
+            http1_port: http1_addr.map(|a| a.port()),
+        },
         request_timeout: Duration::from_secs(config.request_timeout_secs),
         body_timeout: Duration::from_secs(config.body_timeout_secs),
         jobs: Arc::new(config.jobs()),
@@ -244,7 +279,10 @@ pub async fn run(config: Config) -> startup::Result<()> {
         clients: Arc::new(config.clients()),
         served_by: state::ServedBy(name),
         metrics: (config.metrics == MetricsAt::Here).then(metrics::recorder),
-        ..AppState::new(db.clone(), PageFiles::new(config.dist))
+        ..AppState::new(
+            db.clone(),
+            PageFiles::new(config.dist).also_connecting_to(http1_addr.map(|a| a.port())),
+        )
     };
     if let MetricsAt::Address(metrics_addr) = config.metrics {
         let listener =
@@ -265,6 +303,9 @@ pub async fn run(config: Config) -> startup::Result<()> {
                 tracing::error!(%error, "serving /metrics failed");
             }
         });
+    }
+    if let Some(http1) = http1 {
+        serve_http1_beside(http1, &state, connections.clone());
     }
     serve(
         listener,

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, header};
+use axum::http::uri::Authority;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -18,16 +19,28 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-/// Where the built page lives (an `Arc`: cloned with the state).
+/// Where the built page lives (an `Arc`: cloned with the state), and the server's other port
+/// the page may fetch from.
 #[derive(Debug, Clone)]
 pub struct PageFiles {
     dist: Arc<Path>,
+    also_connect: Option<u16>,
 }
 
 impl PageFiles {
     pub fn new(dist: impl Into<PathBuf>) -> Self {
         Self {
             dist: Arc::from(dist.into()),
+            also_connect: None,
+        }
+    }
+
+    /// Lets the page fetch from `port` too, over HTTPS on the host it was loaded from (with
+    /// `--tls`, the port speaking only HTTP/1.1, where the Lab sends its comparison's echoes).
+    pub fn also_connecting_to(self, port: Option<u16>) -> Self {
+        Self {
+            also_connect: port,
+            ..self
         }
     }
 
@@ -58,8 +71,8 @@ pub fn router(files: PageFiles) -> Router {
         .layer(middleware::from_fn(cache_headers))
         .layer(middleware::from_fn_with_state(files.clone(), not_by_name));
     Router::new()
-        .route("/", axum::routing::get(index))
-        .route("/index.html", axum::routing::get(index))
+        .route("/", axum::routing::get(index_show))
+        .route("/index.html", axum::routing::get(index_show))
         .with_state(files)
         .fallback_service(assets)
         .layer(layers)
@@ -77,8 +90,8 @@ async fn not_by_name(files: State<PageFiles>, request: Request, next: Next) -> R
     let too_long = path.split('/').any(|segment| segment.len() > NAME_MAX);
     let precompressed = path.ends_with(".br") || path.ends_with(".gz");
     if too_long || precompressed {
-        let uri = request.uri().clone();
-        return deep_link(files, uri).await;
+        let (uri, headers) = (request.uri().clone(), request.headers().clone());
+        return deep_link(files, uri, headers).await;
     }
     next.run(request).await
 }
@@ -86,7 +99,7 @@ async fn not_by_name(files: State<PageFiles>, request: Request, next: Next) -> R
 /// A path that is no file of the page: the page itself for a deep link (`/lab`, `/mail/inbox/42`),
 /// but a plain 404 for what looks like a file (`/app-123_bg.wasm`, `/x.js`): a browser that asks
 /// for a script or a module must not be handed HTML.
-async fn deep_link(files: State<PageFiles>, uri: Uri) -> Response {
+async fn deep_link(files: State<PageFiles>, uri: Uri, headers: HeaderMap) -> Response {
     if looks_like_a_file(uri.path()) {
         return (
             StatusCode::NOT_FOUND,
@@ -95,7 +108,7 @@ async fn deep_link(files: State<PageFiles>, uri: Uri) -> Response {
         )
             .into_response();
     }
-    index(files).await
+    index(files, request_host(&uri, &headers)).await
 }
 
 /// Whether the last segment of `path` has a file extension (`/a/b.js`, not `/mail/inbox`).
@@ -105,12 +118,31 @@ pub fn looks_like_a_file(path: &str) -> bool {
         .is_some_and(|(stem, extension)| !stem.is_empty() && !extension.is_empty())
 }
 
+/// `GET /` and `/index.html`.
+async fn index_show(files: State<PageFiles>, uri: Uri, headers: HeaderMap) -> Response {
+    index(files, request_host(&uri, &headers)).await
+}
+
+/// The host a request was sent to: its URI's (HTTP/2's `:authority`), else its `Host` header's,
+/// without the port.
+pub fn request_host(uri: &Uri, headers: &HeaderMap) -> Option<String> {
+    uri.host().map(str::to_owned).or_else(|| {
+        let host = headers.get(header::HOST)?.to_str().ok()?;
+        Some(host.parse::<Authority>().ok()?.host().to_owned())
+    })
+}
+
 /// `index.html`, read on every request (it is small, and `trunk` may rebuild it while the server
-/// runs), with the policy that lets its inline loader run and nothing else inline.
-async fn index(State(files): State<PageFiles>) -> Response {
+/// runs), with the policy that lets its inline loader run and nothing else inline, and lets it
+/// fetch from this origin (and from the server's other port on `host`, when there is one).
+async fn index(State(files): State<PageFiles>, host: Option<String>) -> Response {
     match tokio::fs::read_to_string(files.index_path()).await {
         Ok(html) => {
-            let policy = content_security_policy(&html);
+            let other = files
+                .also_connect
+                .zip(host)
+                .map(|(port, host)| format!("https://{host}:{port}"));
+            let policy = content_security_policy(&html, other.as_deref());
             let mut response = axum::response::Html(html).into_response();
             let headers = response.headers_mut();
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -138,8 +170,9 @@ async fn index(State(files): State<PageFiles>) -> Response {
 }
 
 /// The policy for the page: scripts only from this origin plus the inline scripts `html` carries
-/// (by hash), WebAssembly compilation allowed, no inline styles, no framing.
-pub fn content_security_policy(html: &str) -> String {
+/// (by hash), WebAssembly compilation allowed, no inline styles, no framing; requests to this
+/// origin, and to `also_connect` when given.
+pub fn content_security_policy(html: &str, also_connect: Option<&str>) -> String {
     let hashes: String = inline_scripts(html)
         .map(|script| {
             let digest = Sha256::digest(script.as_bytes());
@@ -151,10 +184,11 @@ pub fn content_security_policy(html: &str) -> String {
         .collect();
     // `blob:` images: a job's picture is fetched with its owner's token and shown from an
     // object URL.
+    let connect = also_connect.map_or_else(String::new, |origin| format!(" {origin}"));
     format!(
         "default-src 'self'; script-src 'self'{hashes} 'wasm-unsafe-eval'; style-src 'self'; \
-         img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; \
-         base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+         img-src 'self' data: blob:; connect-src 'self'{connect}; font-src 'self'; \
+         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     )
 }
 
@@ -221,11 +255,35 @@ mod tests {
             <link rel="modulepreload" href="/x.js"><script>two</script></head>"#;
         let scripts: Vec<_> = inline_scripts(html).collect();
         assert_eq!(scripts, ["run()", "two"]);
-        let policy = content_security_policy(html);
+        let policy = content_security_policy(html, None);
         // sha256("run()") and sha256("two"), base64.
         assert_eq!(policy.matches("'sha256-").count(), 2, "{policy}");
         assert!(policy.contains("'wasm-unsafe-eval'"));
         assert!(!policy.contains("unsafe-inline"));
+    }
+
+    #[test]
+    fn the_page_may_fetch_from_its_own_origin_and_the_one_given() {
+        let alone = content_security_policy("", None);
+        assert!(alone.contains("connect-src 'self';"), "{alone}");
+        let beside = content_security_policy("", Some("https://localhost:3001"));
+        assert!(
+            beside.contains("connect-src 'self' https://localhost:3001;"),
+            "{beside}"
+        );
+    }
+
+    #[test]
+    fn the_host_a_request_was_sent_to_is_its_authoritys_else_its_host_headers() {
+        let mut headers = HeaderMap::new();
+        let uri: Uri = "/lab".parse().expect("a path");
+        assert_eq!(request_host(&uri, &headers), None);
+        headers.insert(header::HOST, HeaderValue::from_static("localhost:3000"));
+        assert_eq!(request_host(&uri, &headers).as_deref(), Some("localhost"));
+        headers.insert(header::HOST, HeaderValue::from_static("[::1]:3000"));
+        assert_eq!(request_host(&uri, &headers).as_deref(), Some("[::1]"));
+        let http2: Uri = "https://127.0.0.1:3000/lab".parse().expect("a URI");
+        assert_eq!(request_host(&http2, &headers).as_deref(), Some("127.0.0.1"));
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct AppState {
     /// The built page, served for every path outside `/api`.
     pub page: PageFiles,
     pub lab: Arc<Lab>,
+    /// Where else the server listens, for the Lab's comparison of the protocols (`--tls`).
+    pub lab_origins: crate::lab::Origins,
     /// Wakes the durable event streams (Mail's, Tasks').
     pub hub: Arc<Hub>,
     /// The Tasks room's worker pool (started by `serve`).
@@ -66,6 +68,7 @@ impl AppState {
             db,
             page,
             lab: Arc::new(Lab::default()),
+            lab_origins: crate::lab::Origins::default(),
             hub: Arc::new(Hub::default()),
             jobs: Arc::new(Jobs::per_core()),
             shutdown: CancellationToken::new(),

@@ -54,6 +54,15 @@ pub fn server_config(certificate: &Certificate) -> Result<Arc<ServerConfig>, Tls
     Ok(Arc::new(config))
 }
 
+/// The same configuration, its ALPN offering only HTTP/1.1: the port where the Lab's comparison
+/// meets HTTP/1.1 over TLS, with the same certificate (a browser that was told to trust it for
+/// the host trusts it there too).
+pub fn http1_only(config: &ServerConfig) -> Arc<ServerConfig> {
+    let mut config = config.clone();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
 fn made_at_start() -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
     let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])?;
     let key = PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());

@@ -209,6 +209,17 @@ pub struct LabStats {
     pub in_flight: u64,
 }
 
+/// Body of `GET /api/lab/origins`: the other addresses of this server the Lab can send its
+/// echoes to. With `--tls` the page comes over HTTP/2 and the server also listens on a port of its
+/// own speaking only HTTP/1.1, so the Lab can run the same experiment over both protocols.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LabOrigins {
+    /// The port, on the page's own host and scheme, where the server speaks only HTTP/1.1; none
+    /// without `--tls`.
+    #[serde(default)]
+    pub http1_port: Option<u16>,
+}
+
 /// Most events one countdown of `GET /api/lab/ticks` sends.
 pub const TICKS_COUNT_MAX: u32 = 100;
 /// Allowed `interval_ms` of `GET /api/lab/ticks`, from this…

@@ -52,7 +52,7 @@ fn Details(request: Request) -> impl IntoView {
             };
             let protocol = report
                 .as_ref()
-                .and_then(|_| crate::api::lab::protocol(&attempt.address))
+                .and_then(|r| r.protocol.clone())
                 .unwrap_or_else(|| "—".to_owned());
             let first_byte = ms(attempt.started_at, report.as_ref().and_then(|r| r.first_byte_at));
             let total = ms(attempt.started_at, attempt.ended_at);

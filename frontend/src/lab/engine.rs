@@ -37,6 +37,8 @@ pub struct AttemptCall {
     /// 1 for the first attempt, 2 for the first retry, …
     pub attempt: u32,
     pub method: EchoMethod,
+    /// The server's other origin it goes to; none: the page's own.
+    pub origin: Option<Rc<str>>,
     /// Where the echo is fetched (see [`lab_api::echo_address`]).
     pub address: String,
     /// What it asks of the server.
@@ -111,6 +113,8 @@ pub struct AttemptReport {
     pub server_delay_ms: Option<u64>,
     pub server_timing: Option<String>,
     pub sent_at: Option<f64>,
+    /// The protocol its answer came over, once the browser's timing says (`http/1.1`, `h2`).
+    pub protocol: Option<String>,
     pub first_byte_at: Option<f64>,
     /// The error a person reads, for attempts that did not succeed.
     pub error: Option<String>,
@@ -119,12 +123,15 @@ pub struct AttemptReport {
 }
 
 /// A run: its settings, its number, and the sequence number of its first request (sequence
-/// numbers are unique across runs, so overlapping runs never mix up their answers).
+/// numbers are unique across runs, so overlapping runs never mix up their answers), and where
+/// its echoes go: the page's own origin, or another of the server's (`https://host:port`: the
+/// port speaking only HTTP/1.1, for the comparison of the protocols).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Run {
     pub id: u32,
     pub first_seq: u64,
     pub settings: RunSettings,
+    pub origin: Option<Rc<str>>,
 }
 
 /// What the engine needs from its surroundings; the tests give it a mocked transport.
@@ -165,6 +172,7 @@ pub async fn run(run: Run, env: Env, cancel: CancellationToken) {
     }
     let context = Rc::new(RequestContext {
         settings,
+        origin: run.origin,
         env,
         cancel,
         run: run.id,
@@ -191,6 +199,7 @@ pub async fn run(run: Run, env: Env, cancel: CancellationToken) {
 
 struct RequestContext {
     settings: RunSettings,
+    origin: Option<Rc<str>>,
     env: Env,
     cancel: CancellationToken,
     run: u32,
@@ -201,6 +210,7 @@ struct RequestContext {
 async fn one_request(context: Rc<RequestContext>, seq: u64) {
     let RequestContext {
         settings,
+        origin,
         env,
         cancel,
         run,
@@ -229,7 +239,7 @@ async fn one_request(context: Rc<RequestContext>, seq: u64) {
             return;
         }
         let attempt = retries_done + 1;
-        let address = lab_api::echo_address(settings.method, &echo);
+        let address = lab_api::echo_address(origin.as_deref(), settings.method, &echo);
         (env.sink)(LabEvent::AttemptStarted {
             seq,
             attempt,
@@ -241,6 +251,7 @@ async fn one_request(context: Rc<RequestContext>, seq: u64) {
             seq,
             attempt,
             method: settings.method,
+            origin: origin.clone(),
             address,
             echo,
             settings: *settings,
@@ -403,6 +414,7 @@ fn report(answer: &AttemptAnswer, outcome: Outcome, backoff_ms: Option<u32>) -> 
         server_delay_ms,
         server_timing,
         sent_at: answer.sent_at,
+        protocol: None,
         first_byte_at: answer.first_byte_at,
         error,
         backoff_ms,
@@ -411,7 +423,7 @@ fn report(answer: &AttemptAnswer, outcome: Outcome, backoff_ms: Option<u32>) -> 
 
 /// The real transport: the echo through the API, with the inspector's record of when its first
 /// byte came. (When it really left, after waiting for a connection, the browser tells a moment
-/// after the answer: the page looks it up with [`lab_api::request_start`].)
+/// after the answer: the page looks it up with [`lab_api::timing`].)
 async fn http_attempt(call: AttemptCall, signal: AbortSignal) -> AttemptAnswer {
     let request = call.echo;
     let attempt = Attempt {
@@ -419,8 +431,15 @@ async fn http_attempt(call: AttemptCall, signal: AbortSignal) -> AttemptAnswer {
         of: call.settings.retry.max_retries.saturating_add(1),
     };
     let strategy = call.settings.strategy.label();
-    let traced =
-        lab_api::echo_attempt(call.method, &request, Some(&signal), strategy, attempt).await;
+    let traced = lab_api::echo_attempt(
+        call.origin.as_deref(),
+        call.method,
+        &request,
+        Some(&signal),
+        strategy,
+        attempt,
+    )
+    .await;
     let entry = inspector::get(traced.entry);
     AttemptAnswer {
         entry: Some(traced.entry),
@@ -441,13 +460,15 @@ async fn http_attempt(call: AttemptCall, signal: AbortSignal) -> AttemptAnswer {
 pub struct Runs(RefCell<HashMap<u32, CancellationToken>>);
 
 impl Runs {
-    /// Runs `run` to its end, cancellable by [`Runs::cancel_all`] meanwhile.
-    pub async fn run(&self, run: Run, env: Env) {
+    /// Runs `run` to its end, cancellable by [`Runs::cancel_all`] meanwhile; `false` when it was
+    /// cancelled.
+    pub async fn run(&self, run: Run, env: Env) -> bool {
         let id = run.id;
         let token = CancellationToken::new();
         self.0.borrow_mut().insert(id, token.clone());
-        self::run(run, env, token).await;
+        self::run(run, env, token.clone()).await;
         self.0.borrow_mut().remove(&id);
+        !token.is_cancelled()
     }
 
     /// Cancels every run that is going.

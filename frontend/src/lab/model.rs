@@ -3,8 +3,9 @@
 //! histogram). Plain data, changed only by [`LabModel::apply`], so it is easy to test and cheap to
 //! update once per animation frame.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
+use crate::api::lab::EchoTiming;
 use crate::inspector::Outcome;
 use crate::lab::engine::{AttemptReport, LabEvent};
 use crate::lab::settings::EchoMethod;
@@ -113,6 +114,8 @@ pub struct Summary {
     pub connection_waits: Vec<f64>,
     /// Requests of races: alternatives, whose times add up to no work.
     pub racing: usize,
+    /// The protocols the successful answers came over, as the browser's timing says.
+    pub protocols: BTreeSet<String>,
 }
 
 impl Summary {
@@ -148,6 +151,8 @@ pub struct LabModel {
     latest_end: f64,
     /// Counts the changes, Clear included (see [`LabModel::revision`]).
     revision: u64,
+    /// Runs whose requests share one connection (HTTP/2): none of them waits for one.
+    sharing: HashSet<u32>,
 }
 
 impl LabModel {
@@ -175,6 +180,12 @@ impl LabModel {
             revision: self.revision + 1,
             ..Self::default()
         };
+    }
+
+    /// Says that `run`'s requests share one connection (the page came over HTTP/2): the page
+    /// does not estimate a wait for a connection for them ([`LabModel::note_connections`]).
+    pub fn shares_one_connection(&mut self, run: u32) {
+        self.sharing.insert(run);
     }
 
     pub fn apply(&mut self, event: LabEvent) {
@@ -246,7 +257,12 @@ impl LabModel {
     /// [`LabModel::fill_sent_times`].) Returns whether anything changed.
     pub fn note_connections(&mut self, connections: usize) -> bool {
         let mut in_flight: Vec<(f64, usize, usize)> = Vec::new();
-        for (r, request) in self.requests.iter().enumerate() {
+        let one_each = self
+            .requests
+            .iter()
+            .enumerate()
+            .filter(|(_, request)| !self.sharing.contains(&request.run));
+        for (r, request) in one_each {
             for (a, attempt) in request.attempts.iter().enumerate() {
                 if attempt.ended_at.is_none() {
                     in_flight.push((attempt.started_at, r, a));
@@ -269,10 +285,10 @@ impl LabModel {
         changed
     }
 
-    /// Fills in when ended attempts really left (after waiting for a connection), from the
-    /// browser's resource timing: `lookup` gives the `requestStart` for an address. Each attempt
-    /// is looked up on a few frames at most. Returns whether anything changed.
-    pub fn fill_sent_times(&mut self, lookup: impl Fn(&str) -> Option<f64>) -> bool {
+    /// Fills in when ended attempts really left (after waiting for a connection) and over which
+    /// protocol, from the browser's resource timing: `lookup` gives it for an address. Each
+    /// attempt is looked up on a few frames at most. Returns whether anything changed.
+    pub fn fill_sent_times(&mut self, lookup: impl Fn(&str) -> Option<EchoTiming>) -> bool {
         let mut changed = false;
         for request in &mut self.requests {
             for attempt in &mut request.attempts {
@@ -283,8 +299,9 @@ impl LabModel {
                     continue;
                 }
                 attempt.timing_lookups += 1;
-                if let Some(sent_at) = lookup(&attempt.address) {
-                    report.sent_at = Some(sent_at);
+                if let Some(timing) = lookup(&attempt.address) {
+                    report.sent_at = Some(timing.request_start);
+                    report.protocol = timing.protocol;
                     changed = true;
                 }
             }
@@ -293,53 +310,74 @@ impl LabModel {
         changed
     }
 
+    /// The summary of every request shown.
     pub fn summary(&self, now: f64) -> Summary {
-        let mut summary = Summary::default();
-        let mut first_queued = f64::INFINITY;
-        let mut last_end = f64::NEG_INFINITY;
-        for request in &self.requests {
-            first_queued = first_queued.min(request.queued_at);
-            last_end = last_end.max(request.finished_at.unwrap_or(now));
-            summary.retries += request
-                .attempts
-                .iter()
-                .filter(|a| {
-                    a.report
-                        .as_ref()
-                        .is_some_and(|r| r.outcome == Outcome::Retried)
-                })
-                .count();
-            match request.outcome {
-                Outcome::InFlight if request.is_queued() => summary.queued += 1,
-                Outcome::InFlight => summary.in_flight += 1,
-                Outcome::Applied => summary.ok += 1,
-                Outcome::Aborted => summary.aborted += 1,
-                Outcome::TimedOut => summary.timed_out += 1,
-                Outcome::StaleDiscarded => summary.discarded += 1,
-                Outcome::Failed | Outcome::Retried => summary.failed += 1,
-            }
-            summary.racing += usize::from(request.race);
-            if let Some(latency) = request.latency_ms() {
-                let waited = request.connection_wait_ms().min(latency);
-                summary.sum_ms += latency - waited;
-                if request.outcome == Outcome::Applied {
-                    summary.latencies.push(latency);
-                    summary.connection_waits.push(waited);
-                }
-            }
-        }
-        if !self.requests.is_empty() {
-            summary.wall_ms = (last_end - first_queued).max(0.0);
-        }
-        summary.latencies.sort_by(f64::total_cmp);
-        summary.connection_waits.sort_by(f64::total_cmp);
-        summary
+        summary_of(&self.requests, now)
+    }
+
+    /// The summary of one run's requests.
+    pub fn summary_of_run(&self, run: u32, now: f64) -> Summary {
+        summary_of(
+            self.requests.iter().filter(|request| request.run == run),
+            now,
+        )
     }
 
     fn get_mut(&mut self, seq: u64) -> Option<&mut Request> {
         let index = *self.index.get(&seq)?;
         self.requests.get_mut(index)
     }
+}
+
+fn summary_of<'a>(requests: impl IntoIterator<Item = &'a Request>, now: f64) -> Summary {
+    let mut summary = Summary::default();
+    let mut first_queued = f64::INFINITY;
+    let mut last_end = f64::NEG_INFINITY;
+    let mut any = false;
+    for request in requests {
+        any = true;
+        first_queued = first_queued.min(request.queued_at);
+        last_end = last_end.max(request.finished_at.unwrap_or(now));
+        summary.retries += request
+            .attempts
+            .iter()
+            .filter(|a| {
+                a.report
+                    .as_ref()
+                    .is_some_and(|r| r.outcome == Outcome::Retried)
+            })
+            .count();
+        match request.outcome {
+            Outcome::InFlight if request.is_queued() => summary.queued += 1,
+            Outcome::InFlight => summary.in_flight += 1,
+            Outcome::Applied => summary.ok += 1,
+            Outcome::Aborted => summary.aborted += 1,
+            Outcome::TimedOut => summary.timed_out += 1,
+            Outcome::StaleDiscarded => summary.discarded += 1,
+            Outcome::Failed | Outcome::Retried => summary.failed += 1,
+        }
+        summary.racing += usize::from(request.race);
+        if let Some(latency) = request.latency_ms() {
+            let waited = request.connection_wait_ms().min(latency);
+            summary.sum_ms += latency - waited;
+            if request.outcome == Outcome::Applied {
+                summary.latencies.push(latency);
+                summary.connection_waits.push(waited);
+                summary.protocols.extend(
+                    request
+                        .attempts
+                        .iter()
+                        .filter_map(|a| a.report.as_ref()?.protocol.clone()),
+                );
+            }
+        }
+    }
+    if any {
+        summary.wall_ms = (last_end - first_queued).max(0.0);
+    }
+    summary.latencies.sort_by(f64::total_cmp);
+    summary.connection_waits.sort_by(f64::total_cmp);
+    summary
 }
 
 /// Nearest-rank percentile of `sorted` (ascending), `p` in `0..=100`.

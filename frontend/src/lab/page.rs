@@ -13,10 +13,12 @@ use crate::api;
 use crate::components::block::BlockThePage;
 use crate::frame::{self, now_ms};
 use crate::lab::canvas::{Legend, Waterfall};
+use crate::lab::compare::{Compared, Ground, ProtocolComparison};
 use crate::lab::controls::{Form, LabControls};
 use crate::lab::details::RequestDetails;
 use crate::lab::engine::{self, Env, LabEvent, Run, Runs};
 use crate::lab::model::LabModel;
+use crate::lab::settings::{EchoMethod, RunSettings};
 use crate::lab::summary::{Arrivals, LabSummary};
 
 /// The browser allows this many HTTP/1.1 connections per host; more requests wait for one.
@@ -40,23 +42,79 @@ pub fn Lab() -> impl IntoView {
     prepare_resource_timing();
     start_frame_work(model, pending, frame, arrived);
 
-    let start = move |_| {
-        let Ok(settings) = form.settings() else {
-            return;
-        };
+    // Over HTTP/2 every request shares one connection; with `--tls` the server also speaks only
+    // HTTP/1.1 on a port of its own, and the Lab can compare the two.
+    let page_protocol = api::lab::page_protocol();
+    let shares_connection = page_protocol.as_deref() == Some("h2");
+    let http1_origin = RwSignal::new(None::<String>);
+    let room = api::Room::here();
+    if shares_connection {
+        room.spawn(async move {
+            if let Ok(origins) = api::lab::origins().await {
+                http1_origin.set(origins.http1_port.and_then(api::lab::origin_on_port));
+            }
+        });
+    }
+    let ground = Signal::derive(move || match (shares_connection, http1_origin.get()) {
+        (true, Some(http1_origin)) => Ground::Both { http1_origin },
+        (true, None) => Ground::Http2Only,
+        (false, _) => Ground::Plain {
+            protocol: page_protocol.clone(),
+        },
+    });
+    let compared = RwSignal::new(None::<Compared>);
+    // A run of `settings` to `origin` (none: this page's), numbered after the ones before.
+    let new_run = move |settings: RunSettings, origin: Option<Rc<str>>| {
         let first_seq = next_seq.get_value();
         next_seq.set_value(first_seq + u64::from(settings.count));
         let id = next_run.get_value();
         next_run.set_value(id + 1);
-        let sink: engine::Sink = Rc::new(move |event| pending.update_value(|p| p.push(event)));
-        let run = Run {
+        if origin.is_none() && shares_connection {
+            model.update_value(|m| m.shares_one_connection(id));
+        }
+        Run {
             id,
             first_seq,
             settings,
-        };
-        let runs = runs.get_value();
-        spawn_local(async move { runs.run(run, Env::browser(sink)).await });
+            origin,
+        }
     };
+    let env = move || {
+        let sink: engine::Sink = Rc::new(move |event| pending.update_value(|p| p.push(event)));
+        Env::browser(sink)
+    };
+    let start = move |_| {
+        let Ok(settings) = form.settings() else {
+            return;
+        };
+        let run = new_run(settings, None);
+        let runs = runs.get_value();
+        spawn_local(async move {
+            runs.run(run, env()).await;
+        });
+    };
+    // The same requests over HTTP/1.1 (the server's other port), then over HTTP/2 (this page's).
+    let compare = Callback::new(move |http1_origin: String| {
+        let Ok(settings) = form.settings() else {
+            return;
+        };
+        let settings = RunSettings {
+            method: EchoMethod::Get,
+            ..settings
+        };
+        let over_http1 = new_run(settings, Some(Rc::from(http1_origin)));
+        let over_http2 = new_run(settings, None);
+        compared.set(Some(Compared {
+            http1: over_http1.id,
+            http2: over_http2.id,
+        }));
+        let runs = runs.get_value();
+        spawn_local(async move {
+            if runs.run(over_http1, env()).await {
+                runs.run(over_http2, env()).await;
+            }
+        });
+    });
     let cancel_all = move || {
         if let Some(runs) = runs.try_get_value() {
             runs.cancel_all();
@@ -68,13 +126,13 @@ pub fn Lab() -> impl IntoView {
         model.update_value(LabModel::clear);
         frame::reset_slowest();
         selected.set(None);
+        compared.set(None);
         arrived.set(0);
         if let Some(performance) = window().performance() {
             performance.clear_resource_timings();
         }
         frame.update(|f| *f += 1);
     };
-    let room = api::Room::here();
     let refresh_stats = move |_| {
         room.spawn(async move {
             let stats = api::lab::stats().await.map_err(|e| e.to_string());
@@ -123,6 +181,7 @@ pub fn Lab() -> impl IntoView {
             </p>
 
             <LabSummary summary=summary/>
+            <ProtocolComparison model=model frame=frame ground=ground compared=compared on_compare=compare/>
 
             <h2>"Waterfall"</h2>
             <p class="explain">
@@ -189,7 +248,7 @@ fn start_frame_work(
                     for event in events {
                         model.apply(event);
                     }
-                    let refined = model.fill_sent_times(api::lab::request_start)
+                    let refined = model.fill_sent_times(api::lab::timing)
                         | model.note_connections(CONNECTIONS_PER_HOST);
                     let growing =
                         model.requests().iter().any(|r| r.finished_at.is_none()) || refined;

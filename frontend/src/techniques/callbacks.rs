@@ -12,7 +12,7 @@ pub fn echo_as_xml(
     request: &EchoRequest,
     on_done: impl FnOnce(Result<String, String>) + 'static,
 ) -> Result<XhrRequest, String> {
-    let address = echo_address(EchoMethod::Get, request);
+    let address = echo_address(None, EchoMethod::Get, request);
     let sent = xhr::get(&address, "application/xml", move |answer| {
         let read = answer
             .map_err(|error| error.to_string())

@@ -38,7 +38,7 @@ pub fn echo_with_promises(
     on_done: impl FnOnce(Result<String, String>) + 'static,
 ) -> Result<Chain, String> {
     let controller = AbortController::new().map_err(|_| "no AbortController")?;
-    let address = echo_address(EchoMethod::Get, request);
+    let address = echo_address(None, EchoMethod::Get, request);
     let fetched = promise::get(&address, "application/json", &controller.signal())
         .map_err(|_| "fetch cannot be called")?;
     let done = Rc::new(RefCell::new(Some(on_done)));

@@ -12,7 +12,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use protocol::lab::{DRIP_EVERY_MS, DRIP_PARTS, EchoRequest, Fault, LabStats};
+use protocol::lab::{DRIP_EVERY_MS, DRIP_PARTS, EchoRequest, Fault, LabOrigins, LabStats};
 
 use super::Lab;
 use crate::connections::ResetConnection;
@@ -39,6 +39,11 @@ pub async fn echo_body(
     ApiJson(request): ApiJson<EchoRequest>,
 ) -> Result<Response> {
     echo(&lab, format, reset, &headers, request).await
+}
+
+/// `GET /api/lab/origins`.
+pub async fn origins_show(State(origins): State<super::Origins>) -> ApiJson<LabOrigins> {
+    ApiJson(origins.shown())
 }
 
 /// `GET /api/lab/stats`.

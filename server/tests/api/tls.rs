@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
+use protocol::lab::LabOrigins;
 use protocol::server::ServerNow;
 use reqwest::Version;
 
-use crate::helpers::{Events, new_database, start_process_with};
+use crate::helpers::{Events, new_database, spawn_app, start_process_with};
 
 /// A client that trusts the server's self-made certificate; `http1` only offers HTTP/1.1.
 fn client(http1: bool) -> reqwest::Client {
@@ -127,4 +128,129 @@ async fn a_certificate_of_ones_own_is_served_and_an_unreadable_one_stops_the_sta
     assert!(!refused.status.success());
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(said.contains("no-such.pem"), "{said}");
+}
+
+/// With `--tls` the server also listens where it speaks only HTTP/1.1, and its echo answers the
+/// page on the TLS port from there (CORS, its headers readable, its timing shared), so the Lab
+/// runs the same experiment over both protocols. No other origin is let in, and without `--tls`
+/// none at all.
+#[tokio::test]
+async fn a_port_beside_speaks_only_http1_and_its_echo_answers_the_page_on_the_tls_port() {
+    let folder = tempfile::tempdir().expect("a folder");
+    let database = new_database(folder.path()).await;
+    let server = start_process_with(&database, folder.path(), "warn", &["--tls"]).await;
+    let two = client(false);
+    let origins: LabOrigins = two
+        .get(format!("{}/api/lab/origins", server.address))
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("origins");
+    let port = origins.http1_port.expect("a port speaking only HTTP/1.1");
+    let page = server.address.clone();
+    let beside = format!("https://127.0.0.1:{port}");
+    assert_ne!(page, beside);
+
+    // A client that would rather speak HTTP/2 is answered over HTTP/1.1 there.
+    let echo = format!("{beside}/api/lab/echo?delay_ms=0&seq=1");
+    let answer = two
+        .get(&echo)
+        .header("origin", &page)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(answer.version(), Version::HTTP_11);
+    assert_eq!(answer.status(), 200);
+    let headers = answer.headers();
+    assert_eq!(headers["access-control-allow-origin"], page.as_str());
+    assert_eq!(headers["timing-allow-origin"], page.as_str());
+    assert_eq!(headers["access-control-expose-headers"], "*");
+    // The page over HTTP/1.1 there says the same of where it listens.
+    let there: LabOrigins = two
+        .get(format!("{beside}/api/lab/origins"))
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("origins");
+    assert_eq!(there, origins);
+
+    // A POST asks first (a preflight), and may send its JSON and its key.
+    let asked = two
+        .request(reqwest::Method::OPTIONS, &echo)
+        .header("origin", &page)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "content-type,idempotency-key",
+        )
+        .send()
+        .await
+        .expect("answered");
+    assert!(asked.status().is_success(), "{}", asked.status());
+    let allowed = asked.headers()["access-control-allow-methods"]
+        .to_str()
+        .expect("text");
+    assert!(allowed.contains("POST"), "{allowed}");
+    assert_eq!(
+        asked.headers()["access-control-allow-origin"],
+        page.as_str()
+    );
+
+    // Another origin — another port, another host, plain HTTP — gets the echo (the browser keeps
+    // it from its page) but no leave to read it.
+    for other in [
+        format!("https://127.0.0.1:{}", port.wrapping_add(1)),
+        page.replace("127.0.0.1", "example.com"),
+        page.replacen("https", "http", 1),
+    ] {
+        let answer = two
+            .get(&echo)
+            .header("origin", &other)
+            .send()
+            .await
+            .expect("answered");
+        assert!(
+            answer
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none(),
+            "{other}: {:?}",
+            answer.headers()
+        );
+        assert!(answer.headers().get("timing-allow-origin").is_none());
+    }
+}
+
+#[tokio::test]
+async fn without_tls_there_is_no_port_beside_and_no_origin_is_let_in() {
+    let app = spawn_app().await;
+    let origins: LabOrigins = app
+        .client
+        .get(format!("{}/api/lab/origins", app.address))
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("origins");
+    assert_eq!(origins.http1_port, None);
+    let port = app.address.rsplit(':').next().expect("a port");
+    let answer = app
+        .client
+        .get(format!("{}/api/lab/echo?delay_ms=0", app.address))
+        .header("origin", format!("https://127.0.0.1:{port}"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(answer.status(), 200);
+    assert!(
+        answer
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
 }

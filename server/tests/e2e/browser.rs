@@ -189,7 +189,8 @@ impl Session {
     }
 
     /// Starts a second instance, named `b`, on this session's database over TLS (`--tls`:
-    /// HTTP/1.1 and HTTP/2 on one port, a certificate made at its start); returns its address.
+    /// HTTP/1.1 and HTTP/2 on one port, a certificate made at its start, and a port beside it
+    /// speaking only HTTP/1.1 for the Lab's comparison); returns its address.
     pub async fn beside_over_tls(&mut self) -> String {
         let tls = server::tls::server_config(&server::tls::Certificate::MadeAtStart)
             .expect("a TLS configuration");
@@ -197,7 +198,24 @@ impl Session {
             tls: Some(tls),
             ..server::Connections::default()
         };
-        let (address, state, shutdown) = serve(&self.database, "b", connections, |_| {}).await;
+        let http1 = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let http1_port = http1.local_addr().expect("address").port();
+        let page = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let page_port = page.local_addr().expect("address").port();
+        let (address, state, shutdown) =
+            serve_on(page, &self.database, "b", connections.clone(), |state| {
+                state.lab_origins = server::lab::Origins {
+                    page_port: Some(page_port),
+                    http1_port: Some(http1_port),
+                };
+                state.page = state.page.clone().also_connecting_to(Some(http1_port));
+            })
+            .await;
+        server::serve_http1_beside(http1, &state, connections);
         self.beside = Some((state, shutdown));
         address.replacen("http://", "https://", 1)
     }
@@ -531,6 +549,20 @@ async fn serve(
     connections: server::Connections,
     configure: impl FnOnce(&mut AppState),
 ) -> (String, AppState, oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    serve_on(listener, database, name, connections, configure).await
+}
+
+/// [`serve`] on `listener`.
+async fn serve_on(
+    listener: tokio::net::TcpListener,
+    database: &server::db::Address,
+    name: &'static str,
+    connections: server::Connections,
+    configure: impl FnOnce(&mut AppState),
+) -> (String, AppState, oneshot::Sender<()>) {
     let dist = required_path("MEANWHILE_E2E_DIST");
     let db = server::db::connect(database).await.expect("database");
     let mut state = AppState {
@@ -539,9 +571,6 @@ async fn serve(
         ..AppState::new(db, PageFiles::new(dist))
     };
     configure(&mut state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
     let address = format!("http://{}", listener.local_addr().expect("address"));
     let (shutdown, stop) = oneshot::channel::<()>();
     tokio::spawn(server::serve(

@@ -395,67 +395,118 @@ async fn faults_on_a_script_are_retried_or_not_as_their_kind_says() {
 
 /// Each echo's wait for a connection and the protocol it came over, by the browser's resource
 /// timing: `[(wait ms, protocol)]`.
-async fn connection_waits(session: &Session) -> Vec<(f64, String)> {
+async fn connection_waits(session: &Session) -> Vec<(f64, String, String)> {
     let waits = session
         .eval(
             "return performance.getEntriesByType('resource') \
                .filter(r => r.name.includes('/api/lab/echo')) \
-               .map(r => [r.requestStart - r.startTime, r.nextHopProtocol])",
+               .map(r => [r.requestStart - r.startTime, r.nextHopProtocol, r.name])",
         )
         .await;
     serde_json::from_value(waits).expect("pairs")
 }
 
-/// The same run over HTTP/1.1 and over HTTP/2 (the server's `--tls`): over HTTP/1.1 the browser
-/// opens six connections and the rest of the requests wait for one; over HTTP/2 they all leave
-/// at once on one connection.
+/// The same run over HTTP/1.1 and over HTTP/2, side by side in the page (the server's `--tls`):
+/// over HTTP/1.1 the browser opens six connections and the rest of the requests wait for one;
+/// over HTTP/2 they all leave at once on one connection. Over plain HTTP the Lab says how to
+/// get there.
 #[tokio::test]
 async fn over_http2_no_request_waits_for_a_connection() {
     let mut session = Session::start().await;
-    let run = async |session: &Session, address: &str| {
+    let lab = "/lab?count=30&delay=1000&jitter=0";
+    session.open_started(lab).await;
+    let said = session
+        .wait_for_text(
+            "[data-testid=lab-compare]",
+            "--tls",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(said.contains("HTTP/1.1"), "{said}");
+    assert_eq!(
         session
-            .open_started_at(address, "/lab?count=30&delay=1000&jitter=0")
-            .await;
-        session.click("[data-testid=lab-start]").await;
-        session
-            .wait_until("30 answered", Duration::from_secs(30), async || {
-                session.number("sum-ok").await == 30
-            })
-            .await;
-        session.click("[data-testid=waterfall]").await;
-        let details = session.text("[data-testid=lab-details]").await;
-        (connection_waits(session).await, details)
-    };
-    let plain = session.address.clone();
-    let (http1, _) = run(&session, &plain).await;
-    let secure = session.beside_over_tls().await;
-    let (http2, details) = run(&session, &secure).await;
+            .eval("return document.querySelectorAll('[data-testid=lab-compare-start]').length")
+            .await,
+        0,
+        "nothing to compare with over plain HTTP"
+    );
 
-    assert_eq!(http1.len(), 30);
+    let secure = session.beside_over_tls().await;
+    session.open_started_at(&secure, lab).await;
+    session.click("[data-testid=lab-compare-start]").await;
+    session
+        .wait_until("both runs answered", Duration::from_secs(40), async || {
+            session.text("[data-testid=compare-http2-answered]").await == "30 of 30"
+                && !session
+                    .text("[data-testid=lab-compare-verdict]")
+                    .await
+                    .is_empty()
+        })
+        .await;
+    assert_eq!(
+        session.text("[data-testid=compare-http1-answered]").await,
+        "30 of 30"
+    );
+    assert_eq!(
+        session.text("[data-testid=compare-http1-protocol]").await,
+        "http/1.1"
+    );
+    assert_eq!(
+        session.text("[data-testid=compare-http2-protocol]").await,
+        "h2"
+    );
+
+    // The browser's own account of each echo: those sent to the port beside came over
+    // HTTP/1.1 and all but six waited an echo's time or more for a connection; those sent here
+    // came over HTTP/2 and none waited for another's answer.
+    let waits = connection_waits(&session).await;
+    let (http1, http2): (Vec<_>, Vec<_>) = waits
+        .into_iter()
+        .partition(|(_, _, name)| !name.starts_with(&secure));
+    assert_eq!((http1.len(), http2.len()), (30, 30), "{http1:?} {http2:?}");
     assert!(
-        http1.iter().all(|(_, protocol)| protocol == "http/1.1"),
+        http1.iter().all(|(_, protocol, _)| protocol == "http/1.1"),
         "{http1:?}"
     );
-    let waited = http1.iter().filter(|(wait, _)| *wait >= 900.0).count();
+    let waited = http1.iter().filter(|(wait, ..)| *wait >= 900.0).count();
     assert!(
         waited >= 24,
         "all but six waited an echo's time or more: {http1:?}"
     );
-
-    assert_eq!(http2.len(), 30);
     assert!(
-        http2.iter().all(|(_, protocol)| protocol == "h2"),
+        http2.iter().all(|(_, protocol, _)| protocol == "h2"),
         "{http2:?}"
     );
-    let longest = http2.iter().map(|(wait, _)| *wait).fold(0.0, f64::max);
+    let longest = http2.iter().map(|(wait, ..)| *wait).fold(0.0, f64::max);
     assert!(
         longest < 1000.0,
         "none waited for another's answer: {http2:?}"
     );
+    // The table says the same.
+    let median = |text: String| -> f64 {
+        text.trim_end_matches(" ms")
+            .parse()
+            .unwrap_or_else(|_| panic!("a time: {text}"))
+    };
+    let one = median(session.text("[data-testid=compare-http1-wait]").await);
+    let two = median(session.text("[data-testid=compare-http2-wait]").await);
+    assert!(one >= 900.0 && two < 900.0, "medians {one} and {two}");
+    let verdict = session.text("[data-testid=lab-compare-verdict]").await;
+    assert!(verdict.contains("then gone"), "{verdict}");
+    session
+        .eval("document.querySelector('[data-testid=lab-compare]').scrollIntoView(); return null")
+        .await;
+    session.screenshot("lab-compare-protocols").await;
+
+    session.click("[data-testid=waterfall]").await;
+    let details = session.text("[data-testid=lab-details]").await;
     assert!(
-        details.contains("h2"),
+        details.contains("h2") || details.contains("http/1.1"),
         "the Lab says which protocol: {details}"
     );
+    session
+        .assert_accessible("the Lab's comparison of the protocols")
+        .await;
     session.screenshot("lab-over-http2").await;
     session.close().await;
 }
