@@ -23,7 +23,8 @@
 //! - **who the client is**: each request carries the connection's peer address as axum's
 //!   `ConnectInfo<SocketAddr>`, which `clients::ClientAddress` reads;
 //! - **a reset on purpose**: each request also carries a [`ResetConnection`], with which the
-//!   Lab's `reset` fault closes its connection with a TCP RST ([`Resettable`]);
+//!   Lab's `reset` fault closes its connection with a TCP RST ([`Resettable`]); over HTTP/2 it
+//!   answers [`ResetStream`] instead, and hyper resets that request's stream alone;
 //! - **a half-close**: with [`Connections::half_close`], hyper answers a request whose client
 //!   has shut its sending side (`shutdown(SHUT_WR)`) after it. Off by default: at the TCP level a
 //!   half-close looks exactly like a client that went away, and with it on hyper stops watching
@@ -170,14 +171,17 @@ pub async fn serve(
         match open.clone().try_acquire_owned() {
             Ok(permit) => {
                 at_cap = false;
-                let service = TowerToHyperService::new(router.clone().map_request(
-                    move |mut request: Request<hyper::body::Incoming>| {
-                        let extensions = request.extensions_mut();
-                        extensions.insert(ConnectInfo::<SocketAddr>(remote));
-                        extensions.insert(reset.clone());
-                        request
-                    },
-                ));
+                let service = TowerToHyperService::new(
+                    router
+                        .clone()
+                        .map_request(move |mut request: Request<hyper::body::Incoming>| {
+                            let extensions = request.extensions_mut();
+                            extensions.insert(ConnectInfo::<SocketAddr>(remote));
+                            extensions.insert(reset.clone());
+                            request
+                        })
+                        .map_result(ResetStream::from_answer),
+                );
                 let counted = InFlight::new(metrics::gauge!("meanwhile_connections_open"));
                 let Some(acceptor) = acceptor.clone() else {
                     let io = TokioIo::new(socket);
@@ -234,6 +238,41 @@ impl ResetConnection {
     /// Resets the connection at once; the request's answer is never sent.
     pub fn reset(&self) {
         self.0.cancel();
+    }
+}
+
+/// An answer that is to be none: the connection layer fails the request instead of answering
+/// it, and hyper's HTTP/2 then resets its stream (`RST_STREAM`, `INTERNAL_ERROR`) while the
+/// connection's other requests go on. The Lab's `reset` fault over HTTP/2. (Over HTTP/1.1 hyper
+/// would close the whole connection: that is what [`ResetConnection`] is for.)
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the answer was to be a reset stream")]
+pub struct ResetStream;
+
+impl ResetStream {
+    /// The answer that says so: a 500 envelope (what the log and the metrics count) carrying
+    /// [`ResetStream`].
+    pub fn answer() -> axum::response::Response {
+        let mut response = ApiError::InjectedInternal.into_response();
+        response.extensions_mut().insert(Self);
+        response
+    }
+
+    /// The router's answer as hyper is to take it: [`ResetStream::answer`] becomes an error.
+    fn from_answer(
+        result: Result<axum::response::Response, Infallible>,
+    ) -> Result<axum::response::Response, Self> {
+        match result {
+            Ok(response) if response.extensions().get::<Self>().is_some() => Err(Self),
+            Ok(response) => Ok(response),
+            Err(never) => match never {},
+        }
+    }
+}
+
+impl From<Infallible> for ResetStream {
+    fn from(never: Infallible) -> Self {
+        match never {}
     }
 }
 

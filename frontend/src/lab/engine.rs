@@ -372,7 +372,9 @@ async fn attempt_once(context: &RequestContext, call: AttemptCall) -> (AttemptAn
 /// fetch failed, the Lab knows what it asked the server for.
 fn fault_note(error: &ApiError, fault: Fault) -> &'static str {
     match (error, fault) {
-        (ApiError::Network(_), Fault::Reset) => " (the Lab's fault: the connection was reset)",
+        (ApiError::Network(_), Fault::Reset) => {
+            " (the Lab's fault: the connection was reset — over HTTP/2, the request's stream)"
+        }
         (ApiError::Network(_), Fault::Cut) => " (the Lab's fault: the body was cut short)",
         _ => "",
     }

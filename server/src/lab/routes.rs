@@ -9,13 +9,13 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, Version, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use protocol::lab::{DRIP_EVERY_MS, DRIP_PARTS, EchoRequest, Fault, LabOrigins, LabStats};
 
 use super::Lab;
-use crate::connections::ResetConnection;
+use crate::connections::{ResetConnection, ResetStream};
 use crate::error::{ApiError, ApiJson, ApiQuery, Result};
 use crate::state::ServedBy;
 
@@ -24,10 +24,11 @@ pub async fn echo_query(
     State(lab): State<Arc<Lab>>,
     format: Format,
     reset: Option<axum::Extension<ResetConnection>>,
+    version: Version,
     headers: HeaderMap,
     ApiQuery(request): ApiQuery<EchoRequest>,
 ) -> Result<Response> {
-    echo(&lab, format, reset, &headers, request).await
+    echo(&lab, format, (reset, version), &headers, request).await
 }
 
 /// `POST /api/lab/echo` with the same fields as a JSON body.
@@ -35,10 +36,11 @@ pub async fn echo_body(
     State(lab): State<Arc<Lab>>,
     format: Format,
     reset: Option<axum::Extension<ResetConnection>>,
+    version: Version,
     headers: HeaderMap,
     ApiJson(request): ApiJson<EchoRequest>,
 ) -> Result<Response> {
-    echo(&lab, format, reset, &headers, request).await
+    echo(&lab, format, (reset, version), &headers, request).await
 }
 
 /// `GET /api/lab/origins`.
@@ -60,7 +62,7 @@ pub async fn stats_show(
 async fn echo(
     lab: &Lab,
     format: Format,
-    reset: Option<axum::Extension<ResetConnection>>,
+    (reset, version): (Option<axum::Extension<ResetConnection>>, Version),
     headers: &HeaderMap,
     request: EchoRequest,
 ) -> Result<Response> {
@@ -78,6 +80,9 @@ async fn echo(
     let response = answer(format, echoed.answer)?;
     match echoed.fault {
         None => Ok(response),
+        // Over HTTP/2 a request is a stream of a connection others share: its stream is reset
+        // (RST_STREAM), and theirs go on.
+        Some(Fault::Reset) if version == Version::HTTP_2 => Ok(ResetStream::answer()),
         Some(Fault::Reset) => match reset {
             Some(axum::Extension(reset)) => {
                 reset.reset();

@@ -254,3 +254,38 @@ async fn without_tls_there_is_no_port_beside_and_no_origin_is_let_in() {
             .is_none()
     );
 }
+
+/// The Lab's `reset` over HTTP/2 resets that request's stream (`RST_STREAM`), not the connection
+/// every other request of the page shares: an echo waiting on the same connection is answered.
+#[tokio::test]
+async fn over_http2_a_reset_resets_one_request_and_the_others_on_its_connection_go_on() {
+    let folder = tempfile::tempdir().expect("a folder");
+    let database = new_database(folder.path()).await;
+    let server = start_process_with(&database, folder.path(), "warn", &["--tls"]).await;
+    let two = client(false);
+    let url = |query: &str| format!("{}/api/lab/echo?{query}", server.address);
+    let first = two.get(url("delay_ms=0")).send().await.expect("answered");
+    assert_eq!(first.version(), Version::HTTP_2);
+
+    let waiting = tokio::spawn(two.get(url("delay_ms=1500&seq=1")).send());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let reset = two
+        .get(url("delay_ms=0&fault=reset&fail_rate=1&seq=2"))
+        .send()
+        .await
+        .expect_err("no answer");
+    let said = format!("{reset:?}");
+    assert!(said.contains("INTERNAL_ERROR"), "a stream reset: {said}");
+    let answered = waiting.await.expect("joined").expect("answered");
+    assert_eq!(answered.status(), 200);
+    assert_eq!(answered.version(), Version::HTTP_2);
+    let stats: protocol::lab::LabStats = two
+        .get(format!("{}/api/lab/stats", server.address))
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("stats");
+    assert_eq!(stats.failed_injected, 1, "{stats:?}");
+}
