@@ -343,13 +343,18 @@ pub fn first_byte(id: EntryId, status: u16, server: ServerSide) {
 pub fn timing_in_words(value: &str) -> String {
     let mut total = None;
     let mut parts = Vec::new();
+    let mut said = Vec::new();
     for entry in value.split(',') {
         let mut fields = entry.trim().split(';');
         let name = fields.next().unwrap_or_default().trim();
+        let fields: Vec<&str> = fields.map(str::trim).collect();
         let Some(ms) = fields
-            .find_map(|field| field.trim().strip_prefix("dur="))
+            .iter()
+            .find_map(|field| field.strip_prefix("dur="))
             .and_then(|ms| ms.parse::<f64>().ok())
         else {
+            // A metric without a time says something in words (the Lab's faults).
+            said.extend(fields.iter().find_map(|field| description(field)));
             continue;
         };
         if name == "total" {
@@ -358,11 +363,29 @@ pub fn timing_in_words(value: &str) -> String {
             parts.push(format!("{name} {ms:.1}"));
         }
     }
-    match total {
+    let account = match total {
         Some(total) if parts.is_empty() => format!("{total:.1} ms"),
         Some(total) => format!("{total:.1} ms: {}", parts.join(", ")),
         None => parts.join(", "),
-    }
+    };
+    said.push(account);
+    said.retain(|words| !words.is_empty());
+    said.join(" · ")
+}
+
+/// What a `Server-Timing` metric says in words, if it has one that is not about time: the
+/// Lab's `fault` (what the server did to the answer on purpose).
+pub fn server_said(value: &str) -> Option<String> {
+    value.split(',').find_map(|entry| {
+        let mut fields = entry.trim().split(';').map(str::trim);
+        (fields.next()? == "fault").then(|| fields.find_map(description))?
+    })
+}
+
+/// The text of a `desc="…"` field.
+fn description(field: &str) -> Option<String> {
+    let text = field.strip_prefix("desc=")?;
+    Some(text.trim_matches('"').to_owned())
 }
 
 /// The browser's phases in a few words: `http/1.1: queued 0.4, waiting 305.2, download 0.3`,

@@ -461,3 +461,22 @@ async fn the_browsers_own_phases_are_filed_under_each_request() {
     assert!(inspector::phases_in_words(&phases).starts_with("http/1.1: queued "));
     inspector::clear();
 }
+
+/// What the server did to an answer on purpose (the Lab's faults) is in its account, in words,
+/// before where the time went.
+#[wasm_bindgen_test]
+fn the_servers_account_names_a_fault_in_words() {
+    let dripped = "fault;desc=\"the Lab's fault: the body in 10 parts 100 ms apart\", \
+                   wait;dur=300.0;desc=\"waiting on purpose\", handler;dur=1.2, total;dur=301.2";
+    assert_eq!(
+        inspector::timing_in_words(dripped),
+        "the Lab's fault: the body in 10 parts 100 ms apart · 301.2 ms: wait 300.0, handler 1.2"
+    );
+    assert_eq!(
+        inspector::server_said(dripped).as_deref(),
+        Some("the Lab's fault: the body in 10 parts 100 ms apart")
+    );
+    let plain = "wait;dur=0.0, handler;dur=1.2, total;dur=1.2";
+    assert_eq!(inspector::timing_in_words(plain), "1.2 ms: handler 1.2");
+    assert_eq!(inspector::server_said(plain), None);
+}

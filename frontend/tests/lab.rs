@@ -1150,8 +1150,8 @@ fn rows_that_differ_stay_apart_and_nothing_shrinks_below_a_device_pixel() {
 }
 
 /// The comparison of the protocols: two runs side by side. Over HTTP/2 (a run that shares one
-/// connection) nobody is estimated to wait for a connection; each run's summary is its own, with
-/// the protocol its answers came over.
+/// connection) a request waits only for a stream of it; each run's summary is its own, with the
+/// protocol its answers came over.
 #[wasm_bindgen_test]
 fn two_runs_are_summed_up_apart_and_one_over_a_shared_connection_waits_for_none() {
     let mut events = Vec::new();
@@ -1167,7 +1167,7 @@ fn two_runs_are_summed_up_apart_and_one_over_a_shared_connection_waits_for_none(
         }
     }
     let mut model = model_from(events);
-    model.shares_one_connection(2);
+    model.shares_one_connection(2, 7);
     assert!(model.note_connections(6));
     let estimated = |model: &LabModel, run: u32| {
         model
@@ -1181,7 +1181,7 @@ fn two_runs_are_summed_up_apart_and_one_over_a_shared_connection_waits_for_none(
         6,
         "six of HTTP/1.1's got a connection"
     );
-    assert_eq!(estimated(&model, 2), 0, "HTTP/2's share one: no estimate");
+    assert_eq!(estimated(&model, 2), 7, "HTTP/2's: seven of its streams");
 
     for seq in (1..=8).chain(11..=18) {
         model.apply(ended(seq, 1, 1_000.0, Outcome::Applied, None, Some(990.0)));

@@ -11,6 +11,8 @@
 //! 4. Protocols: 200 echoes of 500 ms from Chromium over HTTP/1.1 (the plain server) and over
 //!    HTTP/2 (a second instance with `--tls`): wall time, and the time spent waiting for a
 //!    connection (the browser's resource timing).
+//! 5. TLS: echo throughput at delay 0 over plain HTTP/1.1, over TLS with HTTP/1.1 and over TLS
+//!    with HTTP/2, under one load generator (reqwest), in alternating turns: what TLS costs.
 //!
 //! Figures are printed, not asserted: the machines are shared and noisy.
 
@@ -34,7 +36,7 @@ use serde_json::{Value, json};
 use support::{nearest_rank, record};
 
 fn main() {
-    // MEANWHILE_BENCH_ONLY=frames,echo,memory,protocols runs only the named parts (all by default).
+    // MEANWHILE_BENCH_ONLY=frames,echo,memory,protocols,tls runs only the named parts (all by default).
     let only = std::env::var("MEANWHILE_BENCH_ONLY").unwrap_or_default();
     let wanted = |part: &str| only.is_empty() || only.split(',').any(|p| p.trim() == part);
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
@@ -50,6 +52,155 @@ fn main() {
     }
     if wanted("protocols") {
         runtime.block_on(protocols());
+    }
+    if wanted("tls") {
+        echo_over_tls();
+    }
+}
+
+// ---- 5. Echo throughput over TLS against plain -------------------------------------------------
+
+/// Requests in flight at once in each turn of part 5.
+const TLS_CONCURRENCY: usize = 32;
+
+fn echo_over_tls() {
+    println!(
+        "5. Echo at delay 0: plain HTTP/1.1, TLS with HTTP/1.1, TLS with HTTP/2 (the same server)"
+    );
+    println!(
+        "   (one load generator, reqwest: {TLS_CONCURRENCY} requests at a time, on as many keep-alive connections over HTTP/1.1 and one over HTTP/2; {PAIRS} rounds of {} ms turns in rotating order, medians)",
+        TURN.as_millis()
+    );
+    let servers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a server runtime");
+    let load = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a load runtime");
+    let folder = tempfile::tempdir().expect("temporary folder");
+    // A certificate of our own (as `--tls-cert`/`--tls-key` take it), which the client trusts.
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).expect("made");
+    let (cert, key) = (
+        folder.path().join("cert.pem"),
+        folder.path().join("key.pem"),
+    );
+    std::fs::write(&cert, made.cert.pem()).expect("written");
+    std::fs::write(&key, made.key_pair.serialize_pem()).expect("written");
+    let tls = server::tls::server_config(&server::tls::Certificate::Files { cert, key })
+        .expect("a TLS configuration");
+    let plain_addr = servers.block_on(start_meanwhile(folder.path()));
+    let secure_addr = servers.block_on(start_meanwhile_with(
+        folder.path(),
+        server::Connections {
+            tls: Some(tls),
+            ..server::Connections::default()
+        },
+    ));
+    let trusted =
+        reqwest::Certificate::from_pem(made.cert.pem().as_bytes()).expect("a certificate");
+    let client = |secure: bool, http1: bool| {
+        let builder = reqwest::Client::builder().pool_max_idle_per_host(TLS_CONCURRENCY);
+        let builder = if secure {
+            builder.add_root_certificate(trusted.clone())
+        } else {
+            builder
+        };
+        let builder = if http1 { builder.http1_only() } else { builder };
+        builder.build().expect("a client")
+    };
+    let sides = [
+        (
+            "plain HTTP/1.1",
+            client(false, true),
+            format!("http://{plain_addr}/api/lab/echo?seq=1"),
+        ),
+        (
+            "TLS HTTP/1.1",
+            client(true, true),
+            format!("https://{secure_addr}/api/lab/echo?seq=1"),
+        ),
+        (
+            "TLS HTTP/2",
+            client(true, false),
+            format!("https://{secure_addr}/api/lab/echo?seq=1"),
+        ),
+    ];
+    let turn = |side: usize| {
+        let (_, client, url) = &sides[side];
+        load.block_on(load_with_client(client, url, TURN))
+    };
+    for _ in 0..3 {
+        for side in 0..sides.len() {
+            turn(side);
+        }
+    }
+    let mut figures: Vec<Vec<LoadFigures>> = sides.iter().map(|_| Vec::new()).collect();
+    for round in 0..PAIRS {
+        for offset in 0..sides.len() {
+            let side = (round + offset) % sides.len();
+            figures[side].push(turn(side));
+        }
+    }
+    let median = |figures: &[LoadFigures], pick: fn(&LoadFigures) -> f64| {
+        let mut values: Vec<f64> = figures.iter().map(pick).collect();
+        values.sort_by(f64::total_cmp);
+        nearest_rank(&values, 50.0)
+    };
+    let plain = median(&figures[0], |f| f.per_second);
+    for ((name, ..), figures) in sides.iter().zip(&figures) {
+        let per_second = median(figures, |f| f.per_second);
+        println!(
+            "   {name:>14}: {per_second:>8.0} requests/s, p99 {:.2} ms, {:.2}× plain (medians; {} requests in all)",
+            median(figures, |f| f.p99_ms),
+            per_second / plain,
+            figures.iter().map(|f| f.requests).sum::<usize>()
+        );
+        record(
+            "tls",
+            &format!("{name}, requests per second"),
+            per_second,
+            "/s",
+            None,
+        );
+    }
+    println!();
+    drop(servers);
+}
+
+/// Sends `GET url` through `client`, [`TLS_CONCURRENCY`] at a time, for `time`.
+async fn load_with_client(client: &reqwest::Client, url: &str, time: Duration) -> LoadFigures {
+    let started = Instant::now();
+    let workers: Vec<_> = (0..TLS_CONCURRENCY)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.to_owned());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while started.elapsed() < time {
+                    let sent = Instant::now();
+                    let response = client.get(&url).send().await.expect("an answer");
+                    assert!(response.status().is_success(), "{}", response.status());
+                    let _ = response.bytes().await.expect("a body");
+                    latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for worker in workers {
+        latencies.extend(worker.await.expect("a worker"));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    LoadFigures {
+        requests: latencies.len(),
+        per_second: latencies.len() as f64 / elapsed,
+        p99_ms: nearest_rank(&latencies, 99.0),
+        server_cpu_us: None,
+        load_cpu_us: None,
     }
 }
 
@@ -373,6 +524,13 @@ async fn start_hello() -> SocketAddr {
 }
 
 async fn start_meanwhile(folder: &std::path::Path) -> SocketAddr {
+    start_meanwhile_with(folder, server::Connections::default()).await
+}
+
+async fn start_meanwhile_with(
+    folder: &std::path::Path,
+    connections: server::Connections,
+) -> SocketAddr {
     let db = server::db::connect(&server::db::Address::Sqlite(folder.join("bench.db")))
         .await
         .expect("database");
@@ -384,7 +542,7 @@ async fn start_meanwhile(folder: &std::path::Path) -> SocketAddr {
     tokio::spawn(server::serve(
         listener,
         state,
-        server::Connections::default(),
+        connections,
         std::future::pending(),
         Duration::from_secs(1),
     ));

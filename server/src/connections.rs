@@ -96,8 +96,10 @@ impl Default for Connections {
 
 /// How often HTTP/2 pings a quiet connection, and how long it waits for the answer.
 const HTTP2_PING: Duration = Duration::from_secs(20);
-/// Requests one HTTP/2 connection may carry at once.
-const HTTP2_STREAMS: u32 = 256;
+/// Requests one HTTP/2 connection may carry at once (more wait for a stream). Each is a task and
+/// a connection's worth of memory; with the cap on connections per address, one address may have
+/// at most this many times that many requests in flight.
+pub const HTTP2_STREAMS: u32 = 256;
 
 /// How long a connection refused at the cap may take to send the request it is refused.
 const REFUSAL_HEADER_TIMEOUT: Duration = Duration::from_secs(1);

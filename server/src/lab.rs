@@ -46,8 +46,10 @@ pub struct Origins {
 impl Origins {
     /// What the page is told (`GET /api/lab/origins`).
     pub fn shown(self) -> LabOrigins {
+        let http1_port = self.http1_port.filter(|_| self.page_port.is_some());
         LabOrigins {
-            http1_port: self.http1_port.filter(|_| self.page_port.is_some()),
+            http1_port,
+            http2_streams: http1_port.map(|_| crate::connections::HTTP2_STREAMS),
         }
     }
 

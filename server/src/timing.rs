@@ -5,7 +5,8 @@
 //! task-local [`Spent`], and writes it into the answer's header when the answer's head is ready:
 //! `db-wait` (waiting to begin a write's transaction: on SQLite, its turn for the one writer),
 //! `db` (a write's transaction, from its beginning to its commit), `wait` (waiting on purpose:
-//! the echo's delay), `handler` (the rest) and `total`, in milliseconds to a tenth. Work spawned
+//! the echo's delay), `handler` (the rest) and `total`, in milliseconds to a tenth; a handler
+//! may add a metric of its own (the Lab's `fault`, named in words). Work spawned
 //! for a request ([`crate::streams::detached`]) carries the account along ([`current`],
 //! [`within`]). A stream's account ends with its head.
 
@@ -80,7 +81,8 @@ pub async fn server_timing(request: Request, next: Next) -> Response {
     let mut response = SPENT.scope(account.clone(), next.run(request)).await;
     let parts = *account.0.lock().unwrap_or_else(|e| e.into_inner());
     if let Ok(value) = HeaderValue::try_from(header(parts, started.elapsed())) {
-        response.headers_mut().insert(SERVER_TIMING, value);
+        // Beside what the handler may have said in it (the Lab's faults).
+        response.headers_mut().append(SERVER_TIMING, value);
     }
     response
 }

@@ -218,6 +218,11 @@ pub struct LabOrigins {
     /// without `--tls`.
     #[serde(default)]
     pub http1_port: Option<u16>,
+    /// With `--tls`, how many requests one HTTP/2 connection may carry at once (its
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS`): more wait for a stream, as over HTTP/1.1 they wait for
+    /// a connection.
+    #[serde(default)]
+    pub http2_streams: Option<u32>,
 }
 
 /// Most events one countdown of `GET /api/lab/ticks` sends.

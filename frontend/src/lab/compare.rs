@@ -18,8 +18,12 @@ pub struct Compared {
 /// Where the page stands: what it came over, and where the server speaks only HTTP/1.1.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ground {
-    /// Over HTTP/2, with the server's HTTP/1.1 port at this origin: the comparison can run.
-    Both { http1_origin: String },
+    /// Over HTTP/2, with the server's HTTP/1.1 port at this origin, and how many requests one
+    /// HTTP/2 connection carries at once: the comparison can run.
+    Both {
+        http1_origin: String,
+        streams: Option<u32>,
+    },
     /// Over HTTP/2, and the server names no HTTP/1.1 port (yet, or at all).
     Http2Only,
     /// Over something else (HTTP/1.1 without `--tls`), or the browser does not say.
@@ -47,9 +51,14 @@ pub fn ProtocolComparison(
     });
     let explain = move || {
         match ground.get() {
-        Ground::Both { http1_origin } => view! {
+        Ground::Both { http1_origin, streams } => view! {
             <p class="explain">
-                "This page came over HTTP/2: every request shares one connection. The server also listens at "
+                "This page came over HTTP/2: every request shares one connection"
+                {streams.map(|n| format!(
+                    ", which carries up to {n} at once (the server's limit of streams; more wait for one, as over \
+                     HTTP/1.1 they wait for a connection)"
+                ))}
+                ". The server also listens at "
                 <code>{http1_origin}</code> " speaking only HTTP/1.1, where the browser opens at most six "
                 "connections and the rest of the requests wait for one. Compare sends the requests set above "
                 "there first, then here — as GETs, for a POST to another origin first asks leave (a preflight) "
@@ -76,7 +85,7 @@ pub fn ProtocolComparison(
     }
     };
     let start = move |_| {
-        if let Ground::Both { http1_origin } = ground.get_untracked() {
+        if let Ground::Both { http1_origin, .. } = ground.get_untracked() {
             on_compare.run(http1_origin);
         }
     };

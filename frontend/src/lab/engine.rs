@@ -290,9 +290,20 @@ async fn one_request(context: Rc<RequestContext>, seq: u64) {
                     Some(failure_words(error, fault, settings.retry.max_retries))
                 }
                 (Outcome::TimedOut, ..) => Some(format!(
-                    "timed out — no answer within the run's {} ms",
-                    settings.timeout_ms.unwrap_or_default()
+                    "timed out — no answer within the run's {} ms{}",
+                    settings.timeout_ms.unwrap_or_default(),
+                    if fault == Fault::Silent {
+                        " (the Lab's fault was silence: a request it fails gets no answer at all)"
+                    } else {
+                        ""
+                    }
                 )),
+                // What the server did to an answer on purpose, in its own words (a drip).
+                (Outcome::Applied, Ok(echo), _) => echo
+                    .server_timing
+                    .as_deref()
+                    .and_then(inspector::server_said)
+                    .map(|said| format!("answered and used — {said}")),
                 (Outcome::StaleDiscarded, ..) => {
                     Some("stale — another request of the race had answered first".to_owned())
                 }

@@ -151,8 +151,10 @@ pub struct LabModel {
     latest_end: f64,
     /// Counts the changes, Clear included (see [`LabModel::revision`]).
     revision: u64,
-    /// Runs whose requests share one connection (HTTP/2): none of them waits for one.
+    /// Runs whose requests share one connection (HTTP/2), and how many requests it carries at
+    /// once (its streams).
     sharing: HashSet<u32>,
+    streams: usize,
 }
 
 impl LabModel {
@@ -182,10 +184,12 @@ impl LabModel {
         };
     }
 
-    /// Says that `run`'s requests share one connection (the page came over HTTP/2): the page
-    /// does not estimate a wait for a connection for them ([`LabModel::note_connections`]).
-    pub fn shares_one_connection(&mut self, run: u32) {
+    /// Says that `run`'s requests share one connection (the page came over HTTP/2) that carries
+    /// `streams` of them at once: beyond that they wait for a stream, and the page estimates that
+    /// wait as it does the wait for a connection ([`LabModel::note_connections`]).
+    pub fn shares_one_connection(&mut self, run: u32, streams: usize) {
         self.sharing.insert(run);
+        self.streams = streams;
     }
 
     pub fn apply(&mut self, event: LabEvent) {
@@ -254,15 +258,22 @@ impl LabModel {
     /// wait. An attempt seen among the holders for the first time got its connection when it was
     /// sent or when the latest attempt before now ended, whichever is later. (The browser tells
     /// the exact time only after the answer, through resource timing; see
-    /// [`LabModel::fill_sent_times`].) Returns whether anything changed.
+    /// [`LabModel::fill_sent_times`].) Runs that share one connection are estimated the same
+    /// way among themselves, with its streams for connections. Returns whether anything changed.
     pub fn note_connections(&mut self, connections: usize) -> bool {
+        let streams = self.streams;
+        self.note_holders(false, connections) | self.note_holders(true, streams)
+    }
+
+    /// [`LabModel::note_connections`] for the runs that share a connection, or for the others.
+    fn note_holders(&mut self, sharing: bool, connections: usize) -> bool {
         let mut in_flight: Vec<(f64, usize, usize)> = Vec::new();
-        let one_each = self
+        let pool = self
             .requests
             .iter()
             .enumerate()
-            .filter(|(_, request)| !self.sharing.contains(&request.run));
-        for (r, request) in one_each {
+            .filter(|(_, request)| self.sharing.contains(&request.run) == sharing);
+        for (r, request) in pool {
             for (a, attempt) in request.attempts.iter().enumerate() {
                 if attempt.ended_at.is_none() {
                     in_flight.push((attempt.started_at, r, a));

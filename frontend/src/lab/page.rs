@@ -47,16 +47,21 @@ pub fn Lab() -> impl IntoView {
     let page_protocol = api::lab::page_protocol();
     let shares_connection = page_protocol.as_deref() == Some("h2");
     let http1_origin = RwSignal::new(None::<String>);
+    let http2_streams = RwSignal::new(None::<u32>);
     let room = api::Room::here();
     if shares_connection {
         room.spawn(async move {
             if let Ok(origins) = api::lab::origins().await {
                 http1_origin.set(origins.http1_port.and_then(api::lab::origin_on_port));
+                http2_streams.set(origins.http2_streams);
             }
         });
     }
     let ground = Signal::derive(move || match (shares_connection, http1_origin.get()) {
-        (true, Some(http1_origin)) => Ground::Both { http1_origin },
+        (true, Some(http1_origin)) => Ground::Both {
+            http1_origin,
+            streams: http2_streams.get(),
+        },
         (true, None) => Ground::Http2Only,
         (false, _) => Ground::Plain {
             protocol: page_protocol.clone(),
@@ -70,7 +75,11 @@ pub fn Lab() -> impl IntoView {
         let id = next_run.get_value();
         next_run.set_value(id + 1);
         if origin.is_none() && shares_connection {
-            model.update_value(|m| m.shares_one_connection(id));
+            // Unknown (behind a proxy), no wait for a stream is estimated.
+            let streams = http2_streams
+                .get_untracked()
+                .map_or(usize::MAX, |streams| streams as usize);
+            model.update_value(|m| m.shares_one_connection(id, streams));
         }
         Run {
             id,

@@ -94,10 +94,29 @@ async fn echo(
             )),
         },
         Some(Fault::Silent) => std::future::pending().await,
-        Some(Fault::Cut) => Ok(cut(response).await),
-        Some(Fault::Drip) => Ok(drip(response).await),
+        Some(Fault::Cut) => Ok(said(
+            cut(response).await,
+            "half the body then the connection closes",
+        )),
+        Some(Fault::Drip) => Ok(said(
+            drip(response).await,
+            &format!("the body in {DRIP_PARTS} parts {DRIP_EVERY_MS} ms apart"),
+        )),
         Some(_) => Ok(response),
     }
+}
+
+/// `response` with what the server did to it on purpose in its `Server-Timing` (beside the
+/// account the timing layer adds), which the page's inspector shows beside the request: a
+/// `fault` metric, described (no commas: they part the metrics).
+fn said(mut response: Response, what: &str) -> Response {
+    let metric = format!("fault;desc=\"the Lab's fault: {what}\"");
+    if let Ok(value) = HeaderValue::try_from(metric) {
+        response
+            .headers_mut()
+            .append(crate::timing::SERVER_TIMING, value);
+    }
+    response
 }
 
 /// The answer with its whole `Content-Length` but only the first half of its body; a moment

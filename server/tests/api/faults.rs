@@ -85,17 +85,27 @@ async fn each_fault_is_what_a_client_meets_from_a_real_server() {
         "{} of {promised}",
         body.len()
     );
-    let error = app
-        .get(&failing("cut"))
-        .await
-        .bytes()
-        .await
-        .expect_err("the body is short");
+    let cut = app.get(&failing("cut")).await;
+    let account = cut.headers()["server-timing"].to_str().expect("text");
+    assert!(account.contains("half the body"), "{account}");
+    let error = cut.bytes().await.expect_err("the body is short");
     assert!(error.is_body() || error.is_decode(), "{error:?}");
 
     // A dripped body comes whole, in many pieces.
     let mut dripped = app.get(&failing("drip")).await;
     assert_eq!(dripped.status(), StatusCode::OK);
+    // The server's account says what it did, beside where the time went.
+    let account: Vec<_> = dripped
+        .headers()
+        .get_all("server-timing")
+        .iter()
+        .map(|value| value.to_str().expect("text").to_owned())
+        .collect();
+    assert!(
+        account[0].starts_with("fault;desc=\"the Lab's fault: the body in 10 parts"),
+        "{account:?}"
+    );
+    assert!(account[1].contains("total;dur="), "{account:?}");
     let mut pieces = 0;
     let mut body = Vec::new();
     while let Some(chunk) = dripped.chunk().await.expect("reads") {

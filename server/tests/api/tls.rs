@@ -149,6 +149,7 @@ async fn a_port_beside_speaks_only_http1_and_its_echo_answers_the_page_on_the_tl
         .await
         .expect("origins");
     let port = origins.http1_port.expect("a port speaking only HTTP/1.1");
+    assert_eq!(origins.http2_streams, Some(256));
     let page = server.address.clone();
     let beside = format!("https://127.0.0.1:{port}");
     assert_ne!(page, beside);
@@ -237,7 +238,7 @@ async fn without_tls_there_is_no_port_beside_and_no_origin_is_let_in() {
         .json()
         .await
         .expect("origins");
-    assert_eq!(origins.http1_port, None);
+    assert_eq!(origins, LabOrigins::default());
     let port = app.address.rsplit(':').next().expect("a port");
     let answer = app
         .client

@@ -390,11 +390,29 @@ async fn faults_on_a_script_are_retried_or_not_as_their_kind_says() {
         table.contains("failed — answered 500; not retried"),
         "{table}"
     );
+    session.click(".inspector-toggle").await;
+
+    // A dripped answer comes whole, late; its row says what the server did, in its own words.
+    session.click("[data-testid=lab-clear]").await;
+    session.choose("[data-testid=lab-fault]", "drip").await;
+    session.type_into("[data-testid=lab-fail-first]", "1").await;
+    session.click("[data-testid=lab-start]").await;
+    session
+        .wait_until("3 dripped answers", Duration::from_secs(20), async || {
+            session.number("sum-ok").await == 3
+        })
+        .await;
+    session.click(".inspector-toggle").await;
+    let table = session.text(".inspector-table").await;
+    assert!(
+        table.contains("answered and used — the Lab's fault: the body in 10 parts"),
+        "{table}"
+    );
     session.close().await;
 }
 
 /// Each echo's wait for a connection and the protocol it came over, by the browser's resource
-/// timing: `[(wait ms, protocol)]`.
+/// timing: `[(wait ms, protocol, address)]`.
 async fn connection_waits(session: &Session) -> Vec<(f64, String, String)> {
     let waits = session
         .eval(
