@@ -71,15 +71,7 @@ fn echo_over_tls() {
         "   (one load generator, reqwest: {TLS_CONCURRENCY} requests at a time, on as many keep-alive connections over HTTP/1.1 and one over HTTP/2; {PAIRS} rounds of {} ms turns in rotating order, medians)",
         TURN.as_millis()
     );
-    let servers = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("a server runtime");
-    let load = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a load runtime");
+    let (servers, load) = runtimes();
     let folder = tempfile::tempdir().expect("temporary folder");
     // A certificate of our own (as `--tls-cert`/`--tls-key` take it), which the client trusts.
     let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).expect("made");
@@ -144,11 +136,6 @@ fn echo_over_tls() {
             figures[side].push(turn(side));
         }
     }
-    let median = |figures: &[LoadFigures], pick: fn(&LoadFigures) -> f64| {
-        let mut values: Vec<f64> = figures.iter().map(pick).collect();
-        values.sort_by(f64::total_cmp);
-        nearest_rank(&values, 50.0)
-    };
     let plain = median(&figures[0], |f| f.per_second);
     for ((name, ..), figures) in sides.iter().zip(&figures) {
         let per_second = median(figures, |f| f.per_second);
@@ -401,17 +388,7 @@ fn echo_against_hello() {
         "   ({CONNECTIONS} keep-alive connections each; {PAIRS} pairs of {} ms turns in alternating order, medians) [floor: echo/hello ≥ 0.7; stock middleware is worth more than the rest]",
         TURN.as_millis()
     );
-    // The server gets its own runtime (one worker), the load generator another, so neither
-    // steals the other's thread.
-    let servers = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("a server runtime");
-    let load = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a load runtime");
+    let (servers, load) = runtimes();
 
     let hello_addr = servers.block_on(start_hello());
     let folder = tempfile::tempdir().expect("temporary folder");
@@ -454,11 +431,6 @@ fn echo_against_hello() {
         }
     }
     let [hello, echo] = figures;
-    let median = |figures: &[LoadFigures], pick: fn(&LoadFigures) -> f64| {
-        let mut values: Vec<f64> = figures.iter().map(pick).collect();
-        values.sort_by(f64::total_cmp);
-        nearest_rank(&values, 50.0)
-    };
     for (name, figures) in [("hello", &hello), ("echo", &echo)] {
         println!(
             "   {name:>5}: {:>8.0} requests/s, p99 {:.2} ms (medians; {} requests in all)",
@@ -547,6 +519,28 @@ async fn start_meanwhile_with(
         Duration::from_secs(1),
     ));
     addr
+}
+
+/// The server's runtime (one worker) and the load generator's (the calling thread), so neither
+/// steals the other's thread.
+fn runtimes() -> (tokio::runtime::Runtime, tokio::runtime::Runtime) {
+    let servers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a server runtime");
+    let load = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a load runtime");
+    (servers, load)
+}
+
+/// The median of `pick` over the turns' figures.
+fn median(figures: &[LoadFigures], pick: fn(&LoadFigures) -> f64) -> f64 {
+    let mut values: Vec<f64> = figures.iter().map(pick).collect();
+    values.sort_by(f64::total_cmp);
+    nearest_rank(&values, 50.0)
 }
 
 struct LoadFigures {

@@ -130,6 +130,18 @@ async fn a_certificate_of_ones_own_is_served_and_an_unreadable_one_stops_the_sta
     assert!(said.contains("no-such.pem"), "{said}");
 }
 
+/// `GET /api/lab/origins` of the server at `address`.
+async fn origins_at(client: &reqwest::Client, address: &str) -> LabOrigins {
+    client
+        .get(format!("{address}/api/lab/origins"))
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("origins")
+}
+
 /// With `--tls` the server also listens where it speaks only HTTP/1.1, and its echo answers the
 /// page on the TLS port from there (CORS, its headers readable, its timing shared), so the Lab
 /// runs the same experiment over both protocols. No other origin is let in, and without `--tls`
@@ -140,14 +152,7 @@ async fn a_port_beside_speaks_only_http1_and_its_echo_answers_the_page_on_the_tl
     let database = new_database(folder.path()).await;
     let server = start_process_with(&database, folder.path(), "warn", &["--tls"]).await;
     let two = client(false);
-    let origins: LabOrigins = two
-        .get(format!("{}/api/lab/origins", server.address))
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("origins");
+    let origins = origins_at(&two, &server.address).await;
     let port = origins.http1_port.expect("a port speaking only HTTP/1.1");
     assert_eq!(origins.http2_streams, Some(256));
     let page = server.address.clone();
@@ -169,14 +174,7 @@ async fn a_port_beside_speaks_only_http1_and_its_echo_answers_the_page_on_the_tl
     assert_eq!(headers["timing-allow-origin"], page.as_str());
     assert_eq!(headers["access-control-expose-headers"], "*");
     // The page over HTTP/1.1 there says the same of where it listens.
-    let there: LabOrigins = two
-        .get(format!("{beside}/api/lab/origins"))
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("origins");
+    let there = origins_at(&two, &beside).await;
     assert_eq!(there, origins);
 
     // A POST asks first (a preflight), and may send its JSON and its key.
@@ -229,15 +227,7 @@ async fn a_port_beside_speaks_only_http1_and_its_echo_answers_the_page_on_the_tl
 #[tokio::test]
 async fn without_tls_there_is_no_port_beside_and_no_origin_is_let_in() {
     let app = spawn_app().await;
-    let origins: LabOrigins = app
-        .client
-        .get(format!("{}/api/lab/origins", app.address))
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("origins");
+    let origins = origins_at(&app.client, &app.address).await;
     assert_eq!(origins, LabOrigins::default());
     let port = app.address.rsplit(':').next().expect("a port");
     let answer = app
