@@ -1153,7 +1153,7 @@ fn rows_that_differ_stay_apart_and_nothing_shrinks_below_a_device_pixel() {
 /// connection) a request waits only for a stream of it; each run's summary is its own, with the
 /// protocol its answers came over.
 #[wasm_bindgen_test]
-fn two_runs_are_summed_up_apart_and_one_over_a_shared_connection_waits_for_none() {
+fn two_runs_are_summed_up_apart_and_one_over_a_shared_connection_waits_only_for_a_stream() {
     let mut events = Vec::new();
     for (run, seqs) in [(1, 1..=8), (2, 11..=18)] {
         for seq in seqs {
