@@ -190,7 +190,7 @@ impl Config {
             max_connections: self.max_connections,
             max_per_address: self.max_connections_per_address,
             half_close: self.half_close,
-            tls: None,
+            ..Connections::default()
         }
     }
 }

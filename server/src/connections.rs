@@ -35,7 +35,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -79,6 +79,19 @@ pub struct Connections {
     pub half_close: bool,
     /// Serve over TLS, HTTP/1.1 and HTTP/2 on the one port ([`crate::tls`]).
     pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// The connections held against the two caps: every listener served with clones of these
+    /// limits counts against the same caps (with `--tls`, the port speaking only HTTP/1.1 too).
+    pub held: Held,
+}
+
+/// What the caps count, made when first served (with the limits then set).
+#[derive(Debug, Clone, Default)]
+pub struct Held(Arc<OnceLock<Counted>>);
+
+#[derive(Debug)]
+struct Counted {
+    open: Arc<Semaphore>,
+    per_address: Arc<PerAddress>,
 }
 
 impl Default for Connections {
@@ -90,6 +103,7 @@ impl Default for Connections {
             max_per_address: 256,
             half_close: false,
             tls: None,
+            held: Held::default(),
         }
     }
 }
@@ -140,9 +154,12 @@ pub async fn serve(
         .half_close(limits.half_close)
         .keep_alive(false);
 
-    let open = Arc::new(Semaphore::new(limits.max_connections));
+    let held = limits.held.0.get_or_init(|| Counted {
+        open: Arc::new(Semaphore::new(limits.max_connections)),
+        per_address: Arc::new(PerAddress::new(limits.max_per_address)),
+    });
+    let (open, per_address) = (Arc::clone(&held.open), Arc::clone(&held.per_address));
     metrics::gauge!("meanwhile_connections_max").set(limits.max_connections as f64);
-    let per_address = Arc::new(PerAddress::new(limits.max_per_address));
     let graceful = GracefulShutdown::new();
     // Logged once each time the cap is reached, not once per refused connection: a client must
     // not be able to fill the log at will.

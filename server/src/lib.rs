@@ -207,8 +207,8 @@ pub async fn serve(
 /// With TLS (`connections.tls`): serves [`app`] on `listener` too, speaking only HTTP/1.1 there,
 /// as background work of `state` until it shuts down (`serve` waits for its connections to
 /// finish). The Lab runs the same experiment against it and against the page's own port, over
-/// HTTP/2; `state.lab_origins` says where both are. Its connections have the same clocks and
-/// limits, counted apart.
+/// HTTP/2; `state.lab_origins` says where both are. Its connections have the same clocks, and
+/// count against the same caps when `connections` is a clone of the page's.
 pub fn serve_http1_beside(listener: TcpListener, state: &AppState, connections: Connections) {
     let tls = connections.tls.as_deref().map(tls::http1_only);
     let connections = Connections { tls, ..connections };

@@ -280,3 +280,43 @@ async fn over_http2_a_reset_resets_one_request_and_the_others_on_its_connection_
         .expect("stats");
     assert_eq!(stats.failed_injected, 1, "{stats:?}");
 }
+
+/// The port beside counts against the same caps as the page's: an address holding as many
+/// connections as one may on the TLS port gets none on the HTTP/1.1 port.
+#[tokio::test]
+async fn the_port_beside_counts_against_the_same_caps() {
+    let folder = tempfile::tempdir().expect("a folder");
+    let database = new_database(folder.path()).await;
+    let server = start_process_with(
+        &database,
+        folder.path(),
+        "warn",
+        &["--tls", "--max-connections-per-address", "2"],
+    )
+    .await;
+    let two = client(false);
+    let port = origins_at(&two, &server.address)
+        .await
+        .http1_port
+        .expect("a port beside");
+    drop(two);
+    let page = server.address.trim_start_matches("https://").to_owned();
+    let beside = format!("https://127.0.0.1:{port}/api/health");
+    // Give the first client's connection time to close.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let held = [
+        tokio::net::TcpStream::connect(&page)
+            .await
+            .expect("connects"),
+        tokio::net::TcpStream::connect(&page)
+            .await
+            .expect("connects"),
+    ];
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let refused = client(true).get(&beside).send().await;
+    assert!(refused.is_err(), "{refused:?}");
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let answer = client(true).get(&beside).send().await.expect("answered");
+    assert_eq!(answer.status(), 200);
+}
