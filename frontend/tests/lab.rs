@@ -1214,3 +1214,35 @@ fn two_runs_are_summed_up_apart_and_one_over_a_shared_connection_waits_only_for_
     assert_eq!(http2.connection_wait(100.0), Some(1.0));
     assert_eq!(model.summary(2_000.0).ok, 16, "the whole is both");
 }
+
+/// The comparison's sentence: once both runs are over, the waits for a connection side by side;
+/// when no request to the HTTP/1.1 port was answered, most likely a certificate the browser has
+/// not accepted there, what to do.
+#[wasm_bindgen_test]
+fn the_comparison_says_what_the_two_runs_came_to_or_what_to_do() {
+    use frontend::lab::compare::verdict;
+    use frontend::lab::model::Summary;
+    let run = |ok: usize, failed: usize, waits: Vec<f64>, wall_ms: f64| Summary {
+        ok,
+        failed,
+        connection_waits: waits,
+        wall_ms,
+        ..Summary::default()
+    };
+    let http1 = run(3, 0, vec![0.0, 900.0, 1_800.0], 2_900.0);
+    let http2 = run(3, 0, vec![1.0, 2.0, 3.0], 1_000.0);
+    let said = verdict(&http1, &http2).expect("both over");
+    assert!(said.contains("waited 900 ms or more"), "{said}");
+    assert!(said.contains("over HTTP/2, 2 ms"), "{said}");
+    assert!(said.contains("from 2900 ms to 1000 ms"), "{said}");
+
+    let going = Summary {
+        in_flight: 1,
+        ..http2.clone()
+    };
+    assert_eq!(verdict(&http1, &going), None, "not while the second runs");
+
+    let refused = run(0, 3, Vec::new(), 10.0);
+    let said = verdict(&refused, &Summary::default()).expect("what to do");
+    assert!(said.contains("accept"), "{said}");
+}

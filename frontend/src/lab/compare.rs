@@ -51,7 +51,9 @@ pub fn ProtocolComparison(
     });
     let explain = move || {
         match ground.get() {
-        Ground::Both { http1_origin, streams } => view! {
+        Ground::Both { http1_origin, streams } => {
+            let page_there = format!("{http1_origin}/lab");
+            view! {
             <p class="explain">
                 "This page came over HTTP/2: every request shares one connection"
                 {streams.map(|n| format!(
@@ -63,10 +65,13 @@ pub fn ProtocolComparison(
                 "connections and the rest of the requests wait for one. Compare sends the requests set above "
                 "there first, then here — as GETs, for a POST to another origin first asks leave (a preflight) "
                 "and would muddy the comparison. Both runs land in the waterfall one after the other, and the "
-                "table puts them side by side."
+                "table puts them side by side. The whole page is served there too: "
+                <a href=page_there data-testid="lab-compare-http1-link">"the Lab over HTTP/1.1"</a>
+                " (open it once if your browser has to accept the server's certificate for that port)."
             </p>
+            }
+            .into_any()
         }
-        .into_any(),
         Ground::Http2Only => view! {
             <p class="explain">
                 "This page came over HTTP/2; the server names no port speaking only HTTP/1.1 to compare it with."
@@ -171,8 +176,16 @@ fn Sides(sides: Memo<Option<(Summary, Summary)>>) -> impl IntoView {
     }
 }
 
-/// One sentence of what the table shows, once both runs are over.
-fn verdict(http1: &Summary, http2: &Summary) -> Option<String> {
+/// One sentence of what the table shows, once both runs are over (or what went wrong).
+pub fn verdict(http1: &Summary, http2: &Summary) -> Option<String> {
+    if settled(http1) && http1.ok == 0 && http1.failed > 0 {
+        return Some(
+            "No request to the HTTP/1.1 port was answered. If your browser has not accepted this \
+             server's certificate there yet, open the Lab over HTTP/1.1 (the link above) once, \
+             accept it, and compare again."
+                .to_owned(),
+        );
+    }
     if !(settled(http1) && settled(http2)) {
         return None;
     }

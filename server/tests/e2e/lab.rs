@@ -511,6 +511,17 @@ async fn over_http2_no_request_waits_for_a_connection() {
     assert!(one >= 900.0 && two < 900.0, "medians {one} and {two}");
     let verdict = session.text("[data-testid=lab-compare-verdict]").await;
     assert!(verdict.contains("then gone"), "{verdict}");
+    // The page over HTTP/1.1 is a link away (where a browser accepts the certificate too).
+    let there = session
+        .eval("return document.querySelector('[data-testid=lab-compare-http1-link]').href")
+        .await;
+    let there = there.as_str().expect("an address");
+    assert!(
+        there.starts_with("https://127.0.0.1:")
+            && there.ends_with("/lab")
+            && !there.starts_with(&secure),
+        "{there}"
+    );
     session
         .eval("document.querySelector('[data-testid=lab-compare]').scrollIntoView(); return null")
         .await;
