@@ -69,12 +69,14 @@ impl Room {
     }
 }
 
-/// The room whose endpoints `path` (an API path, with its query if any) belongs to, for the
-/// inspector's filter; the header's own (`/api/health`) and anything else count as the shell's,
-/// the server panel's stream as the inspector's own.
+/// The room whose endpoints `path` (an API path, with its query if any, or a whole address on
+/// another of the server's origins: the Lab's comparison) belongs to, for the inspector's filter;
+/// the header's own (`/api/health`) and anything else count as the shell's, the server panel's
+/// stream as the inspector's own.
 pub fn room_of(path: &str) -> crate::inspector::Room {
     use crate::inspector::Room;
     let path = path.split('?').next().unwrap_or_default();
+    let path = path.find("/api/").map_or(path, |at| &path[at..]);
     let first = path
         .strip_prefix("/api/")
         .and_then(|rest| rest.split('/').next())

@@ -430,3 +430,17 @@ fn an_echos_address_carries_its_faults() {
         "https://localhost:3001/api/lab/echo?delay_ms=800&jitter_ms=0&fail_rate=0&bytes=0&seq=5&run=2"
     );
 }
+
+/// The inspector's filter files each request under its room, an echo sent to the server's other
+/// origin (the Lab's comparison of the protocols) too.
+#[wasm_bindgen_test]
+fn each_request_is_filed_under_its_room_wherever_it_went() {
+    use frontend::inspector::Room;
+    assert_eq!(api::room_of("/api/lab/echo?seq=1"), Room::Lab);
+    assert_eq!(
+        api::room_of("https://127.0.0.1:3001/api/lab/echo?delay_ms=0&seq=1"),
+        Room::Lab
+    );
+    assert_eq!(api::room_of("/api/jobs/42"), Room::Tasks);
+    assert_eq!(api::room_of("/api/health"), Room::Shell);
+}

@@ -7,7 +7,7 @@ use protocol::lab::LabOrigins;
 use protocol::server::ServerNow;
 use reqwest::Version;
 
-use crate::helpers::{Events, new_database, spawn_app, start_process_with};
+use crate::helpers::{Events, Process, assert_error, new_database, spawn_app, start_process_with};
 
 /// A client that trusts the server's self-made certificate; `http1` only offers HTTP/1.1.
 fn client(http1: bool) -> reqwest::Client {
@@ -18,9 +18,7 @@ fn client(http1: bool) -> reqwest::Client {
 
 #[tokio::test]
 async fn one_port_speaks_http2_to_who_asks_and_http1_to_the_rest() {
-    let folder = tempfile::tempdir().expect("a folder");
-    let database = new_database(folder.path()).await;
-    let server = start_process_with(&database, folder.path(), "warn", &["--tls"]).await;
+    let (_folder, server) = over_tls(&[]).await;
     assert!(server.address.starts_with("https://"), "{}", server.address);
     let url = |path: &str| format!("{}{path}", server.address);
 
@@ -130,6 +128,16 @@ async fn a_certificate_of_ones_own_is_served_and_an_unreadable_one_stops_the_sta
     assert!(said.contains("no-such.pem"), "{said}");
 }
 
+/// A server process with `--tls` and `flags`, on a database of its own in the folder returned
+/// (kept for as long as the server runs).
+async fn over_tls(flags: &[&str]) -> (tempfile::TempDir, Process) {
+    let folder = tempfile::tempdir().expect("a folder");
+    let database = new_database(folder.path()).await;
+    let flags: Vec<&str> = ["--tls"].iter().chain(flags).copied().collect();
+    let server = start_process_with(&database, folder.path(), "warn", &flags).await;
+    (folder, server)
+}
+
 /// `GET /api/lab/origins` of the server at `address`.
 async fn origins_at(client: &reqwest::Client, address: &str) -> LabOrigins {
     client
@@ -148,9 +156,7 @@ async fn origins_at(client: &reqwest::Client, address: &str) -> LabOrigins {
 /// none at all.
 #[tokio::test]
 async fn a_port_beside_speaks_only_http1_and_its_echo_answers_the_page_on_the_tls_port() {
-    let folder = tempfile::tempdir().expect("a folder");
-    let database = new_database(folder.path()).await;
-    let server = start_process_with(&database, folder.path(), "warn", &["--tls"]).await;
+    let (_folder, server) = over_tls(&[]).await;
     let two = client(false);
     let origins = origins_at(&two, &server.address).await;
     let port = origins.http1_port.expect("a port speaking only HTTP/1.1");
@@ -244,15 +250,27 @@ async fn without_tls_there_is_no_port_beside_and_no_origin_is_let_in() {
             .get("access-control-allow-origin")
             .is_none()
     );
+    // Behind its CORS layer the echo still answers another method with the envelope.
+    let refused = app
+        .client
+        .delete(format!("{}/api/lab/echo", app.address))
+        .header("origin", format!("https://127.0.0.1:{port}"))
+        .send()
+        .await
+        .expect("answered");
+    assert_error(
+        refused,
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    )
+    .await;
 }
 
 /// The Lab's `reset` over HTTP/2 resets that request's stream (`RST_STREAM`), not the connection
 /// every other request of the page shares: an echo waiting on the same connection is answered.
 #[tokio::test]
 async fn over_http2_a_reset_resets_one_request_and_the_others_on_its_connection_go_on() {
-    let folder = tempfile::tempdir().expect("a folder");
-    let database = new_database(folder.path()).await;
-    let server = start_process_with(&database, folder.path(), "warn", &["--tls"]).await;
+    let (_folder, server) = over_tls(&[]).await;
     let two = client(false);
     let url = |query: &str| format!("{}/api/lab/echo?{query}", server.address);
     let first = two.get(url("delay_ms=0")).send().await.expect("answered");
@@ -285,15 +303,7 @@ async fn over_http2_a_reset_resets_one_request_and_the_others_on_its_connection_
 /// connections as one may on the TLS port gets none on the HTTP/1.1 port.
 #[tokio::test]
 async fn the_port_beside_counts_against_the_same_caps() {
-    let folder = tempfile::tempdir().expect("a folder");
-    let database = new_database(folder.path()).await;
-    let server = start_process_with(
-        &database,
-        folder.path(),
-        "warn",
-        &["--tls", "--max-connections-per-address", "2"],
-    )
-    .await;
+    let (_folder, server) = over_tls(&["--max-connections-per-address", "2"]).await;
     let two = client(false);
     let port = origins_at(&two, &server.address)
         .await
